@@ -1,0 +1,35 @@
+# `make run`: install into .venv (idempotent) and gate the embedded demo target.
+# `make test`: install into .venv (idempotent) and run synthgate's whole test suite.
+SHELL := /bin/bash
+VENV := .venv
+STAMP := $(VENV)/.installed
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& echo $$p && break; done)
+
+.PHONY: run test lint bench setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install-browser.sh
+	@test -n "$(PYTHON)" || { echo "synthgate needs Python 3.11 or newer"; exit 1; }
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -U pip
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	bash scripts/install-browser.sh $(VENV)
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/synthgate run
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest tests/self -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) reports

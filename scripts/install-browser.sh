@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs a Chromium for the e2e stage: Debian's `chromium` where we are root with apt (Playwright's own
+# download cannot work on closed networks), else Playwright's browser. Idempotent; never fails the set-up:
+# without a browser the e2e stage fails with an install hint instead.
+venv=${1:-.venv}
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "${SYNTHGATE_CHROMIUM:-}" ]; then
+  exit 0
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's chromium for the e2e stage"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    && exit 0
+  echo "apt-get could not install chromium" >&2
+fi
+echo "installing Playwright's chromium for the e2e stage"
+"$venv/bin/python" -m playwright install chromium || echo "no browser installed: the e2e stage will say how to install one" >&2
+exit 0

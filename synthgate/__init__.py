@@ -1,0 +1,1 @@
+"""synthgate: a synthetic deploy gate."""

@@ -1,0 +1,161 @@
+"""The smoke checks: one function per kind (health, route-exists, declared request, page, CORS)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from synthgate.checks.expect import check_response
+from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
+from synthgate.checks.security import cors_problems
+from synthgate.http import TemplateError, make_client, send, send_raw
+from synthgate.profile.model import Check, Expect, Health, Page, Profile, Request, Route
+
+Kind = str  # "health" | "route" | "check" | "page" | "cors"
+
+
+@dataclass
+class SmokeCheck:
+    """One planned smoke check: an id, its kind, the profile entry it comes from."""
+
+    id: str
+    kind: Kind
+    spec: Any
+    retries: int
+    runbook: list[int] = field(default_factory=list)
+    every: float | None = None
+
+
+def plan(profile: Profile) -> list[SmokeCheck]:
+    """Every smoke check the profile declares, in a stable order."""
+    retries = profile.defaults.retries
+    out: list[SmokeCheck] = []
+    if profile.health is not None:
+        h = profile.health
+        out.append(SmokeCheck(h.id, "health", h, retries, h.runbook, h.every))
+    for route in profile.routes:
+        out.append(SmokeCheck(f"route-exists:{route.method} {route.path}", "route", route, retries, route.runbook))
+    for check in profile.checks:
+        r = check.retries if check.retries is not None else retries
+        out.append(SmokeCheck(check.id, "check", check, r, check.runbook, check.every))
+    for page in profile.pages:
+        out.append(SmokeCheck(f"page:{page.id}", "page", page, retries, page.runbook))
+    if profile.security.enabled:
+        for path in cors_paths(profile):
+            out.append(SmokeCheck(f"cors:{path}", "cors", path, retries, profile.security.runbook))
+    return out
+
+
+def cors_paths(profile: Profile) -> list[str]:
+    """Paths probed for CORS: declared ones, else the health path and the routes."""
+    if profile.security.cors_paths:
+        return list(profile.security.cors_paths)
+    paths = [profile.health.path] if profile.health else []
+    paths += [r.path for r in profile.routes if r.path not in paths]
+    return paths
+
+
+def execute(check: SmokeCheck, profile: Profile, base_url: str) -> Attempted:
+    """Run a planned check with bounded retries and backoff."""
+    fn = _KINDS[check.kind]
+
+    def attempt() -> Outcome:
+        try:
+            return fn(profile, base_url, check.spec)
+        except TemplateError as exc:
+            return Outcome(ok=False, message=f"profile error: {exc}", kind="error")
+
+    return run_with_retries(attempt, check.retries, profile.defaults.backoff_s)
+
+
+def _budget(profile: Profile, own: float | None) -> float:
+    return own if own is not None else profile.defaults.latency_budget_ms
+
+
+def _transport_kind(outcome_exchanges: list[Any]) -> str:
+    """'unreachable' when no exchange got any answer for lack of a connection, else 'assertion'."""
+    if outcome_exchanges and all(ex.error_kind == "unreachable" for ex in outcome_exchanges):
+        return "unreachable"
+    if any(ex.response is None for ex in outcome_exchanges):
+        return "error"
+    return "assertion"
+
+
+def _single(profile: Profile, base_url: str, request: Request, expect: Expect, budget: float) -> Outcome:
+    with make_client(profile) as client:
+        ex = send(client, base_url, profile, request)
+    failures = check_response(ex, expect, budget)
+    return Outcome.from_failures(failures, [ex], _transport_kind([ex]))
+
+
+def health(profile: Profile, base_url: str, spec: Health) -> Outcome:
+    """The health endpoint answers with its expected status and body, fresh, within budget."""
+    request = Request(method=spec.method, path=spec.path)
+    return _single(profile, base_url, request, spec.expect, _budget(profile, spec.budget_ms))
+
+
+def route_exists(profile: Profile, base_url: str, route: Route) -> Outcome:
+    """A minimal invalid request gets a 4xx that is not 404 and not an HTML fallback page: the route is deployed."""
+    request = Request(method=route.method, path=route.path, json=route.json_body, headers=route.headers)
+    allowed = route.expect_status or [s for s in range(400, 500) if s != 404 and (s != 405 or route.allow_405)]
+    expect = Expect(status=allowed, not_status=[404], not_html=True)
+    outcome = _single(profile, base_url, request, expect, profile.defaults.latency_budget_ms)
+    if not outcome.ok and outcome.exchanges and outcome.exchanges[0].status == 404:
+        outcome.message = f"route not deployed: {route.method} {route.path} answered 404; " + outcome.message
+    return outcome
+
+
+def declared(profile: Profile, base_url: str, check: Check) -> Outcome:
+    """A declared check: one request, or steps sharing one cookie jar (one session)."""
+    budget = _budget(profile, check.budget_ms)
+    if check.request is not None:
+        return _single(profile, base_url, check.request, check.expect, budget)
+    exchanges = []
+    with make_client(profile) as client:
+        for n, step in enumerate(check.steps, 1):
+            ex = send(client, base_url, profile, step.request)
+            exchanges.append(ex)
+            failures = check_response(ex, step.expect, budget)
+            if failures:
+                failures[0] = f"step {n} ({step.request.method} {step.request.path}): {failures[0]}"
+                return Outcome.from_failures(failures, exchanges, _transport_kind([ex]))
+    return Outcome(ok=True, message="ok", exchanges=exchanges)
+
+
+def page(profile: Profile, base_url: str, spec: Page) -> Outcome:
+    """A page answers 200 with its marker text within its budget."""
+    return _single(profile, base_url, Request(path=spec.path), spec.expect, _budget(profile, spec.budget_ms))
+
+
+def cors(profile: Profile, base_url: str, path: str) -> Outcome:
+    """A request from a foreign origin is not granted credentialed access; required CORS headers are present."""
+    sec = profile.security
+    with make_client(profile) as client:
+        ex = send_raw(client, "GET", base_url.rstrip("/") + path, {"Origin": sec.probe_origin})
+    if ex.response is None:
+        return Outcome(ok=False, message=ex.error or "no response", kind=_transport_kind([ex]), exchanges=[ex],
+                       curl=ex.curl())
+    failures = cors_problems(ex, sec.probe_origin, sec.allowed_origins)
+    exchanges = [ex]
+    if path in sec.require_cors_header_for:
+        # a legitimate origin must be granted: the site's own, or the first one the profile allows
+        origin = sec.allowed_origins[0] if sec.allowed_origins else str(httpx.URL(base_url).copy_with(path="/"))
+        origin = origin.rstrip("/")
+        with make_client(profile) as client:
+            own = send_raw(client, "GET", base_url.rstrip("/") + path, {"Origin": origin})
+        exchanges.append(own)
+        if own.response is None or "access-control-allow-origin" not in own.response.headers:
+            failures.append(f"Access-Control-Allow-Origin missing for the allowed origin {origin}")
+    return Outcome.from_failures(failures, exchanges)
+
+
+_KINDS: dict[Kind, Callable[[Profile, str, Any], Outcome]] = {
+    "health": health,
+    "route": route_exists,
+    "check": declared,
+    "page": page,
+    "cors": cors,
+}

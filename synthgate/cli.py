@@ -1,0 +1,237 @@
+"""The command line: run, load, probe, report, demo. Parses, calls, maps outcomes to exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from synthgate.profile import ProfileError
+from synthgate.redact import redactor
+from synthgate.results import EXIT_FAIL, EXIT_USAGE, Verdict
+from synthgate.stages import STAGE_ORDER
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="synthgate: decide whether a fresh deploy may stay up, and roll it back when not.")
+demo_app = typer.Typer(no_args_is_help=True, help="The embedded demo target: serve it, break it, roll it back.")
+app.add_typer(demo_app, name="demo")
+
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="profile file or bundled name")]
+BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="overrides SYNTHGATE_BASE_URL, API_URL, profile")]
+ReportsOpt = Annotated[Path, typer.Option("--reports", help="reports directory")]
+
+
+def say(text: str) -> None:
+    """Print one progress line, redacted."""
+    console.print(redactor(text), markup=False)
+
+
+def usage_error(message: str) -> typer.Exit:
+    """Print a usage/profile error (no traceback) and return the exit to raise."""
+    err.print(f"synthgate: error: {redactor(message)}", markup=False)
+    return typer.Exit(EXIT_USAGE)
+
+
+def parse_stages(text: str) -> list[str]:
+    """Stage names from a comma-separated list."""
+    stages = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGE_ORDER]
+    if unknown or not stages:
+        raise ProfileError(f"--stages: unknown stage(s) {', '.join(unknown) or '(none)'}; "
+                           f"expected a comma-separated list of {', '.join(STAGE_ORDER)}")
+    return stages
+
+
+def verdict_table(verdict: Verdict) -> None:
+    """The short verdict table printed at the end of a run."""
+    table = Table(title=f"synthgate {verdict.target}: {verdict.verdict.upper()} (exit {verdict.exit_code})")
+    for col in ("stage", "status", "checks", "failed", "flaky", "time"):
+        table.add_column(col)
+    for s in verdict.stages:
+        flaky = sum(1 for c in s.checks if c.flaky and c.status == "passed")
+        table.add_row(s.name, s.status, str(len(s.checks)), str(len(s.failed_checks)), str(flaky),
+                      f"{s.duration_s:.1f} s")
+    console.print(table)
+    for stage, check in verdict.failed_checks():
+        console.print(redactor(f"FAILED {stage}/{check.id}: {check.message}"), markup=False)
+    if verdict.rollback.triggered:
+        console.print(redactor(f"rollback: exit {verdict.rollback.exit_code}, verified {verdict.rollback.verified}"
+                               f": {verdict.rollback.message}"), markup=False)
+    console.print(redactor(verdict.reason), markup=False)
+
+
+def _gate(
+    profile: str, base_url: str | None, stages: str, reports: Path, no_rollback: bool, demo_fault: str | None,
+    release: str | None, baseline: str | None, history_db: Path | None, stage_options: dict[str, Any],
+) -> None:
+    from synthgate.gate import GateOptions, run_gate
+
+    try:
+        opts = GateOptions(profile=profile, base_url=base_url, stages=parse_stages(stages), reports_dir=reports,
+                           no_rollback=no_rollback, demo_fault=demo_fault, release=release, baseline=baseline,
+                           history_db=history_db, stage_options=stage_options, progress=say)
+        verdict = run_gate(opts)
+    except ProfileError as exc:
+        raise usage_error(str(exc)) from None
+    except KeyboardInterrupt:
+        err.print("synthgate: interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # noqa: BLE001 - a user sees one clear line, never a traceback
+        err.print(redactor(f"synthgate: internal error: {exc.__class__.__name__}: {exc}"), markup=False)
+        raise typer.Exit(EXIT_FAIL) from None
+    verdict_table(verdict)
+    say(f"reports: {reports}/ (verdict.json, summary.md, junit.xml, allure-results/)")
+    raise typer.Exit(verdict.exit_code)
+
+
+@app.command()
+def run(
+    profile: ProfileOpt = "demo",
+    base_url: BaseUrlOpt = None,
+    stages: Annotated[str, typer.Option(help="comma-separated stages to run")] = ",".join(STAGE_ORDER),
+    reports: ReportsOpt = Path("reports"),
+    no_rollback: Annotated[bool, typer.Option("--no-rollback", help="never roll back")] = False,
+    demo_fault: Annotated[str | None, typer.Option(help="start the embedded target with this fault")] = None,
+    release: Annotated[str | None, typer.Option(help="release id (default: health's version)")] = None,
+    baseline: Annotated[str | None, typer.Option(help="last-pass (default), none, or a reports dir")] = None,
+    history_db: Annotated[Path | None, typer.Option("--db", help="run history database")] = None,
+    seed: Annotated[int | None, typer.Option(help="fuzz seed, to reproduce a run")] = None,
+    workers: Annotated[int | None, typer.Option(help="local Locust workers for the load stage")] = None,
+) -> None:
+    """Gate a deployment: smoke, e2e, fuzz, load; decide; report; roll back on failure."""
+    options: dict[str, Any] = {k: v for k, v in {"seed": seed, "workers": workers}.items() if v is not None}
+    _gate(profile, base_url, stages, reports, no_rollback, demo_fault, release, baseline, history_db, options)
+
+
+@app.command()
+def load(
+    profile: ProfileOpt = "demo",
+    base_url: BaseUrlOpt = None,
+    reports: ReportsOpt = Path("reports"),
+    users: Annotated[int | None, typer.Option(help="concurrent users (closed model)")] = None,
+    spawn_rate: Annotated[float | None, typer.Option(help="users started per second")] = None,
+    duration: Annotated[float | None, typer.Option(help="seconds of load")] = None,
+    arrival_rate: Annotated[float | None, typer.Option(help="open model: target requests per second")] = None,
+    workers: Annotated[int | None, typer.Option(help="local Locust worker processes")] = None,
+    rollback: Annotated[bool, typer.Option("--rollback/--no-rollback", help="roll back when it fails")] = False,
+    demo_fault: Annotated[str | None, typer.Option(help="start the embedded target with this fault")] = None,
+) -> None:
+    """Pre-release load test: the load stage alone, with its thresholds, for as long as asked."""
+    raw = {"users": users, "spawn_rate": spawn_rate, "duration_s": duration, "arrival_rate": arrival_rate,
+           "workers": workers}
+    options = {k: v for k, v in raw.items() if v is not None}
+    _gate(profile, base_url, "load", reports, not rollback, demo_fault, None, "none", None, options)
+
+
+@app.command()
+def report(
+    source: Annotated[Path, typer.Option("--from", help="a saved reports dir (with verdict.json)")],
+    out: Annotated[Path | None, typer.Option("--out", help="write here instead of --from")] = None,
+) -> None:
+    """Re-render every report format from a saved run, without re-running checks."""
+    from synthgate import reports as writers
+
+    try:
+        verdict = Verdict.load_file(source / "verdict.json")
+    except FileNotFoundError:
+        raise usage_error(f"{source}/verdict.json: not found (expected a reports dir of a previous run)") from None
+    except ValueError as exc:
+        raise usage_error(f"{source}/verdict.json: not a synthgate verdict: {exc}") from None
+    target = out or source
+    for path in writers.write_all(verdict, target):
+        say(f"wrote {path}")
+    raise typer.Exit(0)
+
+
+def _demo_state(state: Path | None, port: int) -> Path:
+    from synthgate.demo.server import default_state_path
+
+    return state or default_state_path(port)
+
+
+StateOpt = Annotated[Path | None, typer.Option(help="release state file (default: per port, or SYNTHGATE_DEMO_STATE)")]
+PortOpt = Annotated[int, typer.Option(help="port of the demo target")]
+
+
+@demo_app.command("serve")
+def demo_serve(port: PortOpt = 8000, fault: Annotated[str | None, typer.Option()] = None,
+               state: StateOpt = None, host: str = "127.0.0.1") -> None:
+    """Serve the embedded demo target (healthy, or with --fault NAME current)."""
+    from synthgate.demo.faults import FAULTS
+    from synthgate.demo.server import serve
+
+    if fault and fault not in FAULTS:
+        raise usage_error(f"--fault: unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
+    say(f"synthgate demo target on http://{host}:{port} (release state {_demo_state(state, port)})")
+    serve(port=port, state_path=_demo_state(state, port), fault=fault, host=host)
+
+
+@demo_app.command("deploy")
+def demo_deploy(fault: Annotated[str | None, typer.Option(help="fault to deploy (none: healthy)")] = None,
+                port: PortOpt = 8000, state: StateOpt = None) -> None:
+    """Make a new release current (broken with --fault NAME); the current one becomes previous."""
+    from synthgate.demo import releases
+    from synthgate.demo.faults import FAULTS
+
+    if fault and fault not in FAULTS:
+        raise usage_error(f"--fault: unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
+    path = _demo_state(state, port)
+    try:
+        releases.deploy(path, fault)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise usage_error(f"{path}: {exc}") from None
+    say(f"deployed {releases.read_state(path)['current']}")
+
+
+@demo_app.command("rollback")
+def demo_rollback(port: PortOpt = 8000, state: StateOpt = None) -> None:
+    """Restore the previous release."""
+    from synthgate.demo import releases
+
+    path = _demo_state(state, port)
+    try:
+        releases.rollback(path)
+    except (OSError, ValueError, RuntimeError) as exc:
+        err.print(f"synthgate: rollback failed: {path}: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    say(f"rolled back to {releases.read_state(path)['current']}")
+
+
+@demo_app.command("status")
+def demo_status(port: PortOpt = 8000, state: StateOpt = None) -> None:
+    """Show the current and previous release."""
+    import json
+
+    from synthgate.demo import releases
+
+    path = _demo_state(state, port)
+    try:
+        say(json.dumps(releases.read_state(path), indent=2))
+    except (OSError, ValueError) as exc:
+        raise usage_error(f"{path}: {exc}") from None
+
+
+def _register_optional() -> None:
+    """Commands that live in their own packages (probe), added when present."""
+    try:
+        from synthgate.probe.cli import probe_app
+    except ImportError:
+        return
+    app.add_typer(probe_app, name="probe")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register_optional()
+    app(prog_name="synthgate")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

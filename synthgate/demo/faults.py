@@ -1,0 +1,68 @@
+"""The demo target's fault catalog: each name is a broken release that some stage must catch."""
+
+from __future__ import annotations
+
+import random
+
+FAULTS: dict[str, str] = {
+    "missing-route": "POST /api/generate answers 404, as if the API functions were not deployed",
+    "health-500": "GET /v1/health answers 500",
+    "health-stale": "GET /v1/health reports a timestamp two hours old",
+    "auth-open": "GET /manuscripts answers 200 without a token",
+    "rate-limit-off": "a session's second generation answers 200 instead of 402",
+    "slow": "every API and page response is delayed by 600-800 ms",
+    "error-spike": "about 5 % of API responses are 500s",
+    "toggle-broken": "the language toggle neither switches the texts nor stores the choice",
+    "intake-broken": "submitting the intake form lands on /dashboard without the campaign",
+    "crash-on-bad-input": "non-string fields or strings over 1000 characters crash intake/generate with a 500",
+    "console-error": "the landing page's script throws an uncaught error",
+    "page-404": "GET /intake answers 404",
+    "leak-stacktrace": "every 4xx JSON error body carries a Python traceback",
+    "latency-regression": "every API response is 25 ms slower than the healthy release (pages unaffected)",
+}
+
+# What a leaked traceback looks like: realistic enough that a security check must recognise it.
+LEAKED_TRACE = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/app/handlers.py", line 42, in generate\n'
+    "    payload = validate(request.json())\n"
+    '  File "/srv/app/validation.py", line 17, in validate\n'
+    '    raise ValidationError(f"invalid field {name!r}")\n'
+    "validation.ValidationError: invalid field 'companyName'\n"
+)
+
+# Error-spike rate and the delays, kept here so tests and docs quote one number.
+ERROR_SPIKE_RATE = 0.05
+SLOW_DELAY_S = (0.6, 0.8)
+LATENCY_REGRESSION_S = 0.025
+# Strings longer than this crash the `crash-on-bad-input` release.
+CRASH_STRING_LENGTH = 1000
+
+
+def check_fault(name: str | None) -> str | None:
+    """Return `name` if it is a known fault (or None for healthy); raise ValueError otherwise."""
+    if name is None or name in FAULTS:
+        return name
+    known = ", ".join(sorted(FAULTS))
+    raise ValueError(f"unknown fault {name!r}; known faults: {known}")
+
+
+def api_delay_s(fault: str | None) -> float:
+    """Extra seconds an API response waits under `fault`."""
+    if fault == "slow":
+        return random.uniform(*SLOW_DELAY_S)
+    if fault == "latency-regression":
+        return LATENCY_REGRESSION_S
+    return 0.0
+
+
+def page_delay_s(fault: str | None) -> float:
+    """Extra seconds a page response waits under `fault`."""
+    if fault == "slow":
+        return random.uniform(*SLOW_DELAY_S)
+    return 0.0
+
+
+def spike_error(fault: str | None) -> bool:
+    """Whether this API response should be a random 500 under `fault`."""
+    return fault == "error-spike" and random.random() < ERROR_SPIKE_RATE

@@ -1,0 +1,164 @@
+"""The demo target's releases: a current and a previous release in a small JSON state file.
+
+`deploy` and `rollback` may run in another process than the server; the server notices the change on
+its next request (see `ReleaseWatcher`), so the gate's rollback takes effect without a restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypedDict
+
+from synthgate.demo.faults import check_fault
+
+# Healthy releases keep one version across runs, so a run history compares equal releases.
+HEALTHY_VERSION = "1.4.0"
+FAULTY_VERSION_BASE = "1.4.1"
+HISTORY_LIMIT = 50
+
+
+class Release(TypedDict):
+    """One release of the demo target: a version and the fault it carries (None when healthy)."""
+
+    version: str
+    fault: str | None
+
+
+class StateError(RuntimeError):
+    """The state file is missing or unreadable, or the requested change is impossible."""
+
+
+def release_for(fault: str | None) -> Release:
+    """The release that carries `fault` (the healthy release for None)."""
+    fault = check_fault(fault)
+    version = HEALTHY_VERSION if fault is None else f"{FAULTY_VERSION_BASE}-{fault}"
+    return {"version": version, "fault": fault}
+
+
+def db_path_for(state_path: Path) -> Path:
+    """The SQLite database that lives next to the state file."""
+    return state_path.with_name(state_path.stem + ".db")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside `path`, so concurrent deploy/rollback calls serialise."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write(path: Path, state: dict[str, Any]) -> None:
+    """Write atomically: a reader sees the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(state, out, indent=2)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StateError(f"no demo state at {path}: start the demo target first") from None
+    except (OSError, ValueError) as exc:
+        raise StateError(f"cannot read demo state {path}: {exc}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("current"), dict):
+        raise StateError(f"demo state {path} has no current release")
+    return state
+
+
+def _event(action: str, release: Release) -> dict[str, Any]:
+    return {"action": action, "version": release["version"], "fault": release["fault"], "at": _now()}
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The state file's content: `current`, `previous` (or None) and `history`."""
+    return _load(Path(path))
+
+
+def init_state(path: Path, fault: str | None = None) -> dict[str, Any]:
+    """Start fresh: the release carrying `fault` is current, the healthy release previous."""
+    path = Path(path)
+    current = release_for(fault)
+    with _locked(path):
+        state = {"current": current, "previous": release_for(None), "history": [_event("init", current)]}
+        _write(path, state)
+    return state
+
+
+def deploy(path: Path, fault: str | None = None) -> dict[str, Any]:
+    """Make the release carrying `fault` current; the current one becomes previous."""
+    path = Path(path)
+    new = release_for(fault)
+    with _locked(path):
+        state = _load(path)
+        state["previous"] = state["current"]
+        state["current"] = new
+        state["history"] = [*state.get("history", []), _event("deploy", new)][-HISTORY_LIMIT:]
+        _write(path, state)
+    return state
+
+
+def rollback(path: Path) -> dict[str, Any]:
+    """Make the previous release current again; raise StateError when there is none."""
+    path = Path(path)
+    with _locked(path):
+        state = _load(path)
+        previous = state.get("previous")
+        if not isinstance(previous, dict):
+            raise StateError(f"nothing to roll back to: {path} has no previous release")
+        state["current"] = previous
+        # One step back only: a second rollback must not redeploy the broken release.
+        state["previous"] = None
+        state["history"] = [*state.get("history", []), _event("rollback", previous)][-HISTORY_LIMIT:]
+        _write(path, state)
+    return state
+
+
+class ReleaseWatcher:
+    """The current release, re-read only when the state file changes (one stat per request)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._key: tuple[int, int, int] | None = None
+        self._release: Release = release_for(None)
+
+    def current(self) -> Release:
+        """The release the state file names now (the last one read if the file is unreadable)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return self._release
+        # os.replace gives a new inode, so (inode, mtime, size) changes on every write.
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if key != self._key:
+            try:
+                current = _load(self.path)["current"]
+                self._release = {"version": str(current["version"]), "fault": check_fault(current.get("fault"))}
+                self._key = key
+            except (StateError, KeyError, ValueError):
+                pass
+        return self._release

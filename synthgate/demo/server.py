@@ -1,0 +1,165 @@
+"""Run the demo target: in this process (`serve`) or as a child process (`EmbeddedTarget`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from synthgate.demo.faults import FAULTS, check_fault
+from synthgate.demo.releases import init_state
+
+READY_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 5.0
+
+
+def default_state_path(port: int) -> Path:
+    """Where `serve` keeps the state of the target on `port` ($SYNTHGATE_DEMO_STATE overrides)."""
+    override = os.environ.get("SYNTHGATE_DEMO_STATE")
+    if override:
+        return Path(override).expanduser()
+    return Path.home() / ".local" / "state" / "synthgate" / f"demo-{port}.json"
+
+
+def serve(port: int, state_path: Path | None = None, fault: str | None = None, host: str = "127.0.0.1") -> None:
+    """Initialise the release state (healthy, or carrying `fault`) and serve the demo target until stopped."""
+    import uvicorn  # imported here: callers that only need default_state_path stay light
+
+    from synthgate.demo.app import create_app
+
+    check_fault(fault)
+    state = Path(state_path) if state_path is not None else default_state_path(port)
+    init_state(state, fault)
+    app = create_app(state)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,  # access lines would carry query strings; nothing here needs them
+        timeout_keep_alive=10,  # load generators keep connections open between requests
+        server_header=False,
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedTarget:
+    """The demo target in a child process on a free loopback port, with its state in a fresh temp dir."""
+
+    def __init__(self, fault: str | None = None, host: str = "127.0.0.1") -> None:
+        self.fault = check_fault(fault)
+        self.host = host
+        self.port = 0
+        self.url = ""
+        self._dir: Path | None = None
+        self.state_path = Path()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: Path | None = None
+
+    def __enter__(self) -> EmbeddedTarget:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the server and wait until /v1/health answers (RuntimeError with its stderr if not)."""
+        self._dir = Path(tempfile.mkdtemp(prefix="synthgate-demo-"))
+        self.state_path = self._dir / "demo.json"
+        self._log = self._dir / "server.log"
+        self.port = free_port(self.host)
+        self.url = f"http://{self.host}:{self.port}"
+        cmd = [
+            sys.executable,
+            "-m",
+            "synthgate.demo.server",
+            "--port",
+            str(self.port),
+            "--host",
+            self.host,
+            "--state",
+            str(self.state_path),
+        ]
+        if self.fault:
+            cmd += ["--fault", self.fault]
+        # stderr to a file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks it.
+        with open(self._log, "wb") as log:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        with httpx.Client(timeout=1.0) as client:
+            while time.monotonic() < deadline:
+                if self._proc.poll() is not None:
+                    raise RuntimeError(
+                        f"demo target exited with code {self._proc.returncode} before answering:\n{self._output()}"
+                    )
+                try:
+                    client.get(f"{self.url}/v1/health")  # any status: the server is up
+                    return
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+        raise RuntimeError(
+            f"demo target did not answer {self.url}/v1/health within {READY_TIMEOUT_S:.0f} s:\n{self._output()}"
+        )
+
+    def _output(self) -> str:
+        if self._log is None or not self._log.exists():
+            return ""
+        return self._log.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        """Stop the server (terminate, then kill after 5 s) and remove its temp dir."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m synthgate.demo.server --port N [--state PATH] [--fault NAME]`."""
+    parser = argparse.ArgumentParser(prog="python -m synthgate.demo.server", description="Serve the demo target.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--state", type=Path, default=None, help="state file (default: per-port, in ~/.local/state)")
+    parser.add_argument("--fault", choices=sorted(FAULTS), default=None, help="start with this broken release")
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(args.port, args.state, args.fault, args.host)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

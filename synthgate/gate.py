@@ -1,0 +1,255 @@
+"""The gate: stage order, fail-fast, pass/fail/inconclusive, rollback trigger, reports."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from synthgate import reports
+from synthgate.checks.outcome import Outcome, run_with_retries
+from synthgate.http import make_client, send_raw
+from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
+from synthgate.redact import redactor
+from synthgate.results import (
+    EXIT_FAIL,
+    EXIT_INCONCLUSIVE,
+    EXIT_PASS,
+    EXIT_ROLLBACK_FAILED,
+    CheckResult,
+    LoadSummary,
+    RollbackResult,
+    StageResult,
+    Verdict,
+    decide,
+)
+from synthgate.stages import STAGE_ORDER, StageContext, stage_runner
+
+
+@dataclass
+class GateOptions:
+    """What `synthgate run` was asked to do."""
+
+    profile: str = "demo"
+    base_url: str | None = None
+    stages: list[str] = field(default_factory=lambda: list(STAGE_ORDER))
+    reports_dir: Path = Path("reports")
+    no_rollback: bool = False
+    demo_fault: str | None = None
+    release: str | None = None
+    baseline: str | None = None  # "last-pass" (default when history exists), "none", or a reports dir
+    history_db: Path | None = None
+    stage_options: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[str], None] = print
+
+
+@dataclass
+class Target:
+    """The deployment under test."""
+
+    base_url: str
+    source: str
+    rollback_env: dict[str, str] = field(default_factory=dict)
+
+
+def prepare(opts: GateOptions) -> tuple[Profile, Path]:
+    """Load the profile and check the run can start; ProfileError (exit 2) otherwise."""
+    profile, path = load_profile(opts.profile)
+    redactor.add_profile(profile)
+    missing = [ref.env for ref in profile.secrets.values() if ref.required and not os.environ.get(ref.env)]
+    if missing:
+        raise ProfileError(f"{path}: secrets: required environment variable(s) not set: {', '.join(missing)}")
+    unknown = [s for s in opts.stages if s not in STAGE_ORDER]
+    if unknown:
+        raise ProfileError(f"--stages: unknown stage(s) {', '.join(unknown)}; expected {', '.join(STAGE_ORDER)}")
+    return profile, path
+
+
+@contextmanager
+def open_target(profile: Profile, path: Path, opts: GateOptions) -> Iterator[Target]:
+    """The base URL to gate; starts the embedded demo target when the profile asks and none is given."""
+    url, source = resolve_base_url(opts.base_url, profile)
+    if url:
+        if opts.demo_fault:
+            raise ProfileError("--demo-fault only applies to the embedded demo target (drop --base-url)")
+        yield Target(url, source)
+        return
+    if not profile.embedded_demo:
+        raise ProfileError(f"{path}: base_url: required: set it in the profile, or pass --base-url, "
+                           "or set SYNTHGATE_BASE_URL or API_URL (expected an http(s) URL)")
+    from synthgate.demo.faults import FAULTS
+    from synthgate.demo.server import EmbeddedTarget
+
+    if opts.demo_fault and opts.demo_fault not in FAULTS:
+        raise ProfileError(f"--demo-fault: unknown fault {opts.demo_fault!r}; expected one of {', '.join(FAULTS)}")
+    with EmbeddedTarget(fault=opts.demo_fault) as demo:
+        yield Target(demo.url, "embedded demo target", {"SYNTHGATE_DEMO_STATE": str(demo.state_path)})
+
+
+def preflight(profile: Profile, base_url: str) -> CheckResult | None:
+    """None when the target answers at all; else the failed reachability check (bounded by the timeout)."""
+
+    def attempt() -> Outcome:
+        with make_client(profile) as client:
+            ex = send_raw(client, "GET", base_url.rstrip("/") + (profile.health.path if profile.health else "/"))
+        if ex.response is not None:
+            return Outcome(ok=True, exchanges=[ex])
+        return Outcome(ok=False, message=ex.error or "no response", kind=ex.error_kind, exchanges=[ex],
+                       curl=ex.curl())
+
+    tried = run_with_retries(attempt, profile.defaults.retries, profile.defaults.backoff_s)
+    if tried.final.ok:
+        return None
+    kind = "unreachable" if tried.final.kind == "unreachable" else "error"
+    prefix = ("the runner could not reach the target" if kind == "unreachable"
+              else "the target did not answer")
+    return CheckResult(id="target-reachable", status="failed", kind=kind, attempts=tried.attempts,
+                       duration_ms=round(tried.duration_ms, 1), curl=tried.final.curl,
+                       message=f"{prefix} at {base_url}: {tried.final.message}")
+
+
+def run_gate(opts: GateOptions) -> Verdict:
+    """Run the gate end to end and write every report; raises ProfileError for usage problems."""
+    profile, path = prepare(opts)
+    started_at = datetime.now(UTC)
+    clock = time.monotonic()
+    reports_dir = opts.reports_dir
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    verdict = Verdict(verdict="inconclusive", exit_code=EXIT_INCONCLUSIVE, target=profile.name, base_url="",
+                      started_at=started_at.isoformat(timespec="seconds"), duration_s=0.0, profile=str(path))
+    with ExitStack() as stack:
+        target = stack.enter_context(open_target(profile, path, opts))
+        verdict.base_url = target.base_url
+        progress = _redacting(opts.progress)
+        progress(f"synthgate: gating {profile.name} at {target.base_url} ({target.source})")
+        try:
+            _run(verdict, profile, path, target, opts, progress, clock)
+        finally:
+            verdict.duration_s = round(time.monotonic() - clock, 3)
+            reports.write_all(verdict, reports_dir)
+    return verdict
+
+
+def _redacting(progress: Callable[[str], None]) -> Callable[[str], None]:
+    return lambda text: progress(redactor(text))
+
+
+def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: GateOptions,
+         progress: Callable[[str], None], clock: float) -> None:
+    def context(label: str = "") -> StageContext:
+        return StageContext(profile=profile, profile_path=path, base_url=target.base_url,
+                            reports_dir=opts.reports_dir, progress=progress, options=opts.stage_options,
+                            label=label)
+
+    unreachable = preflight(profile, target.base_url)
+    if unreachable is not None:
+        progress(f"  FAIL {unreachable.message}")
+        first = opts.stages[0] if opts.stages else "smoke"
+        verdict.stages.append(StageResult.from_checks(first, [unreachable], unreachable.duration_ms / 1000))
+        verdict.stages += [StageResult.skipped(s, "target did not answer") for s in opts.stages[1:]]
+    else:
+        verdict.release = opts.release or _release_of(profile, target.base_url)
+        failed = False
+        for name in [s for s in STAGE_ORDER if s in opts.stages]:
+            if failed:
+                verdict.stages.append(StageResult.skipped(name, "skipped: an earlier stage failed (fail fast)"))
+                continue
+            progress(f"stage {name}")
+            result = _run_stage(name, context())
+            verdict.stages.append(result)
+            if name == "load" and "summary" in result.details:
+                verdict.load = LoadSummary.model_validate(result.details["summary"])
+            progress(f"stage {name}: {result.status} ({result.duration_s:.1f} s)")
+            failed = result.status == "failed"
+            reports.write_verdict_json(verdict, opts.reports_dir)  # a crash later still leaves this
+        _compare_with_baseline(verdict, profile, opts, progress)
+    verdict.verdict = decide(verdict.stages)
+    verdict.exit_code = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}[verdict.verdict]
+    verdict.reason = _reason(verdict)
+    if verdict.verdict != "pass":
+        _maybe_roll_back(verdict, profile, target, opts, progress, context)
+    _record_history(verdict, profile, opts)
+
+
+def _run_stage(name: str, ctx: StageContext) -> StageResult:
+    """Run one stage; a crash becomes a failed check of that stage, never a lost run."""
+    started = time.monotonic()
+    try:
+        return stage_runner(name)(ctx)
+    except Exception as exc:  # noqa: BLE001 - any crash must still produce a result and reports
+        check = CheckResult(id=f"{name}.crashed", status="failed", kind="error",
+                            message=redactor(f"the {name} stage crashed: {exc.__class__.__name__}: {exc}"))
+        return StageResult.from_checks(name, [check], time.monotonic() - started)
+
+
+def _release_of(profile: Profile, base_url: str) -> str | None:
+    """The release under test, from the health endpoint's `version` field when it has one."""
+    if profile.health is None:
+        return None
+    try:
+        with make_client(profile, timeout_s=min(5.0, profile.defaults.timeout_s)) as client:
+            ex = send_raw(client, "GET", base_url.rstrip("/") + profile.health.path)
+        data = ex.response.json() if ex.response is not None else None
+    except ValueError:
+        return None
+    value = data.get("version") if isinstance(data, dict) else None
+    return str(value) if value is not None else None
+
+
+def _compare_with_baseline(verdict: Verdict, profile: Profile, opts: GateOptions,
+                           progress: Callable[[str], None]) -> None:
+    """Compare with the previous release when a history exists (see synthgate.baseline)."""
+    try:
+        from synthgate import baseline
+    except ImportError:
+        return
+    baseline.compare(verdict, profile, opts, progress)
+
+
+def _record_history(verdict: Verdict, profile: Profile, opts: GateOptions) -> None:
+    try:
+        from synthgate import baseline
+    except ImportError:
+        return
+    baseline.record(verdict, profile, opts)
+
+
+def _reason(verdict: Verdict) -> str:
+    failed = verdict.failed_checks()
+    if verdict.verdict == "pass":
+        flaky = verdict.flaky_checks()
+        return "all checks passed" + (f" ({len(flaky)} flaky)" if flaky else "")
+    if verdict.verdict == "inconclusive":
+        if any(c.kind == "unreachable" for _, c in failed):
+            return "inconclusive: the runner could not reach the target (no check got any answer)"
+        return "inconclusive: no data: " + "; ".join(c.message for _, c in failed)[:300]
+    return f"{len(failed)} check(s) failed: " + ", ".join(f"{s}/{c.id}" for s, c in failed)[:500]
+
+
+def _maybe_roll_back(verdict: Verdict, profile: Profile, target: Target, opts: GateOptions,
+                     progress: Callable[[str], None], context: Callable[[str], StageContext]) -> None:
+    spec = profile.rollback
+    if spec is None or opts.no_rollback or verdict.verdict not in spec.on:
+        why = ("--no-rollback" if opts.no_rollback else "no rollback configured" if spec is None
+               else f"rollback not configured for '{verdict.verdict}'")
+        verdict.rollback = RollbackResult(triggered=False, message=why)
+        return
+    from synthgate import rollback
+
+    def verify() -> StageResult:
+        return _run_stage("smoke", context("verify"))
+
+    result, stage = rollback.perform(spec, profile.name, target.base_url, target.rollback_env, verify, progress)
+    verdict.rollback = result
+    if stage is not None:
+        verdict.rollback.message += f" ({len(stage.checks)} smoke checks re-run)"
+    if result.verified is False:
+        verdict.exit_code = EXIT_ROLLBACK_FAILED
+        verdict.reason += f"; rollback did not restore health: {result.message}"
+    else:
+        verdict.reason += "; rolled back and verified"

@@ -1,0 +1,202 @@
+"""One HTTP client factory and request helper: timeouts, the synthetic-traffic header, curl repros."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shlex
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from synthgate.profile.model import Profile, Request
+from synthgate.redact import redactor
+
+USER_AGENT = "synthgate/0.1 (synthetic check)"
+_TEMPLATE = re.compile(r"\$\{(secrets|vars|env)\.([A-Za-z0-9_]+)\}")
+
+
+class TemplateError(ValueError):
+    """A ${...} reference that cannot be resolved."""
+
+
+def expand(value: Any, profile: Profile) -> Any:
+    """Resolve $var (whole value) and ${vars.X} / ${secrets.X} / ${env.X} inside strings, recursively."""
+    if isinstance(value, str):
+        if value.startswith("$") and not value.startswith("${") and value[1:] in profile.vars:
+            return expand(profile.vars[value[1:]], profile)
+
+        def one(m: re.Match[str]) -> str:
+            scope, name = m.group(1), m.group(2)
+            if scope == "vars":
+                if name not in profile.vars:
+                    raise TemplateError(f"unknown variable ${{vars.{name}}}")
+                return str(profile.vars[name])
+            env_name = name if scope == "env" else _secret_env(profile, name)
+            secret = os.environ.get(env_name)
+            if secret is None:
+                raise TemplateError(f"environment variable {env_name} is not set (needed for ${{{scope}.{name}}})")
+            redactor.add(secret, env_name)
+            return secret
+
+        return _TEMPLATE.sub(one, value)
+    if isinstance(value, dict):
+        return {k: expand(v, profile) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand(v, profile) for v in value]
+    return value
+
+
+def _secret_env(profile: Profile, name: str) -> str:
+    ref = profile.secrets.get(name)
+    if ref is None:
+        raise TemplateError(f"unknown secret ${{secrets.{name}}} (declare it under 'secrets:')")
+    return ref.env
+
+
+def make_client(profile: Profile, timeout_s: float | None = None, follow_redirects: bool = True) -> httpx.Client:
+    """A client with the profile's timeout and synthetic-traffic headers; no transport-level retries."""
+    timeout = timeout_s or profile.defaults.timeout_s
+    headers = {"User-Agent": USER_AGENT, **expand(profile.headers, profile)}
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        headers=headers,
+        follow_redirects=follow_redirects,
+    )
+
+
+@dataclass
+class Exchange:
+    """One request and what came back (a response, or the transport error)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+    response: httpx.Response | None = None
+    error: str | None = None
+    error_kind: str | None = None  # "unreachable" when no answer could be had at all, else "error"
+    duration_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int | None:
+        """The response status, if any."""
+        return self.response.status_code if self.response is not None else None
+
+    def curl(self) -> str:
+        """A runnable curl command reproducing this request; secrets appear as $ENV references."""
+        return to_curl(self.method, self.url, self.headers, self.body)
+
+    def describe(self, limit: int = 2000) -> str:
+        """Request and response as text, for attachments (redacted)."""
+        lines = [f"{self.method} {self.url}"]
+        lines += [f"{k}: {v}" for k, v in redactor.headers(self.headers.items())]
+        if self.body:
+            lines += ["", self.body[:limit].decode("utf-8", "replace")]
+        lines.append("")
+        if self.response is None:
+            lines.append(f"-> no response: {self.error}")
+        else:
+            r = self.response
+            lines.append(f"-> {r.status_code} {r.reason_phrase} ({self.duration_ms:.1f} ms)")
+            lines += [f"{k}: {v}" for k, v in redactor.headers(r.headers.items())]
+            lines += ["", r.text[:limit]]
+        return redactor("\n".join(lines))
+
+
+def classify(exc: Exception) -> tuple[str, str]:
+    """(kind, message) for a transport error: 'unreachable' only when the target gave no answer at all."""
+    text = str(exc) or exc.__class__.__name__
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return "unreachable", f"unreachable: name resolution failed ({text})"
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+            return "error", f"connection refused: the target host answered but nothing listens ({text})"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "unreachable", f"unreachable: no TCP connection within the timeout ({text})"
+    if isinstance(exc, httpx.ConnectError):
+        low = text.lower()
+        if "name or service not known" in low or "name resolution" in low or "nodename" in low:
+            return "unreachable", f"unreachable: name resolution failed ({text})"
+        if "refused" in low:
+            return "error", f"connection refused ({text})"
+        if "ssl" in low or "certificate" in low:
+            return "error", f"TLS error ({text})"
+        return "unreachable", f"unreachable: cannot connect ({text})"
+    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
+        return "error", f"timeout after connecting: no response in time ({exc.__class__.__name__})"
+    return "error", f"{exc.__class__.__name__}: {text}"
+
+
+def send(client: httpx.Client, base_url: str, profile: Profile, request: Request) -> Exchange:
+    """Send one declared request (templates expanded) and capture the exchange; never raises on transport."""
+    headers = {str(k): str(v) for k, v in expand(request.headers, profile).items()}
+    body: bytes | None = None
+    if request.body is not None:
+        body = str(expand(request.body, profile)).encode()
+    elif request.json_body is not None:
+        body = json.dumps(expand(request.json_body, profile), ensure_ascii=False).encode()
+        headers.setdefault("Content-Type", "application/json")
+    url = base_url.rstrip("/") + str(expand(request.path, profile))
+    params = expand(request.params, profile)
+    return send_raw(client, request.method, url, headers, body, params=params,
+                    follow_redirects=request.follow_redirects)
+
+
+def send_raw(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    params: dict[str, str] | None = None,
+    follow_redirects: bool = True,
+) -> Exchange:
+    """Send one request and capture the exchange; never raises on transport errors."""
+    merged = {**dict(client.headers), **(headers or {})}
+    if params:
+        url = str(httpx.URL(url, params=params))
+    ex = Exchange(method=method, url=url, headers=merged, body=body)
+    start = time.perf_counter()
+    try:
+        ex.response = client.request(
+            method, url, headers=headers, content=body, follow_redirects=follow_redirects
+        )
+    except httpx.HTTPError as exc:
+        ex.error_kind, ex.error = classify(exc)
+    except OSError as exc:
+        ex.error_kind, ex.error = classify(exc)
+    ex.duration_ms = (time.perf_counter() - start) * 1000
+    return ex
+
+
+def to_curl(method: str, url: str, headers: dict[str, str], body: bytes | None) -> str:
+    """A curl command line; secret values are written as "$ENV" so the command runs where the env is set."""
+    parts = ["curl", "-sS", "-i", "--max-time", "30", "-X", method, shlex.quote(url)]
+    skip = {"host", "content-length", "accept-encoding", "connection", "accept", "user-agent"}
+    for name, value in headers.items():
+        if name.lower() in skip:
+            continue
+        parts += ["-H", _quote_with_secrets(f"{name}: {value}")]
+    if body is not None:
+        parts += ["--data-binary", _quote_with_secrets(body.decode("utf-8", "replace"))]
+    return " ".join(parts)
+
+
+def _quote_with_secrets(text: str) -> str:
+    """Shell-quote text, turning registered secret values into "$ENV" expansions."""
+    for value in sorted(redactor.values, key=len, reverse=True):
+        if value in text:
+            placeholder = redactor.placeholder(value) or "[REDACTED]"
+            pieces = text.split(value)
+            return f'"{placeholder}"'.join(shlex.quote(p) if p else "" for p in pieces)
+    quoted = shlex.quote(text)
+    return redactor(quoted)

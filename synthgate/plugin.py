@@ -1,0 +1,232 @@
+"""synthgate's pytest plugin: profile options, parametrisation from the profile, fixtures, result collection.
+
+Registered through the `pytest11` entry point, so `pytest tests/smoke --profile coldcopy --base-url URL` works
+in any checkout. The stages run their suites with `--synthgate-results FILE` and read one JSON line per check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synthgate.checks import smoke
+from synthgate.checks.outcome import Attempted
+from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
+from synthgate.redact import redactor
+
+_PROFILE_KEY = pytest.StashKey[tuple[Profile, Path]]()
+_TARGET_KEY = pytest.StashKey[str]()
+_RESULTS_KEY = pytest.StashKey[Any]()
+
+# fixture name -> smoke check kind it is parametrised with
+SMOKE_FIXTURES = {
+    "health_check": "health",
+    "route_check": "route",
+    "declared_check": "check",
+    "page_check": "page",
+    "cors_check": "cors",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """synthgate's options (--base-url comes from pytest-base-url, which pytest-playwright brings)."""
+    group = parser.getgroup("synthgate")
+    group.addoption("--profile", default=os.environ.get("SYNTHGATE_PROFILE", "demo"),
+                    help="profile path or bundled name (default: demo, or SYNTHGATE_PROFILE)")
+    group.addoption("--synthgate-results", default=None, help="write one JSON line per check to this file")
+    group.addoption("--synthgate-reports", default="reports", help="reports directory (for artefacts)")
+    group.addoption("--synthgate-options", default="{}", help="stage options as JSON")
+
+
+def sg_profile_of(config: pytest.Config) -> tuple[Profile, Path]:
+    """The profile of this run, loaded once; a bad profile is a usage error with the loader's message."""
+    if _PROFILE_KEY not in config.stash:
+        try:
+            profile, path = load_profile(config.getoption("profile"))
+        except ProfileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        redactor.add_profile(profile)
+        config.stash[_PROFILE_KEY] = (profile, path)
+    return config.stash[_PROFILE_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise the smoke fixtures with the profile's checks: one test id per declared check."""
+    for fixture, kind in SMOKE_FIXTURES.items():
+        if fixture in metafunc.fixturenames:
+            profile, _ = sg_profile_of(metafunc.config)
+            checks = [c for c in smoke.plan(profile) if c.kind == kind]
+            metafunc.parametrize(fixture, checks, ids=[c.id for c in checks])
+
+
+@pytest.fixture(scope="session")
+def sg_profile(pytestconfig: pytest.Config) -> Profile:
+    """The loaded profile."""
+    return sg_profile_of(pytestconfig)[0]
+
+
+@pytest.fixture(scope="session")
+def sg_options(pytestconfig: pytest.Config) -> dict[str, Any]:
+    """Stage options passed by the gate (seed, bounds...)."""
+    return dict(json.loads(pytestconfig.getoption("synthgate_options") or "{}"))
+
+
+@pytest.fixture(scope="session")
+def sg_reports_dir(pytestconfig: pytest.Config) -> Path:
+    """Where stage artefacts go."""
+    path = Path(pytestconfig.getoption("synthgate_reports"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sg_target(pytestconfig: pytest.Config, sg_profile: Profile) -> Iterator[str]:
+    """The base URL under test; starts the embedded demo target when the profile asks and none is given."""
+    try:
+        url, _ = resolve_base_url(pytestconfig.getoption("base_url", None), sg_profile)
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if url:
+        yield url
+        return
+    if not sg_profile.embedded_demo:
+        raise pytest.UsageError("no base URL: pass --base-url, or set SYNTHGATE_BASE_URL or API_URL")
+    from synthgate.demo.server import EmbeddedTarget
+
+    with EmbeddedTarget() as target:
+        yield target.url
+
+
+class Recorder:
+    """What a test tells the collector about its check: attempts, flakiness, kind, curl repro, evidence."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+
+    def set(self, **values: Any) -> None:
+        """Attach result fields (id, attempts, flaky, kind, curl, evidence, details) to this test."""
+        self.item.user_properties.append(("synthgate", values))
+
+    def attempted(self, check_id: str, result: Attempted) -> None:
+        """Record a retried check, attach its exchanges to Allure, and fail the test if it failed."""
+        final = result.final
+        fields: dict[str, Any] = {"id": check_id, "attempts": result.attempts, "flaky": result.flaky,
+                                  "duration_ms": round(result.duration_ms, 1)}
+        if not final.ok:
+            fields.update(kind=final.kind or "assertion", curl=redactor(final.curl) if final.curl else None)
+        if final.exchanges:
+            fields["details"] = {"status": final.exchanges[-1].status,
+                                 "latency_ms": round(final.exchanges[-1].duration_ms, 2)}
+        self.set(**fields)
+        _attach_exchanges(result)
+        if not final.ok:
+            pytest.fail(redactor(final.message), pytrace=False)
+
+
+def _attach_exchanges(result: Attempted) -> None:
+    try:
+        import allure
+    except ImportError:  # allure-pytest is a dependency, but a user may run the suites without it
+        return
+    for n, outcome in enumerate(result.history, 1):
+        for m, ex in enumerate(outcome.exchanges, 1):
+            allure.attach(ex.describe(), name=f"attempt {n} request {m}", attachment_type=allure.attachment_type.TEXT)
+        if outcome.curl:
+            allure.attach(redactor(outcome.curl), name=f"attempt {n} curl", attachment_type=allure.attachment_type.TEXT)
+
+
+@pytest.fixture
+def sg(request: pytest.FixtureRequest) -> Recorder:
+    """The recorder of the current test."""
+    return Recorder(request.node)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Open the results file when the gate asked for one."""
+    path = config.getoption("synthgate_results", None)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        config.stash[_RESULTS_KEY] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed at unconfigure
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Close the results file."""
+    handle = config.stash.get(_RESULTS_KEY, None)
+    if handle is not None:
+        handle.close()
+
+
+def _check_id(report: pytest.TestReport, props: dict[str, Any]) -> str:
+    if "id" in props:
+        return str(props["id"])
+    name = report.nodeid.split("::")[-1]
+    if "[" in name:
+        return name[name.index("[") + 1 : -1]
+    return name.removeprefix("test_")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Turn each test's outcome into one result line (call phase, or a setup that failed or skipped)."""
+    config = _CONFIG[0] if _CONFIG else None
+    handle = config.stash.get(_RESULTS_KEY, None) if config else None
+    if handle is None:
+        return
+    if report.when == "setup" and report.passed:
+        return
+    if report.when == "teardown" and not report.failed:
+        return
+    props: dict[str, Any] = {}
+    for key, value in report.user_properties:
+        if key == "synthgate" and isinstance(value, dict):
+            props.update(value)
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if "got empty parameter set" in reason:
+            return  # the profile declares no check of this kind
+        status, message = "skipped", reason
+    elif report.failed:
+        status, message = "failed", _failure_message(report)
+    else:
+        status, message = "passed", "passed after a retry" if props.get("flaky") else "ok"
+    line = {
+        "id": _check_id(report, props),
+        "nodeid": report.nodeid,
+        "status": status,
+        "message": redactor(message),
+        "attempts": props.get("attempts", 1),
+        "duration_ms": props.get("duration_ms", round(report.duration * 1000, 1)),
+        "flaky": bool(props.get("flaky")),
+        "kind": props.get("kind") if status == "failed" else None,
+        "curl": props.get("curl"),
+        "evidence": props.get("evidence", []),
+        "details": props.get("details", {}),
+    }
+    if status == "failed" and line["kind"] is None:
+        line["kind"] = "error" if report.when != "call" else "assertion"
+    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    handle.flush()
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if hasattr(longrepr, "reprcrash") and longrepr.reprcrash is not None:  # type: ignore[union-attr]
+        text = str(longrepr.reprcrash.message)  # type: ignore[union-attr]
+    else:
+        text = str(longrepr)
+    text = text.removeprefix("Failed: ")
+    return text if len(text) < 2000 else text[:2000] + " ..."
+
+
+_CONFIG: list[pytest.Config] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Remember the config for the report hook (TestReport does not carry it)."""
+    _CONFIG[:] = [session.config]

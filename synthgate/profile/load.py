@@ -1,0 +1,55 @@
+"""The profile's load section: weighted tasks, run shape and thresholds."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoadTask(_Strict):
+    """One weighted request the virtual users send."""
+
+    name: str | None = None  # the request name in the statistics; defaults to "METHOD path"
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: str
+    weight: int = Field(default=1, ge=1)
+    json_body: Any = Field(default=None, alias="json")
+    headers: dict[str, str] = Field(default_factory=dict)
+    # statuses that count as success; anything else (and every transport error) is an error
+    expect_status: list[int] = Field(default_factory=lambda: list(range(200, 400)))
+
+    @property
+    def label(self) -> str:
+        """The name this task's samples are recorded under."""
+        return self.name or f"{self.method} {self.path}"
+
+
+class LoadThresholds(_Strict):
+    """Limits the load stage gates on; each is one check in verdict.json."""
+
+    p50_ms: float | None = None
+    p95_ms: float | None = 500.0
+    p99_ms: float | None = None
+    error_rate: float | None = 0.01
+    min_rps: float | None = None
+
+
+class LoadConfig(_Strict):
+    """How the load stage runs (the gate's short run; `synthgate load` may override duration and users)."""
+
+    tasks: list[LoadTask] = Field(min_length=1)
+    users: int = Field(default=10, ge=1)
+    spawn_rate: float = Field(default=10.0, gt=0)
+    duration_s: float = Field(default=8.0, gt=0, le=86400)
+    arrival_rate: float | None = Field(default=None, gt=0)  # open model: target requests per second
+    max_requests: int | None = Field(default=None, ge=1)  # hard bound on requests sent
+    workers: int = Field(default=0, ge=0)  # local Locust worker processes (0: one process)
+    allow_writes: bool = False  # POST/PUT/PATCH/DELETE tasks run only when set
+    timeout_s: float | None = None  # per request; defaults to the profile's timeout
+    thresholds: LoadThresholds = Field(default_factory=LoadThresholds)
+    user_class: Literal["fast", "fasthttp"] = "fast"

@@ -1,0 +1,125 @@
+"""Loading profiles: YAML parsing and validation with errors that name file, field and expectation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from synthgate.profile.model import Profile
+
+BUNDLED_DIR = Path(__file__).resolve().parent.parent.parent / "targets"
+
+
+class ProfileError(Exception):
+    """A profile that cannot be used; the message is meant for the user as is."""
+
+
+def bundled_dir() -> Path:
+    """Where the bundled profiles live (SYNTHGATE_TARGETS overrides)."""
+    return Path(os.environ.get("SYNTHGATE_TARGETS", BUNDLED_DIR))
+
+
+def bundled_names() -> list[str]:
+    """Names of the bundled profiles."""
+    return sorted(p.stem for p in bundled_dir().glob("*.yaml"))
+
+
+def resolve_profile_path(spec: str) -> Path:
+    """A profile path from a path or the name of a bundled profile."""
+    path = Path(spec)
+    if path.suffix in (".yaml", ".yml") or os.sep in spec or path.exists():
+        return path
+    candidate = bundled_dir() / f"{spec}.yaml"
+    if candidate.exists():
+        return candidate
+    raise ProfileError(
+        f"{spec}: not found: no such file, and no bundled profile of that name "
+        f"(bundled: {', '.join(bundled_names()) or 'none'})"
+    )
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    got = error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field (expected one of the documented fields; check the spelling)"
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    shown = repr(got)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{msg} (got {shown})" if "got" not in msg else msg
+
+
+def format_validation_error(path: Path, exc: ValidationError) -> str:
+    """One readable message naming file, each field path and what was expected."""
+    lines = [f"{path}: invalid profile ({exc.error_count()} problem(s)):"]
+    for error in exc.errors():
+        lines.append(f"  {path}: {_field_path(error['loc'])}: {_describe(error)}")  # type: ignore[arg-type]
+    return "\n".join(lines)
+
+
+def _yaml11_keys(data: Any) -> Any:
+    """YAML 1.1 reads a bare `on:` key as True; the profile means the word (e.g. rollback.on)."""
+    if isinstance(data, dict):
+        return {("on" if k is True else "off" if k is False else k): _yaml11_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_yaml11_keys(v) for v in data]
+    return data
+
+
+def load_profile(spec: str) -> tuple[Profile, Path]:
+    """Load and validate a profile from a path or bundled name."""
+    path = resolve_profile_path(spec)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: profile not found: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ProfileError(f"{path}: invalid YAML{where}: {problem} (YAML parsing failed)") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: (top level): expected a mapping of profile fields, got {type(data).__name__}")
+    try:
+        profile = Profile.model_validate(_yaml11_keys(data))
+    except ValidationError as exc:
+        raise ProfileError(format_validation_error(path, exc)) from None
+    return profile, path.resolve()
+
+
+def resolve_base_url(cli_url: str | None, profile: Profile) -> tuple[str | None, str]:
+    """The base URL and where it came from: --base-url, SYNTHGATE_BASE_URL, API_URL, then the profile."""
+    for value, source in (
+        (cli_url, "--base-url"),
+        (os.environ.get("SYNTHGATE_BASE_URL"), "SYNTHGATE_BASE_URL"),
+        (os.environ.get("API_URL"), "API_URL"),
+        (profile.base_url, "profile"),
+    ):
+        if value:
+            if not value.startswith(("http://", "https://")):
+                raise ProfileError(f"{source}: expected an http:// or https:// URL, got {value!r}")
+            return value.rstrip("/"), source
+    return None, "none"

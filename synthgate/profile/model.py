@@ -1,0 +1,220 @@
+"""The profile model: what a target is and what the gate checks on it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from synthgate.profile.common import Duration, Regex, StatusSet, Strict
+from synthgate.profile.e2e import E2EConfig, Journey
+from synthgate.profile.fuzz import FuzzConfig
+from synthgate.profile.load import LoadConfig
+from synthgate.profile.probe import Alert, ProbeConfig
+
+Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class SecretRef(Strict):
+    """A secret: only its environment variable's name is in the profile, never the value."""
+
+    env: str
+    required: bool = False
+
+
+class Defaults(Strict):
+    """Defaults every check inherits."""
+
+    timeout_s: float = Field(default=10.0, gt=0, le=600)
+    retries: int = Field(default=2, ge=0, le=10)
+    backoff_s: float = Field(default=0.5, ge=0, le=60)
+    latency_budget_ms: float = Field(default=2000.0, gt=0)
+
+
+class Expect(Strict):
+    """What a response must look like."""
+
+    status: StatusSet | None = None
+    not_status: StatusSet = Field(default_factory=lambda: [404])  # "never 404" unless told otherwise
+    json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")  # dotted path -> exact value
+    json_types: dict[str, Literal["string", "number", "integer", "boolean", "object", "array", "null"]] = (
+        Field(default_factory=dict)
+    )
+    fresh: dict[str, Duration] = Field(default_factory=dict)  # dotted path of an ISO timestamp -> max age
+    headers: dict[str, Regex] = Field(default_factory=dict)  # header name -> regex its value must match
+    text: str | None = None  # marker text the body must contain
+    text_regex: Regex | None = None
+    not_text: list[str] = Field(default_factory=list)
+    content_type: str | None = None  # e.g. application/json (prefix match)
+    not_html: bool = False  # an API answered by an HTML page (SPA fallback) means "not deployed"
+
+
+class Request(Strict):
+    """One HTTP request; strings may hold ${secrets.NAME} and ${vars.NAME}, a whole value may be $name."""
+
+    method: Method = "GET"
+    path: str
+    json_body: Any = Field(default=None, alias="json")
+    body: str | None = None  # raw body, sent as is (e.g. malformed JSON)
+    headers: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, str] = Field(default_factory=dict)
+    follow_redirects: bool = True
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_relative(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("expected a path starting with '/'")
+        return value
+
+
+class Step(Strict):
+    """One request and its expectation inside a multi-step check (steps share a cookie jar)."""
+
+    request: Request
+    expect: Expect = Field(default_factory=Expect)
+
+
+class Check(Strict):
+    """A declared smoke check: one request, or several steps in one session."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    description: str = ""
+    request: Request | None = None
+    expect: Expect = Field(default_factory=Expect)
+    steps: list[Step] = Field(default_factory=list)
+    retries: int | None = Field(default=None, ge=0, le=10)
+    budget_ms: float | None = Field(default=None, gt=0)
+    runbook: list[int] = Field(default_factory=list)  # RUNBOOK-CHECKS.md items this check automates
+    every: Duration | None = None  # probe interval of this check, when it differs from the profile's
+
+    @model_validator(mode="after")
+    def _request_or_steps(self) -> Check:
+        if (self.request is None) == (not self.steps):
+            raise ValueError("expected exactly one of 'request' or 'steps'")
+        return self
+
+
+class Health(Strict):
+    """The health endpoint check."""
+
+    id: str = "health"
+    path: str = "/health"
+    method: Method = "GET"
+    expect: Expect = Field(default_factory=lambda: Expect(status=[200]))
+    budget_ms: float | None = None
+    runbook: list[int] = Field(default_factory=list)
+    every: Duration | None = None
+
+
+class Route(Strict):
+    """A declared API route: a minimal invalid request must be rejected with a 4xx, not 404."""
+
+    method: Method = "POST"
+    path: str
+    json_body: Any = Field(default_factory=dict, alias="json")  # the minimal invalid request
+    headers: dict[str, str] = Field(default_factory=dict)
+    allow_405: bool = False
+    expect_status: StatusSet | None = None  # narrower than "any 4xx but 404"
+    runbook: list[int] = Field(default_factory=list)
+
+
+class Page(Strict):
+    """A page that must answer 200 with its marker text within a budget."""
+
+    id: str
+    path: str
+    expect: Expect = Field(default_factory=lambda: Expect(status=[200]))
+    budget_ms: float | None = None
+    runbook: list[int] = Field(default_factory=list)
+
+
+class Security(Strict):
+    """The security baseline."""
+
+    enabled: bool = True
+    cors_paths: list[str] = Field(default_factory=list)  # defaults to the health path and the routes
+    probe_origin: str = "https://evil.synthgate.invalid"
+    allowed_origins: list[str] = Field(default_factory=list)  # origins the site may legitimately allow
+    require_cors_header_for: list[str] = Field(default_factory=list)  # paths that must send ACAO
+    runbook: list[int] = Field(default_factory=list)
+
+
+class Rollback(Strict):
+    """The deployment's rollback action."""
+
+    command: list[str] | str
+    shell: bool = False  # a string command runs through a shell only when this is set
+    timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    on: list[Literal["fail", "inconclusive"]] = Field(default_factory=lambda: ["fail"])
+    env: dict[str, str] = Field(default_factory=dict)
+    verify: bool = True  # re-run smoke afterwards
+    settle_s: float = Field(default=0.0, ge=0, le=600)  # wait before re-verifying (CDN propagation)
+
+    @model_validator(mode="after")
+    def _shell_only_when_asked(self) -> Rollback:
+        if isinstance(self.command, str) and not self.shell:
+            raise ValueError("expected an argument list; a string command needs 'shell: true'")
+        if isinstance(self.command, list) and not self.command:
+            raise ValueError("expected a non-empty argument list")
+        return self
+
+
+class BaselineConfig(Strict):
+    """How a run is compared with the previous release."""
+
+    enabled: bool = True
+    max_regression: float = Field(default=0.20, gt=0)
+    confidence: float = Field(default=0.99, gt=0.5, lt=1)
+    min_effect_ms: float = Field(default=5.0, ge=0)
+    min_samples: int = Field(default=30, ge=5)
+
+
+class NotAutomatable(Strict):
+    """A runbook item that cannot be checked from outside, and why."""
+
+    runbook: int
+    why: str
+
+
+class Profile(Strict):
+    """A target profile."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    base_url: str | None = None
+    embedded_demo: bool = False  # without a base URL, start the embedded demo target
+    headers: dict[str, str] = Field(default_factory=lambda: {"X-Synthetic-Check": "synthgate"})
+    secrets: dict[str, SecretRef] = Field(default_factory=dict)
+    defaults: Defaults = Field(default_factory=Defaults)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    health: Health | None = None
+    routes: list[Route] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    pages: list[Page] = Field(default_factory=list)
+    security: Security = Field(default_factory=Security)
+    e2e: E2EConfig = Field(default_factory=E2EConfig)
+    journeys: list[Journey] = Field(default_factory=list)
+    fuzz: FuzzConfig | None = None
+    load: LoadConfig | None = None
+    rollback: Rollback | None = None
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    alerts: list[Alert] = Field(default_factory=list)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    not_automatable: list[NotAutomatable] = Field(default_factory=list)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _unique_check_ids(self) -> Profile:
+        seen: set[str] = set()
+        for cid in [c.id for c in self.checks] + [p.id for p in self.pages] + [j.id for j in self.journeys]:
+            if cid in seen:
+                raise ValueError(f"expected unique check ids, '{cid}' appears twice")
+            seen.add(cid)
+        return self

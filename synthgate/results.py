@@ -1,0 +1,173 @@
+"""The one result model: every stage produces it, the gate decides on it, every report reads it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+CheckStatus = Literal["passed", "failed", "skipped"]
+StageStatus = Literal["passed", "failed", "skipped"]
+VerdictName = Literal["pass", "fail", "inconclusive"]
+
+# Why a check failed. "unreachable" (no DNS answer, no TCP connection within the timeout) and
+# "no-data" (nothing was measured) are not evidence against the deployment: on their own they
+# make the verdict inconclusive. Everything else the deployment answered is evidence.
+FailureKind = Literal["assertion", "unreachable", "no-data", "error", "regression"]
+NOT_EVIDENCE: frozenset[str] = frozenset({"unreachable", "no-data"})
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_ROLLBACK_FAILED = 3
+EXIT_INCONCLUSIVE = 4
+
+
+def utc_now() -> str:
+    """The current time as an ISO-8601 UTC string."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class CheckResult(BaseModel):
+    """The outcome of one check (one pytest test, one journey step, one threshold, one property)."""
+
+    id: str
+    status: CheckStatus
+    message: str = ""
+    attempts: int = 1
+    duration_ms: float = 0.0
+    flaky: bool = False  # failed at least once, then passed: reported apart, does not fail the gate
+    kind: FailureKind | None = None
+    curl: str | None = None  # a command that reproduces the failure, secrets redacted
+    evidence: list[str] = Field(default_factory=list)  # artefact paths relative to the reports dir
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_evidence_failure(self) -> bool:
+        """True when this check failed on something the deployment itself answered."""
+        return self.status == "failed" and (self.kind or "assertion") not in NOT_EVIDENCE
+
+
+class StageResult(BaseModel):
+    """All checks of one stage."""
+
+    name: str
+    status: StageStatus
+    duration_s: float = 0.0
+    checks: list[CheckResult] = Field(default_factory=list)
+    message: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def skipped(cls, name: str, why: str) -> StageResult:
+        """A stage that did not run."""
+        return cls(name=name, status="skipped", message=why)
+
+    @classmethod
+    def from_checks(
+        cls, name: str, checks: list[CheckResult], duration_s: float, **extra: Any
+    ) -> StageResult:
+        """A stage whose status follows from its checks; no check at all is a failure (no data)."""
+        if not checks:
+            checks = [
+                CheckResult(
+                    id=f"{name}.executed-checks",
+                    status="failed",
+                    kind="no-data",
+                    message=f"inconclusive: the {name} stage executed no check",
+                )
+            ]
+        failed = any(c.status == "failed" for c in checks)
+        return cls(
+            name=name,
+            status="failed" if failed else "passed",
+            duration_s=round(duration_s, 3),
+            checks=checks,
+            **extra,
+        )
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        """The checks of this stage that failed."""
+        return [c for c in self.checks if c.status == "failed"]
+
+
+class LoadSummary(BaseModel):
+    """Headline figures of the load stage."""
+
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    error_rate: float | None = None
+    rps: float | None = None
+    requests: int = 0
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    percentiles: dict[str, float] = Field(default_factory=dict)
+    per_request: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    history: list[dict[str, Any]] = Field(default_factory=list)  # throughput over time, for charts
+    notes: list[str] = Field(default_factory=list)
+
+
+class RollbackResult(BaseModel):
+    """What the rollback did."""
+
+    triggered: bool = False
+    command: list[str] | None = None
+    exit_code: int | None = None
+    verified: bool | None = None
+    duration_s: float | None = None
+    message: str = ""
+    output: str = ""
+
+
+class Verdict(BaseModel):
+    """The whole outcome of one gate run: what verdict.json holds."""
+
+    verdict: VerdictName
+    exit_code: int
+    target: str
+    base_url: str
+    started_at: str
+    duration_s: float
+    profile: str = ""
+    release: str | None = None
+    stages: list[StageResult] = Field(default_factory=list)
+    load: LoadSummary | None = None
+    rollback: RollbackResult = Field(default_factory=RollbackResult)
+    baseline: dict[str, Any] | None = None
+    reason: str = ""
+    synthgate_version: str = "0.1.0"
+
+    def all_checks(self) -> list[tuple[str, CheckResult]]:
+        """Every check with its stage name, in run order."""
+        return [(s.name, c) for s in self.stages for c in s.checks]
+
+    def failed_checks(self) -> list[tuple[str, CheckResult]]:
+        """Every failed check with its stage name."""
+        return [(s, c) for s, c in self.all_checks() if c.status == "failed"]
+
+    def flaky_checks(self) -> list[tuple[str, CheckResult]]:
+        """Every check that passed only after a retry."""
+        return [(s, c) for s, c in self.all_checks() if c.flaky and c.status == "passed"]
+
+    def dump(self) -> str:
+        """verdict.json text."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def load_file(cls, path: Path) -> Verdict:
+        """Read a saved verdict.json."""
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def decide(stages: list[StageResult]) -> VerdictName:
+    """pass, fail or inconclusive from the stages' checks (rollback and baseline aside)."""
+    checks = [c for s in stages for c in s.checks]
+    if any(c.is_evidence_failure for c in checks):
+        return "fail"
+    if any(c.status == "failed" for c in checks) or not any(s.status != "skipped" for s in stages):
+        return "inconclusive"
+    return "pass"

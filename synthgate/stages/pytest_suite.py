@@ -1,0 +1,128 @@
+"""Running a stage's pytest suite in a child process and reading back one result line per check.
+
+A child process keeps each stage's imports (Playwright, Hypothesis) and any crash out of the gate's process,
+and lets the same suite run unchanged under plain `pytest`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from synthgate.redact import redactor
+from synthgate.results import CheckResult, StageResult
+from synthgate.stages.base import StageContext
+
+SUITES_DIR = Path(__file__).resolve().parent.parent.parent / "tests"
+
+
+def suite_dir(stage: str) -> Path:
+    """The pytest suite of a stage (SYNTHGATE_SUITES overrides the tests/ folder)."""
+    return Path(os.environ.get("SYNTHGATE_SUITES", SUITES_DIR)) / stage
+
+
+def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[str] | None = None) -> StageResult:
+    """Run tests/<stage> against the target and turn its result lines into a StageResult."""
+    started = time.monotonic()
+    folder = suite_dir(stage)
+    tag = f"{stage}-{ctx.label}" if ctx.label else stage
+    results_file = ctx.reports_dir / ".work" / f"{tag}.jsonl"
+    log_file = ctx.reports_dir / "logs" / f"{tag}.log"
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.unlink(missing_ok=True)
+    if not folder.is_dir():
+        return _crashed(stage, f"the {stage} suite is missing: {folder} (set SYNTHGATE_SUITES)", started)
+    args = [
+        sys.executable, "-m", "pytest", str(folder),
+        "--profile", str(ctx.profile_path),
+        "--base-url", ctx.base_url,
+        "--synthgate-results", str(results_file),
+        "--synthgate-reports", str(ctx.reports_dir),
+        "--synthgate-options", json.dumps(ctx.options),
+        "-p", "no:cacheprovider", "-q", "-rN", "--color=no",
+        "--rootdir", str(folder.parent.parent),
+    ]
+    if not ctx.label:  # the verification after rollback does not add to the Allure results
+        args += ["--alluredir", str(ctx.reports_dir / "allure-results")]
+    args += extra_args or []
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log_file, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                cwd=str(folder.parent.parent), stdin=subprocess.DEVNULL)
+        # a thread copies the child's output to the log, so the loop below can watch progress and the clock
+        copier = threading.Thread(target=_copy_redacted, args=(proc.stdout, log), daemon=True)
+        copier.start()
+        seen = 0
+        deadline = time.monotonic() + timeout_s
+        timed_out = False
+        while proc.poll() is None:
+            seen = _progress(ctx, results_file, seen)
+            if time.monotonic() > deadline:
+                proc.kill()
+                timed_out = True
+                break
+            time.sleep(0.1)
+        proc.wait()
+        copier.join(timeout=5)
+        _progress(ctx, results_file, seen)
+    checks = read_results(results_file)
+    duration = time.monotonic() - started
+    if timed_out:
+        checks.append(CheckResult(id=f"{stage}.time-limit", status="failed", kind="error",
+                                  message=f"the {stage} stage did not finish within {timeout_s:.0f} s; see logs/{tag}.log",
+        ))
+    elif proc.returncode not in (0, 1) and not any(c.status == "failed" for c in checks):
+        tail = _tail(log_file)
+        checks.append(CheckResult(id=f"{stage}.suite", status="failed", kind="error",
+                                  message=f"the {stage} suite could not run (pytest exit {proc.returncode}): {tail}"))
+    return StageResult.from_checks(stage, checks, duration)
+
+
+def _copy_redacted(source: IO[str] | None, sink: IO[str]) -> None:
+    if source is None:
+        return
+    for line in source:
+        sink.write(redactor(line))
+        sink.flush()
+
+
+def read_results(path: Path) -> list[CheckResult]:
+    """The result lines a suite wrote (a half-written last line is ignored)."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            data: dict[str, Any] = json.loads(line)
+        except ValueError:
+            continue
+        data.pop("nodeid", None)
+        out.append(CheckResult.model_validate(data))
+    return out
+
+
+def _progress(ctx: StageContext, path: Path, seen: int) -> int:
+    results = read_results(path)
+    for result in results[seen:]:
+        mark = {"passed": "ok", "failed": "FAIL", "skipped": "skip"}[result.status]
+        flaky = " (flaky)" if result.flaky else ""
+        ctx.progress(f"  {mark:4} {result.id}{flaky}  {result.duration_ms:.0f} ms"
+                     + (f"  {result.message[:120]}" if result.status == "failed" else ""))
+    return len(results)
+
+
+def _tail(path: Path, lines: int = 12) -> str:
+    text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return " | ".join(text[-lines:])[-1500:]
+
+
+def _crashed(stage: str, message: str, started: float) -> StageResult:
+    check = CheckResult(id=f"{stage}.suite", status="failed", kind="error", message=message)
+    return StageResult.from_checks(stage, [check], time.monotonic() - started)

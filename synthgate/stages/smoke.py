@@ -1,0 +1,17 @@
+"""The smoke stage: tests/smoke under pytest + httpx."""
+
+from __future__ import annotations
+
+from synthgate.checks.smoke import plan
+from synthgate.results import StageResult
+from synthgate.stages.base import StageContext
+from synthgate.stages.pytest_suite import run_suite
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Run every smoke check of the profile."""
+    profile = ctx.profile
+    # bound: every check may take its timeout on every attempt, plus backoff; the suite's start-up on top
+    worst = sum((c.retries + 1) * profile.defaults.timeout_s * max(1, len(getattr(c.spec, "steps", [])))
+                + profile.defaults.backoff_s * 2 ** c.retries for c in plan(profile))
+    return run_suite(ctx, "smoke", timeout_s=60 + worst)

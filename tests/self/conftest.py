@@ -1,0 +1,48 @@
+"""Fixtures for synthgate's own tests: the CLI as a subprocess, the embedded demo target."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNTHGATE = [sys.executable, "-m", "synthgate"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the synthgate CLI in a child process, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("GITHUB_ACTIONS", None) if env is None or "GITHUB_ACTIONS" not in env else None
+    return subprocess.run([*SYNTHGATE, *args], capture_output=True, text=True, timeout=timeout,
+                          env=full_env, cwd=str(cwd or ROOT), stdin=subprocess.DEVNULL, check=False)
+
+
+@pytest.fixture
+def cli():
+    """The CLI runner."""
+    return run_cli
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep rollback locks and run history of self-tests out of the user's home."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("SYNTHGATE_LOCK_DIR", str(home / "locks"))
+    monkeypatch.setenv("SYNTHGATE_HOME", str(home))
+    for name in ("SYNTHGATE_BASE_URL", "API_URL", "GITHUB_ACTIONS", "GITLAB_CI"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def demo_target() -> Iterator[object]:
+    """A healthy embedded demo target for one test module."""
+    from synthgate.demo.server import EmbeddedTarget
+
+    with EmbeddedTarget() as target:
+        yield target
