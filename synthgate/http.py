@@ -18,21 +18,28 @@ from synthgate.profile.model import Profile, Request
 from synthgate.redact import redactor
 
 USER_AGENT = "synthgate/0.1 (synthetic check)"
-_TEMPLATE = re.compile(r"\$\{(secrets|vars|env)\.([A-Za-z0-9_]+)\}")
+_TEMPLATE = re.compile(r"\$\{(secrets|vars|env|saved)\.([A-Za-z0-9_]+)\}")
 
 
 class TemplateError(ValueError):
     """A ${...} reference that cannot be resolved."""
 
 
-def expand(value: Any, profile: Profile) -> Any:
-    """Resolve $var (whole value) and ${vars.X} / ${secrets.X} / ${env.X} inside strings, recursively."""
+def expand(value: Any, profile: Profile, saved: dict[str, Any] | None = None) -> Any:
+    """Resolve $var (whole value) and ${vars.X} / ${secrets.X} / ${env.X} / ${saved.X} in strings, recursively.
+
+    `saved` holds values an earlier step of the same check saved from its response.
+    """
     if isinstance(value, str):
         if value.startswith("$") and not value.startswith("${") and value[1:] in profile.vars:
-            return expand(profile.vars[value[1:]], profile)
+            return expand(profile.vars[value[1:]], profile, saved)
 
         def one(m: re.Match[str]) -> str:
             scope, name = m.group(1), m.group(2)
+            if scope == "saved":
+                if not saved or name not in saved:
+                    raise TemplateError(f"${{saved.{name}}} was not saved by an earlier step")
+                return str(saved[name])
             if scope == "vars":
                 if name not in profile.vars:
                     raise TemplateError(f"unknown variable ${{vars.{name}}}")
@@ -46,9 +53,9 @@ def expand(value: Any, profile: Profile) -> Any:
 
         return _TEMPLATE.sub(one, value)
     if isinstance(value, dict):
-        return {k: expand(v, profile) for k, v in value.items()}
+        return {k: expand(v, profile, saved) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand(v, profile) for v in value]
+        return [expand(v, profile, saved) for v in value]
     return value
 
 
@@ -136,17 +143,18 @@ def classify(exc: Exception) -> tuple[str, str]:
     return "error", f"{exc.__class__.__name__}: {text}"
 
 
-def send(client: httpx.Client, base_url: str, profile: Profile, request: Request) -> Exchange:
+def send(client: httpx.Client, base_url: str, profile: Profile, request: Request,
+         saved: dict[str, Any] | None = None) -> Exchange:
     """Send one declared request (templates expanded) and capture the exchange; never raises on transport."""
-    headers = {str(k): str(v) for k, v in expand(request.headers, profile).items()}
+    headers = {str(k): str(v) for k, v in expand(request.headers, profile, saved).items()}
     body: bytes | None = None
     if request.body is not None:
-        body = str(expand(request.body, profile)).encode()
+        body = str(expand(request.body, profile, saved)).encode()
     elif request.json_body is not None:
-        body = json.dumps(expand(request.json_body, profile), ensure_ascii=False).encode()
+        body = json.dumps(expand(request.json_body, profile, saved), ensure_ascii=False).encode()
         headers.setdefault("Content-Type", "application/json")
-    url = base_url.rstrip("/") + str(expand(request.path, profile))
-    params = expand(request.params, profile)
+    url = base_url.rstrip("/") + str(expand(request.path, profile, saved))
+    params = expand(request.params, profile, saved)
     return send_raw(client, request.method, url, headers, body, params=params,
                     follow_redirects=request.follow_redirects)
 

@@ -15,11 +15,11 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
     "object": (dict,), "array": (list,), "null": (type(None),),
 }
-_MISSING = object()
+MISSING = object()
 
 
 def lookup(data: Any, dotted: str) -> Any:
-    """The value at a dotted path (a.b.0.c) in parsed JSON, or _MISSING."""
+    """The value at a dotted path (a.b.0.c) in parsed JSON, or MISSING."""
     current = data
     for part in dotted.split("."):
         if isinstance(current, dict) and part in current:
@@ -27,7 +27,7 @@ def lookup(data: Any, dotted: str) -> Any:
         elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
             current = current[int(part)]
         else:
-            return _MISSING
+            return MISSING
     return current
 
 
@@ -102,13 +102,13 @@ def _check_json(text: str, expect: Expect) -> list[str]:
     failures = []
     for path, wanted in expect.json_fields.items():
         got = lookup(data, path)
-        if got is _MISSING:
+        if got is MISSING:
             failures.append(f"JSON field {path} missing")
         elif got != wanted:
             failures.append(f"JSON field {path} = {got!r}, expected {wanted!r}")
     for path, type_name in expect.json_types.items():
         got = lookup(data, path)
-        if got is _MISSING:
+        if got is MISSING:
             failures.append(f"JSON field {path} missing")
         elif not isinstance(got, _JSON_TYPES[type_name]) or (
             type_name in ("number", "integer") and isinstance(got, bool)
@@ -117,9 +117,9 @@ def _check_json(text: str, expect: Expect) -> list[str]:
     now = datetime.now(UTC)
     for path, max_age_s in expect.fresh.items():
         got = lookup(data, path)
-        stamp = parse_timestamp(got) if got is not _MISSING else None
+        stamp = parse_timestamp(got) if got is not MISSING else None
         if stamp is None:
-            failures.append(f"JSON field {path} is not a timestamp: {got if got is not _MISSING else 'missing'}")
+            failures.append(f"JSON field {path} is not a timestamp: {got if got is not MISSING else 'missing'}")
             continue
         age = (now - stamp).total_seconds()
         if age > max_age_s:

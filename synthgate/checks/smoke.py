@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from synthgate.checks.expect import check_response
+from synthgate.checks.expect import MISSING, check_response, lookup
 from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
 from synthgate.checks.security import cors_problems
 from synthgate.http import TemplateError, make_client, send, send_raw
@@ -114,15 +114,34 @@ def declared(profile: Profile, base_url: str, check: Check) -> Outcome:
     if check.request is not None:
         return _single(profile, base_url, check.request, check.expect, budget)
     exchanges = []
+    saved: dict[str, Any] = {}
     with make_client(profile) as client:
         for n, step in enumerate(check.steps, 1):
-            ex = send(client, base_url, profile, step.request)
+            ex = send(client, base_url, profile, step.request, saved)
             exchanges.append(ex)
-            failures = check_response(ex, step.expect, budget)
+            failures = check_response(ex, step.expect, budget) + _save(ex, step.save, saved)
             if failures:
                 failures[0] = f"step {n} ({step.request.method} {step.request.path}): {failures[0]}"
                 return Outcome.from_failures(failures, exchanges, _transport_kind([ex]))
     return Outcome(ok=True, message="ok", exchanges=exchanges)
+
+
+def _save(ex: Any, wanted: dict[str, str], saved: dict[str, Any]) -> list[str]:
+    """Save JSON values of a response for later steps; a missing value is a failure of the step."""
+    if not wanted:
+        return []
+    try:
+        data = ex.response.json() if ex.response is not None else None
+    except ValueError:
+        return ["body is not JSON: cannot save values for later steps"]
+    failures = []
+    for name, path in wanted.items():
+        value = lookup(data, path)
+        if value is MISSING:
+            failures.append(f"JSON field {path} missing (needed by a later step as ${{saved.{name}}})")
+        else:
+            saved[name] = value
+    return failures
 
 
 def page(profile: Profile, base_url: str, spec: Page) -> Outcome:

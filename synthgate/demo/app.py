@@ -371,6 +371,10 @@ class DemoTarget:
     # ---- dispatch -------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # no websockets here
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1000})
+            return
         body, too_large = await _read_body(receive)
         release = self.watcher.current()
         req = Req(

@@ -73,6 +73,7 @@ class Step(Strict):
 
     request: Request
     expect: Expect = Field(default_factory=Expect)
+    save: dict[str, str] = Field(default_factory=dict)  # name -> dotted JSON path; later steps use ${saved.name}
 
 
 class Check(Strict):
@@ -170,11 +171,12 @@ class BaselineConfig(Strict):
     min_samples: int = Field(default=30, ge=5)
 
 
-class NotAutomatable(Strict):
-    """A runbook item that cannot be checked from outside, and why."""
+class RunbookNote(Strict):
+    """A runbook item automated by a profile section rather than one check id, or not automatable, and why."""
 
-    runbook: int
-    why: str
+    runbook: int = Field(ge=1)
+    covered_by: Literal["load", "probe", "e2e", "fuzz", "rollback", "baseline", "not-automatable"]
+    note: str
 
 
 class Profile(Strict):
@@ -201,7 +203,7 @@ class Profile(Strict):
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     alerts: list[Alert] = Field(default_factory=list)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
-    not_automatable: list[NotAutomatable] = Field(default_factory=list)
+    runbook_notes: list[RunbookNote] = Field(default_factory=list)
 
     @field_validator("base_url")
     @classmethod

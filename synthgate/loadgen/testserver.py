@@ -1,0 +1,172 @@
+"""A loopback HTTP/1.1 server with a known latency distribution, to check the load generator's numbers.
+
+    python -m synthgate.loadgen.testserver --port 0 --delay-ms 20 --slow-every 10 --slow-ms 200
+
+Every request to `/` waits `--delay-ms`; every `--slow-every`-th request (deterministic, so the true
+percentiles are known exactly) waits `--slow-ms` instead. `--stall-at-s T --stall-s D` holds every
+response that would leave between T and T+D seconds after the first request until T+D: one server stall.
+Other paths exercise the client: `/chunked`, `/close` (Connection: close, no length), `/redirect`,
+`/cookie` (sets one), `/echo-cookie`, `/status/NNN`, `/big` (256 KiB chunked).
+Prints `READY <port>` once listening. Meant for loopback self-tests and calibration only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import httptools
+
+
+class _Config:
+    delay_s = 0.0
+    slow_every = 0
+    slow_s = 0.0
+    stall_at_s = -1.0
+    stall_s = 0.0
+
+
+class _State:
+    count = 0
+    first: float | None = None
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, cfg: _Config, state: _State) -> None:
+        self.cfg = cfg
+        self.state = state
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.url = b""
+        self.headers: dict[bytes, bytes] = {}
+        self.queue: asyncio.Queue[tuple[bytes, bytes, dict[bytes, bytes], bool]] = asyncio.Queue()
+        self.worker: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.worker = asyncio.get_running_loop().create_task(self._serve())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            assert self.transport is not None
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = {}
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.lower()] = value
+
+    def on_message_complete(self) -> None:
+        method = self.parser.get_method()
+        self.queue.put_nowait((method, self.url, self.headers, self.parser.should_keep_alive()))
+
+    async def _serve(self) -> None:  # responses in request order, one connection at a time
+        loop = asyncio.get_running_loop()
+        while True:
+            method, url, headers, keep = await self.queue.get()
+            path = url.split(b"?", 1)[0]
+            resp, close = await self._respond(loop, method, path, headers)
+            assert self.transport is not None
+            if self.transport.is_closing():
+                return
+            self.transport.write(resp)
+            if close or not keep:
+                self.transport.close()
+                return
+
+    async def _respond(
+        self, loop: asyncio.AbstractEventLoop, method: bytes, path: bytes, headers: dict[bytes, bytes]
+    ) -> tuple[bytes, bool]:
+        cfg, st = self.cfg, self.state
+        if path == b"/":
+            now = loop.time()
+            if st.first is None:
+                st.first = now
+            st.count += 1
+            slow = cfg.slow_every and st.count % cfg.slow_every == 0
+            done_at = now + (cfg.slow_s if slow else cfg.delay_s)
+            if cfg.stall_at_s >= 0:
+                start, end = st.first + cfg.stall_at_s, st.first + cfg.stall_at_s + cfg.stall_s
+                if start <= done_at < end:
+                    done_at = end
+            await asyncio.sleep(max(0.0, done_at - loop.time()))
+            return _simple(200, b"ok\n", head=method == b"HEAD"), False
+        if path == b"/chunked":
+            chunks = [b"hello ", b"chunked ", b"world\n"]
+            body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+            return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n" + body, False
+        if path == b"/big":
+            chunk = b"x" * 16384
+            body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(16)) + b"0\r\n\r\n"
+            return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body, False
+        if path == b"/close":
+            return b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nclosed body\n", True
+        if path == b"/redirect":
+            return b"HTTP/1.1 302 Found\r\nLocation: /chunked\r\nContent-Length: 0\r\n\r\n", False
+        if path == b"/cookie":
+            return _simple(200, b"set\n", extra=b"Set-Cookie: sg_session=abc123; Path=/; HttpOnly\r\n"), False
+        if path == b"/echo-cookie":
+            return _simple(200, headers.get(b"cookie", b"")), False
+        if path.startswith(b"/status/"):
+            return _simple(int(path.rsplit(b"/", 1)[1]), b"status\n"), False
+        return _simple(404, b"not found\n"), False
+
+
+def _simple(status: int, body: bytes, extra: bytes = b"", head: bool = False) -> bytes:
+    reason = {200: b"OK", 404: b"Not Found", 500: b"Internal Server Error"}.get(status, b"Status")
+    return (
+        b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s"
+        % (status, reason, len(body), extra, b"" if head else body)
+    )
+
+
+async def _main(args: argparse.Namespace) -> None:
+    cfg = _Config()
+    cfg.delay_s = args.delay_ms / 1000.0
+    cfg.slow_every = args.slow_every
+    cfg.slow_s = args.slow_ms / 1000.0
+    cfg.stall_at_s = args.stall_at_s
+    cfg.stall_s = args.stall_s
+    state = _State()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _Protocol(cfg, state), args.host, args.port, backlog=1024)
+    port = server.sockets[0].getsockname()[1]
+    sys.stdout.write(f"READY {port}\n")
+    sys.stdout.flush()
+    async with server:
+        await server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until killed."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--delay-ms", type=float, default=0.0)
+    ap.add_argument("--slow-every", type=int, default=0)
+    ap.add_argument("--slow-ms", type=float, default=0.0)
+    ap.add_argument("--stall-at-s", type=float, default=-1.0)
+    ap.add_argument("--stall-s", type=float, default=0.0)
+    args = ap.parse_args(argv)
+    if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
+        ap.error("the test server listens on loopback only")
+    try:
+        asyncio.run(_main(args))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

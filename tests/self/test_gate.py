@@ -1,0 +1,127 @@
+"""The gate end to end against the embedded demo target: faults close it, health keeps it open."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synthgate.demo.server import EmbeddedTarget
+from synthgate.gate import GateOptions, run_gate
+
+SMOKE_FAULTS = {
+    "missing-route": "route-exists:POST /api/generate",
+    "health-500": "health",
+    "health-stale": "health",
+    "auth-open": "manuscripts-require-auth",
+    "rate-limit-off": "one-free-generation-per-session",
+    "page-404": "page:intake",
+    "leak-stacktrace": "generate-rejects-bad-input",
+}
+
+
+def verdict_of(reports: Path) -> dict:
+    return json.loads((reports / "verdict.json").read_text())
+
+
+def failed_ids(verdict: dict) -> set[str]:
+    return {c["id"] for s in verdict["stages"] for c in s["checks"] if c["status"] == "failed"}
+
+
+@pytest.mark.parametrize("fault", sorted(SMOKE_FAULTS))
+def test_smoke_fault_closes_gate_and_rollback_is_verified(fault: str, tmp_path: Path, cli) -> None:
+    proc = cli("run", "--stages", "smoke", "--demo-fault", fault, "--reports", str(tmp_path))
+    verdict = verdict_of(tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert verdict["verdict"] == "fail" and verdict["exit_code"] == 1
+    assert SMOKE_FAULTS[fault] in failed_ids(verdict)
+    assert verdict["rollback"]["triggered"] is True
+    assert verdict["rollback"]["exit_code"] == 0
+    assert verdict["rollback"]["verified"] is True
+    summary = (tmp_path / "summary.md").read_text()
+    assert SMOKE_FAULTS[fault] in summary and "curl " in summary
+
+
+def test_healthy_target_passes_twenty_gates_in_a_row(tmp_path: Path) -> None:
+    outcomes = []
+    with EmbeddedTarget() as target:
+        for n in range(20):
+            opts = GateOptions(profile="demo", base_url=target.url, stages=["smoke"],
+                               reports_dir=tmp_path / str(n), progress=lambda _: None, baseline="none")
+            verdict = run_gate(opts)
+            outcomes.append((verdict.verdict, [c.id for _, c in verdict.failed_checks()]))
+    assert outcomes == [("pass", [])] * 20
+    last = verdict_of(tmp_path / "19")
+    assert len(last["stages"][0]["checks"]) >= 15
+    assert all(c["status"] == "passed" for c in last["stages"][0]["checks"])
+
+
+def _demo_profile_with_rollback(tmp_path: Path, command: list[str]) -> Path:
+    data = yaml.safe_load(Path("targets/demo.yaml").read_text())
+    data["rollback"] = {"command": command, "timeout_s": 10, "on": ["fail"]}
+    path = tmp_path / "demo-custom-rollback.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("command", [["false"], ["true"], ["sleep", "30"]], ids=["fails", "no-effect", "hangs"])
+def test_rollback_that_fails_or_does_not_restore_health_exits_3(command: list[str], tmp_path: Path, cli) -> None:
+    profile = _demo_profile_with_rollback(tmp_path, command)
+    proc = cli("run", "--profile", str(profile), "--stages", "smoke", "--demo-fault", "health-500",
+               "--reports", str(tmp_path / "r"))
+    verdict = verdict_of(tmp_path / "r")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert verdict["exit_code"] == 3
+    assert verdict["rollback"]["triggered"] is True and verdict["rollback"]["verified"] is False
+    if command == ["sleep", "30"]:
+        assert "timed out" in verdict["rollback"]["message"]
+
+
+def test_connection_refused_fails_fast_with_clear_message(tmp_path: Path, cli) -> None:
+    proc = cli("run", "--base-url", "http://127.0.0.1:9", "--stages", "smoke", "--no-rollback",
+               "--reports", str(tmp_path), timeout=60)
+    assert proc.returncode == 1
+    assert "refused" in proc.stdout
+    assert "refused" in (tmp_path / "summary.md").read_text()
+    assert verdict_of(tmp_path)["rollback"]["triggered"] is False
+
+
+def test_unresolvable_host_is_inconclusive_exit_4(tmp_path: Path, cli) -> None:
+    proc = cli("run", "--base-url", "http://synthgate-no-such-host.invalid", "--stages", "smoke,load",
+               "--reports", str(tmp_path), timeout=60)
+    verdict = verdict_of(tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert verdict["verdict"] == "inconclusive"
+    assert "could not reach the target" in (tmp_path / "summary.md").read_text()
+    assert verdict["rollback"]["triggered"] is False  # inconclusive alone is no reason to roll back
+    assert [s["status"] for s in verdict["stages"]] == ["failed", "skipped"]
+
+
+def test_fail_fast_skips_later_stages(tmp_path: Path, cli) -> None:
+    proc = cli("run", "--stages", "smoke,e2e,fuzz,load", "--demo-fault", "health-500", "--reports", str(tmp_path))
+    verdict = verdict_of(tmp_path)
+    assert proc.returncode == 1
+    assert [(s["name"], s["status"]) for s in verdict["stages"]] == [
+        ("smoke", "failed"), ("e2e", "skipped"), ("fuzz", "skipped"), ("load", "skipped")]
+
+
+def test_reports_are_all_written(tmp_path: Path, cli) -> None:
+    proc = cli("run", "--stages", "smoke", "--demo-fault", "auth-open", "--reports", str(tmp_path))
+    assert proc.returncode == 1
+    for name in ("verdict.json", "summary.md", "junit.xml"):
+        assert (tmp_path / name).stat().st_size > 0
+    results = list((tmp_path / "allure-results").glob("*-result.json"))
+    assert len(results) >= 15
+    attachments = list((tmp_path / "allure-results").glob("*-attachment*"))
+    assert attachments, "request/response attachments missing"
+    verdict = verdict_of(tmp_path)
+    for key in ("verdict", "exit_code", "target", "base_url", "started_at", "duration_s", "stages", "load",
+                "rollback"):
+        assert key in verdict
+    check = verdict["stages"][0]["checks"][0]
+    for key in ("id", "status", "message", "attempts", "duration_ms"):
+        assert key in check
+    failed = [c for c in verdict["stages"][0]["checks"] if c["status"] == "failed"][0]
+    assert failed["attempts"] == 3  # retried with backoff before it counted
