@@ -16,6 +16,7 @@ from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
 from synthgate.redact import redactor
+from synthgate.reports import ci
 from synthgate.results import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
@@ -116,6 +117,7 @@ def preflight(profile: Profile, base_url: str) -> CheckResult | None:
 def run_gate(opts: GateOptions) -> Verdict:
     """Run the gate end to end and write every report; raises ProfileError for usage problems."""
     profile, path = prepare(opts)
+    ci.begin()  # GitHub Actions: no workflow command from the target's answers until the verdict (see reports/ci.py)
     started_at = datetime.now(UTC)
     clock = time.monotonic()
     reports_dir = opts.reports_dir
@@ -132,6 +134,7 @@ def run_gate(opts: GateOptions) -> Verdict:
         finally:
             verdict.duration_s = round(time.monotonic() - clock, 3)
             reports.write_all(verdict, reports_dir)
+    ci.emit(verdict, reports_dir)  # step summary, outputs, one annotation per failed check (CI only)
     return verdict
 
 

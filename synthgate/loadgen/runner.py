@@ -160,9 +160,7 @@ def run_load(spec: LoadRunSpec, progress: Progress | None = None) -> LoadRunResu
                     wcmd, stdout=wlog, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
                 )
             )
-        reader = threading.Thread(
-            target=_read_progress, args=(master, duration, progress, main_log), daemon=True
-        )
+        reader = threading.Thread(target=_read_progress, args=(master, duration, progress, main_log), daemon=True)
         reader.start()
         try:
             master.wait(timeout=limit)
@@ -259,9 +257,7 @@ def parse_result(data: dict[str, Any]) -> LoadRunResult:
         res.rps = round(res.requests / res.duration_s, 2) if res.duration_s > 0 else 0.0
     if seconds:
         t0 = min(seconds)
-        res.history = [
-            {"t": sec - t0, "requests": n, "failures": f} for sec, (n, f) in sorted(seconds.items())
-        ]
+        res.history = [{"t": sec - t0, "requests": n, "failures": f} for sec, (n, f) in sorted(seconds.items())]
     for label, need in PERCENTILE_MIN_SAMPLES.items():
         if 0 < res.samples < need:
             res.notes.append(f"{label.upper()} needs at least {need} samples, only {res.samples} were measured")
@@ -289,10 +285,8 @@ def _read_progress(proc: subprocess.Popen[str], duration: float, progress: Progr
     for line in proc.stdout:
         if line.startswith(PROGRESS_PREFIX):
             if progress is not None:
-                try:
+                with contextlib.suppress(ValueError, TypeError):
                     progress(format_progress(json.loads(line[len(PROGRESS_PREFIX) :])))
-                except (ValueError, TypeError):
-                    pass
         else:
             log.write(line)
             log.flush()

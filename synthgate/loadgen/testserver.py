@@ -7,13 +7,17 @@ percentiles are known exactly) waits `--slow-ms` instead. `--stall-at-s T --stal
 response that would leave between T and T+D seconds after the first request until T+D: one server stall.
 Other paths exercise the client: `/chunked`, `/close` (Connection: close, no length), `/redirect`,
 `/cookie` (sets one), `/echo-cookie`, `/status/NNN`, `/big` (256 KiB chunked).
-Prints `READY <port>` once listening. Meant for loopback self-tests and calibration only.
+`--tls-cert/--tls-key` serve HTTPS. Prints `READY <port>` once listening. Loopback self-tests and
+calibration only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ssl
+import subprocess
 import sys
 
 import httptools
@@ -126,9 +130,12 @@ class _Protocol(asyncio.Protocol):
 
 def _simple(status: int, body: bytes, extra: bytes = b"", head: bool = False) -> bytes:
     reason = {200: b"OK", 404: b"Not Found", 500: b"Internal Server Error"}.get(status, b"Status")
-    return (
-        b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s"
-        % (status, reason, len(body), extra, b"" if head else body)
+    return b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s" % (
+        status,
+        reason,
+        len(body),
+        extra,
+        b"" if head else body,
     )
 
 
@@ -141,12 +148,49 @@ async def _main(args: argparse.Namespace) -> None:
     cfg.stall_s = args.stall_s
     state = _State()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Protocol(cfg, state), args.host, args.port, backlog=1024)
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    server = await loop.create_server(lambda: _Protocol(cfg, state), args.host, args.port, backlog=1024, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     sys.stdout.write(f"READY {port}\n")
     sys.stdout.flush()
     async with server:
         await server.serve_forever()
+
+
+class CalibrationServer:
+    """This server in a child process (context manager); `.url` once started."""
+
+    def __init__(self, *args: str, host: str = "127.0.0.1") -> None:
+        self.args = list(args)
+        self.host = host
+        self.url = ""
+        self.port = 0
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> CalibrationServer:
+        cmd = [sys.executable, "-m", "synthgate.loadgen.testserver", "--host", self.host, "--port", "0", *self.args]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()  # blocks until READY (or the child died)
+        if not line.startswith("READY "):
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"calibration server did not start: {line!r}")
+        self.port = int(line.split()[1])
+        scheme = "https" if "--tls-cert" in self.args else "http"
+        self.url = f"{scheme}://{self.host}:{self.port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -159,13 +203,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--slow-ms", type=float, default=0.0)
     ap.add_argument("--stall-at-s", type=float, default=-1.0)
     ap.add_argument("--stall-s", type=float, default=0.0)
+    ap.add_argument("--tls-cert", default="", help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key", default="", help="and this key (PEM)")
     args = ap.parse_args(argv)
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         ap.error("the test server listens on loopback only")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(args))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ class FuzzField(Strict):
     minimum: float | None = None
     maximum: float | None = None
     enum: list[Any] | None = Field(default=None, min_length=1)
-    items: Field_ | None = None  # array element schema (default: strings)
-    properties: dict[str, Field_] = Field(default_factory=dict)  # object members
+    items: FieldSpec | None = None  # array element schema (default: strings)
+    properties: dict[str, FieldSpec] = Field(default_factory=dict)  # object members
     max_items: int = Field(default=5, ge=0, le=100)
 
     @model_validator(mode="after")
@@ -52,7 +52,7 @@ class FuzzField(Strict):
         return self
 
 
-Field_ = Annotated[FuzzField, BeforeValidator(_shorthand)]
+FieldSpec = Annotated[FuzzField, BeforeValidator(_shorthand)]
 FuzzField.model_rebuild()
 
 
@@ -62,9 +62,9 @@ class FuzzEndpoint(Strict):
     id: str | None = Field(default=None, pattern=_ID)  # default: method and path, e.g. post-api-generate
     method: FuzzMethod = "POST"
     path: str  # may hold {name} placeholders declared under path_params
-    path_params: dict[str, Field_] = Field(default_factory=dict)
-    query: dict[str, Field_] = Field(default_factory=dict)
-    body: dict[str, Field_] | None = None  # JSON object body; None: the endpoint takes no body
+    path_params: dict[str, FieldSpec] = Field(default_factory=dict)
+    query: dict[str, FieldSpec] = Field(default_factory=dict)
+    body: dict[str, FieldSpec] | None = None  # JSON object body; None: the endpoint takes no body
     headers: dict[str, str] = Field(default_factory=dict)  # sent with every request (templates expanded)
     success: StatusSet = Field(default_factory=lambda: [200])  # the answers valid input may get
     invalid: StatusSet | None = None  # the answers invalid input may get (default: any 4xx but 404/405)

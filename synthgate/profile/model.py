@@ -169,6 +169,7 @@ class BaselineConfig(Strict):
     confidence: float = Field(default=0.99, gt=0.5, lt=1)
     min_effect_ms: float = Field(default=5.0, ge=0)
     min_samples: int = Field(default=30, ge=5)
+    min_error_increase: float = Field(default=0.005, ge=0, le=1)  # error-rate rise (fraction) below which no alarm
 
 
 class RunbookNote(Strict):
@@ -215,8 +216,13 @@ class Profile(Strict):
     @model_validator(mode="after")
     def _unique_check_ids(self) -> Profile:
         seen: set[str] = set()
-        for cid in [c.id for c in self.checks] + [p.id for p in self.pages] + [j.id for j in self.journeys]:
+        for cid in [c.id for c in self.checks] + [p.id for p in self.pages]:
             if cid in seen:
                 raise ValueError(f"expected unique check ids, '{cid}' appears twice")
             seen.add(cid)
+        # journeys name their checks <journey>.<step>, so a journey may share its id with a page
+        journey_ids = [j.id for j in self.journeys]
+        for jid in journey_ids:
+            if journey_ids.count(jid) > 1:
+                raise ValueError(f"expected unique journey ids, '{jid}' appears twice")
         return self

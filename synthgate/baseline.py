@@ -1,0 +1,239 @@
+"""Comparison with the previous release: canary analysis from the outside.
+
+Every gate run is recorded (verdict, per-check results, raw latency samples per request name) in the same
+SQLite store as the probes. The next run compares itself with a baseline (the last passing run of the same
+profile and target, or a saved reports dir) and adds a `baseline` stage whose checks fail on regressions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from synthgate.profile.model import BaselineConfig, Profile
+from synthgate.results import CheckResult, StageResult, Verdict
+
+if TYPE_CHECKING:
+    from synthgate.gate import GateOptions
+
+SAMPLES_FILE = Path("load") / "samples.json"
+MAX_TEST_SAMPLES = 3000  # Mann-Whitney on more adds nothing but time
+
+
+@dataclass
+class MetricDecision:
+    """One compared latency or error-rate metric."""
+
+    name: str
+    kind: str  # "latency" | "error_rate"
+    before: dict[str, float]
+    after: dict[str, float]
+    change: str
+    statistic: float | None
+    p_value: float | None
+    regressed: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for verdict.json."""
+        return {"name": self.name, "kind": self.kind, "before": self.before, "after": self.after,
+                "change": self.change, "statistic": self.statistic, "p_value": self.p_value,
+                "decision": "regression" if self.regressed else "no regression", "reason": self.reason}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    pos = (len(ordered) - 1) * q / 100
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def _thin(values: list[float], limit: int, seed: int) -> list[float]:
+    if len(values) <= limit:
+        return values
+    return random.Random(seed).sample(values, limit)
+
+
+def compare_latency(name: str, before: list[float], after: list[float], cfg: BaselineConfig) -> MetricDecision:
+    """Regression when P50 or P95 rose by more than max_regression, Mann-Whitney finds the shift significant
+    at the configured confidence, and the rise exceeds min_effect_ms."""
+    from scipy.stats import mannwhitneyu
+
+    b50, b95 = percentile(before, 50), percentile(before, 95)
+    a50, a95 = percentile(after, 50), percentile(after, 95)
+    summary_b = {"n": len(before), "p50_ms": round(b50, 3), "p95_ms": round(b95, 3)}
+    summary_a = {"n": len(after), "p50_ms": round(a50, 3), "p95_ms": round(a95, 3)}
+    if min(len(before), len(after)) < cfg.min_samples:
+        return MetricDecision(name, "latency", summary_b, summary_a, "n/a", None, None, False,
+                              f"too few samples to compare (need {cfg.min_samples} a side)")
+    test = mannwhitneyu(_thin(after, MAX_TEST_SAMPLES, 1), _thin(before, MAX_TEST_SAMPLES, 2),
+                        alternative="greater")
+    p_value = float(test.pvalue)
+    rises = {"P50": (b50, a50), "P95": (b95, a95)}
+    rel = {k: (a - b) / b if b > 0 else (math.inf if a > b else 0.0) for k, (b, a) in rises.items()}
+    change = ", ".join(f"{k} {b:.1f}->{a:.1f} ms ({rel[k] * 100:+.0f} %)" for k, (b, a) in rises.items())
+    alpha = 1 - cfg.confidence
+    hits = [k for k, (b, a) in rises.items() if rel[k] > cfg.max_regression and a - b >= cfg.min_effect_ms]
+    regressed = bool(hits) and p_value < alpha
+    if regressed:
+        reason = (f"{' and '.join(hits)} rose more than {cfg.max_regression * 100:.0f} % and "
+                  f"{cfg.min_effect_ms:g} ms; Mann-Whitney p={p_value:.2g} < {alpha:.2g}")
+    elif not hits:
+        reason = f"no rise above {cfg.max_regression * 100:.0f} % and {cfg.min_effect_ms:g} ms"
+    else:
+        reason = f"rise not significant (Mann-Whitney p={p_value:.2g} >= {alpha:.2g})"
+    return MetricDecision(name, "latency", summary_b, summary_a, change, round(float(test.statistic), 1),
+                          p_value, regressed, reason)
+
+
+def compare_error_rate(name: str, before: tuple[int, int], after: tuple[int, int],
+                       cfg: BaselineConfig) -> MetricDecision:
+    """Two-proportion z-test (one-sided): the error rate rose significantly and by more than the floor."""
+    from scipy.stats import norm
+
+    (fb, nb), (fa, na) = before, after
+    rb = fb / nb if nb else 0.0
+    ra = fa / na if na else 0.0
+    summary_b = {"requests": nb, "errors": fb, "error_rate": round(rb, 5)}
+    summary_a = {"requests": na, "errors": fa, "error_rate": round(ra, 5)}
+    change = f"{rb * 100:.2f} % -> {ra * 100:.2f} %"
+    if not nb or not na:
+        return MetricDecision(name, "error_rate", summary_b, summary_a, change, None, None, False,
+                              "no requests on one side")
+    pooled = (fb + fa) / (nb + na)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / nb + 1 / na))
+    z = (ra - rb) / se if se > 0 else 0.0
+    p_value = float(norm.sf(z))
+    alpha = 1 - cfg.confidence
+    regressed = ra - rb > cfg.min_error_increase and p_value < alpha
+    reason = (f"error rate rose by {(ra - rb) * 100:.2f} points; z={z:.2f}, p={p_value:.2g}" if regressed
+              else f"no significant rise above {cfg.min_error_increase * 100:.1f} points (p={p_value:.2g})")
+    return MetricDecision(name, "error_rate", summary_b, summary_a, change, round(z, 3), p_value, regressed,
+                          reason)
+
+
+# -- history -----------------------------------------------------------------------------------------------------
+
+
+def target_key(verdict: Verdict, profile: Profile) -> str:
+    """What identifies the deployment across runs: the base URL, or the embedded target as one target."""
+    return "embedded-demo" if profile.embedded_demo and "127.0.0.1" in verdict.base_url else verdict.base_url
+
+
+def _store(opts: GateOptions) -> Any:
+    from synthgate.store import Store, default_db_path
+
+    return Store(opts.history_db or default_db_path())
+
+
+def run_samples(verdict: Verdict) -> dict[str, list[float]]:
+    """Raw latency samples per request name of this run's load stage (kept in memory by the gate)."""
+    for stage in verdict.stages:
+        if stage.name == "load":
+            return dict(stage.details.get("samples_ms") or {})
+    return {}
+
+
+def run_errors(verdict: Verdict) -> dict[str, tuple[int, int]]:
+    """(failures, requests) per request name of the load stage."""
+    if verdict.load is None:
+        return {}
+    return {name: (int(row.get("failures") or 0), int(row.get("requests") or 0))
+            for name, row in verdict.load.per_request.items()}
+
+
+def _load_baseline(opts: GateOptions, profile: Profile, verdict: Verdict) -> tuple[Verdict, dict, str] | None:
+    """The baseline verdict and its samples: from --baseline DIR, or the last passing run in the history."""
+    choice = opts.baseline or "last-pass"
+    if choice == "none":
+        return None
+    if choice != "last-pass":
+        folder = Path(choice)
+        saved = Verdict.load_file(folder / "verdict.json")
+        samples_path = folder / SAMPLES_FILE
+        samples = json.loads(samples_path.read_text()) if samples_path.exists() else {}
+        return saved, samples.get("samples_ms", {}), f"saved run {folder}"
+    with _store(opts) as store:
+        rows = store.query(
+            "SELECT id, verdict_json FROM runs WHERE profile = ? AND target = ? AND verdict = 'pass' "
+            "ORDER BY id DESC LIMIT 1", (profile.name, target_key(verdict, profile)))
+        if not rows:
+            return None
+        run_id = rows[0]["id"]
+        samples = {r["name"]: json.loads(r["samples"]) for r in
+                   store.query("SELECT name, samples FROM run_samples WHERE run_id = ?", (run_id,))}
+        return Verdict.model_validate_json(rows[0]["verdict_json"]), samples, f"last passing run #{run_id}"
+
+
+def compare(verdict: Verdict, profile: Profile, opts: GateOptions, progress: Callable[[str], None]) -> None:
+    """Compare this run with its baseline; adds the `baseline` block and a `baseline` stage of checks."""
+    cfg = profile.baseline
+    if not cfg.enabled:
+        return
+    found = _load_baseline(opts, profile, verdict)
+    if found is None:
+        return
+    base, base_samples, source = found
+    progress(f"baseline: comparing with release {base.release} ({source})")
+    decisions: list[MetricDecision] = []
+    samples = run_samples(verdict)
+    for name in sorted(set(samples) & set(base_samples)):
+        decisions.append(compare_latency(name, base_samples[name], samples[name], cfg))
+    errors, base_errors = run_errors(verdict), run_errors(base)
+    for name in sorted(set(errors) & set(base_errors)):
+        decisions.append(compare_error_rate(name, base_errors[name], errors[name], cfg))
+    before = {(s, c.id): c.status for s, c in base.all_checks()}
+    regressions, pre_existing = [], []
+    for stage, check in verdict.failed_checks():
+        was = before.get((stage, check.id))
+        (pre_existing if was == "failed" else regressions).append(f"{stage}/{check.id}")
+    checks = [CheckResult(id=f"latency:{d.name}" if d.kind == "latency" else f"error-rate:{d.name}",
+                          status="failed" if d.regressed else "passed", kind="regression" if d.regressed else None,
+                          message=f"{d.change}: {d.reason}", details=d.as_dict()) for d in decisions]
+    changed = [d for d in decisions if d.regressed]
+    if changed:
+        summary = (f"{len(changed)} metric(s) regressed against release {base.release}: "
+                   + "; ".join(f"{d.name} {d.change}" for d in changed))
+        absolute_ok = all(c.status != "failed" for s, c in verdict.all_checks() if s != "baseline")
+        if absolute_ok:
+            summary += ". Every absolute threshold passed: the gate fails on the comparison alone."
+    elif decisions:
+        summary = f"no metric regressed against release {base.release} ({len(decisions)} compared)"
+    else:
+        summary = "no metric could be compared (no shared load samples)"
+    verdict.baseline = {
+        "release": base.release, "source": source, "started_at": base.started_at,
+        "metrics": [d.as_dict() for d in decisions], "regressions": regressions, "pre_existing": pre_existing,
+        "summary": summary, "config": cfg.model_dump(),
+    }
+    if checks:
+        verdict.stages.append(StageResult.from_checks("baseline", checks, 0.0))
+    progress(f"baseline: {summary}")
+
+
+def record(verdict: Verdict, profile: Profile, opts: GateOptions) -> None:
+    """Store this run (verdict and raw samples) in the run history."""
+    samples = run_samples(verdict)
+    stored = verdict.model_copy(deep=True)
+    for stage in stored.stages:
+        stage.details.pop("samples_ms", None)
+        stage.details.pop("histograms", None)
+    with _store(opts) as store, store.transaction() as tx:
+        cur = tx.execute(
+            "INSERT INTO runs (profile, target, release, verdict, started_at, reports_dir, verdict_json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (profile.name, target_key(verdict, profile), verdict.release, verdict.verdict, verdict.started_at,
+             str(opts.reports_dir.resolve()), stored.model_dump_json()))
+        run_id = cur.lastrowid
+        for name, values in samples.items():
+            tx.execute("INSERT INTO run_samples (run_id, name, encoding, samples) VALUES (?, ?, ?, ?)",
+                       (run_id, name, "json-ms", json.dumps(values)))

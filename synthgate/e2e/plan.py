@@ -1,0 +1,112 @@
+"""What each journey checks, step by step: the plan is data, known before any browser starts.
+
+The plan gives every step its check id (`<journey>.<step>`), so the e2e suite can parametrise one test per
+step at collection time, and says how a failure propagates:
+- an *action* changes the page (navigate, click, fill); after a failed step, the next action and everything
+  after it are skipped (their premise is gone);
+- an *observation* only looks at the page; the observations right after a failed step still run, so one
+  broken toggle reports every symptom (texts, <html lang>, storage) at once;
+- a *fresh* step starts from its own navigation, so it runs whatever failed before it;
+- a *fatal* failure (the page could not be opened at all) skips every later non-fresh step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from synthgate.profile.e2e import FormJourney, LandingJourney, StepsJourney, ToggleJourney
+from synthgate.profile.model import Profile
+
+JourneySpec = LandingJourney | FormJourney | ToggleJourney | StepsJourney
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step of a journey: its id, what it does (`op` with `arg`), and how failures propagate."""
+
+    journey: str
+    step: str
+    op: str
+    arg: Any = None
+    observe: bool = False
+    fresh: bool = False
+
+    @property
+    def check_id(self) -> str:
+        """The check id in verdict.json: <journey>.<step>."""
+        return f"{self.journey}.{self.step}"
+
+
+def plan(journey: JourneySpec) -> list[PlannedStep]:
+    """The steps of one journey, in run order."""
+    builder = {"landing": _landing, "form": _form, "toggle": _toggle, "steps": _steps}[journey.kind]
+    return builder(journey)  # type: ignore[operator]
+
+
+def plan_all(profile: Profile) -> list[PlannedStep]:
+    """Every step of every journey of the profile, journey by journey."""
+    return [step for journey in profile.journeys for step in plan(journey)]
+
+
+def _landing(j: LandingJourney) -> list[PlannedStep]:
+    out = [PlannedStep(j.id, "loads", "goto", {"path": j.path, "status": j.status, "settle_ms": j.settle_ms})]
+    if j.expect_text:
+        out.append(PlannedStep(j.id, "shows-text", "expect_text", j.expect_text, observe=True))
+    if j.console_errors:
+        out.append(PlannedStep(j.id, "no-console-errors", "no_console_errors", j.ignore_console, observe=True))
+    out.append(PlannedStep(j.id, "no-uncaught-errors", "no_page_errors", None, observe=True))
+    if j.failed_requests:
+        out.append(PlannedStep(j.id, "no-failed-requests", "no_failed_requests", j.ignore_requests, observe=True))
+    if j.vitals is not None:
+        for metric in ("fcp", "lcp", "cls"):
+            budget = getattr(j.vitals, "cls" if metric == "cls" else f"{metric}_ms")
+            if budget is not None:
+                out.append(PlannedStep(j.id, f"{metric}-budget", "vital", (metric, budget), observe=True))
+    return out
+
+
+def _form(j: FormJourney) -> list[PlannedStep]:
+    name = j.destination.name
+    out = [
+        PlannedStep(j.id, "loads", "goto", {"path": j.path, "status": j.status}),
+        PlannedStep(j.id, "fills-form", "fill_fields", j.fields),
+        PlannedStep(j.id, f"lands-on-{name}", "submit", {"submit": j.submit, "url": j.destination.url}),
+    ]
+    if j.destination.texts:
+        out.append(PlannedStep(j.id, f"{name}-shows-text", "expect_text", j.destination.texts, observe=True))
+    if j.invalid is not None:
+        out.append(PlannedStep(j.id, "invalid-shows-error", "submit_invalid",
+                               {"path": j.path, "fields": j.invalid.fields, "submit": j.submit,
+                                "error": j.invalid.error}, fresh=True))
+        out.append(PlannedStep(j.id, "invalid-stays-on-page", "stays_on_page", None, observe=True))
+    return out
+
+
+def _toggle(j: ToggleJourney) -> list[PlannedStep]:
+    first, others = j.languages[0], j.languages[1:]
+    out = [
+        PlannedStep(j.id, "loads", "goto", {"path": j.path, "status": 200}),
+        PlannedStep(j.id, f"starts-in-{first}", "language_shown", first, observe=True),
+    ]
+    for lang in others:
+        out.append(PlannedStep(j.id, f"switches-to-{lang}", "switch_language", lang))
+        if j.html_lang:
+            out.append(PlannedStep(j.id, f"sets-html-lang-{lang}", "html_lang", lang, observe=True))
+        if j.storage_key:
+            out.append(PlannedStep(j.id, f"stores-language-{lang}", "stored_language", lang, observe=True))
+    if j.reload:
+        out.append(PlannedStep(j.id, "survives-reload", "reload_keeps_language", others[-1]))
+    if j.back:
+        out.append(PlannedStep(j.id, "toggles-back", "switch_back", first))
+    return out
+
+
+def step_id(n: int, action: str, explicit: str | None) -> str:
+    """A steps-journey step's id: its own, or <n>-<action> (e.g. 03-click)."""
+    return explicit or f"{n:02d}-{action.replace('_', '-')}"
+
+
+def _steps(j: StepsJourney) -> list[PlannedStep]:
+    return [PlannedStep(j.id, step_id(n, s.action, s.id), s.action, s, observe=s.is_expectation)
+            for n, s in enumerate(j.steps, 1)]

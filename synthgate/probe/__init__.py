@@ -1,0 +1,1 @@
+"""Scheduled synthetic probes: the gate's checks on a schedule, with history, incidents, alerts and metrics."""

@@ -1,0 +1,282 @@
+"""The load stage: Locust (in subprocesses) against the profile's latency, error-rate and throughput limits.
+
+Each threshold is one check (`load.p50`, `load.p95`, `load.p99`, `load.error_rate`, `load.min_rps`) whose
+message and details carry the measured value and the limit. Percentiles come from HDR histograms of every
+sample (microsecond resolution), never from Locust's rounded buckets.
+
+Rules for thin or missing data (inconclusive is never a pass):
+- the profile has no `load:` section, or nothing was sent, or the run produced no result: one failed
+  check of kind "no-data";
+- every request failed to reach the target (DNS failure or connect timeout): kind "unreachable";
+- no latency sample at all (e.g. every connection refused): each latency check fails as "no-data",
+  while the error rate (100 %) is evidence and fails the gate;
+- a percentile with too few samples for its rank (P50 < 2, P95 < 20, P99 < 100) is not a pass: its check
+  is "skipped" with the count in its message and in the summary's notes, and the gate decides on what
+  was measurable; if no threshold at all was measurable, a failed "no-data" check says so.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from synthgate.loadgen.plan import build_plan
+from synthgate.loadgen.runner import PERCENTILE_MIN_SAMPLES, LoadRunError, LoadRunResult, LoadRunSpec, run_load
+from synthgate.profile.load import LoadConfig
+from synthgate.results import CheckResult, LoadSummary, StageResult
+from synthgate.stages.base import StageContext
+
+STAGE = "load"
+MAX_DURATION_S = 86_400.0
+MAX_USERS = 10_000
+MAX_WORKERS = 64
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Run the profile's load test against ctx.base_url and gate on its thresholds."""
+    started = time.monotonic()
+    cfg = ctx.profile.load
+    if cfg is None:
+        return _no_data(started, "inconclusive: the profile declares no load tasks (add a 'load:' section)")
+    try:
+        plan = build_plan(ctx.profile)
+    except ValueError as exc:  # an unresolvable ${secrets.X} / ${vars.X}
+        return _no_data(started, f"inconclusive: the load tasks cannot be built: {exc}")
+    if not plan.requests:
+        return _no_data(
+            started,
+            "inconclusive: every load task is a write (POST/PUT/PATCH/DELETE) and load.allow_writes is off",
+        )
+    out_dir = ctx.reports_dir / (STAGE if not ctx.label else f"{STAGE}-{ctx.label}")
+    spec = _spec(ctx, cfg, out_dir)
+    mode = f"open model, {spec.arrival_rate:g} req/s" if spec.arrival_rate else "closed model"
+    ctx.progress(
+        f"load: {spec.users} users, {spec.duration_s:g} s, {mode}"
+        + (f", {spec.workers} workers" if spec.workers else "")
+    )
+    with tempfile.TemporaryDirectory(prefix="synthgate-load-profile-") as tmp:
+        # the subprocess reads the profile as this process has it (CLI overrides included)
+        profile_file = Path(tmp) / "profile.yaml"
+        profile_file.write_text(json.dumps(ctx.profile.model_dump(mode="json", by_alias=True)), encoding="utf-8")
+        spec.profile = str(profile_file)
+        try:
+            result = run_load(spec, progress=ctx.progress)
+        except LoadRunError as exc:
+            return _no_data(started, f"inconclusive: the load generator failed: {exc}")
+    notes = list(result.notes)
+    if plan.skipped_writes:
+        notes.append(f"write tasks not sent (load.allow_writes is off): {', '.join(plan.skipped_writes)}")
+    checks = threshold_checks(result, cfg)
+    if any(c.details.get("unmeasurable") for c in checks):
+        notes.extend(c.message for c in checks if c.details.get("unmeasurable"))
+    evidence = [
+        str(Path(p).relative_to(ctx.reports_dir))
+        for k, p in result.artefacts.items()
+        if k in ("html", "stats_csv") and Path(p).is_relative_to(ctx.reports_dir)
+    ]
+    for check in checks:
+        if check.status == "failed":
+            check.evidence = evidence
+    summary = LoadSummary(
+        p50_ms=result.p50_ms,
+        p95_ms=result.p95_ms,
+        p99_ms=result.p99_ms,
+        error_rate=result.error_rate,
+        rps=result.rps,
+        requests=result.requests,
+        thresholds={k: float(v) for k, v in cfg.thresholds.model_dump().items() if v is not None},
+        percentiles=result.percentiles,
+        per_request=result.per_request,
+        history=result.history,
+        notes=notes,
+    )
+    details: dict[str, Any] = {
+        "summary": summary.model_dump(),
+        "histograms": result.histograms,
+        "samples_ms": result.samples_ms,
+        "run": {
+            "mode": result.mode,
+            "arrival_rate": result.arrival_rate,
+            "users": spec.users,
+            "workers": spec.workers,
+            "duration_s": spec.duration_s,
+            "measured_s": result.duration_s,
+            "wall_s": result.wall_s,
+            "samples": result.samples,
+            "errors": dict(sorted(result.errors.items(), key=lambda kv: -kv[1])[:20]),
+        },
+        "artefacts": {
+            k: str(Path(p).relative_to(ctx.reports_dir)) if Path(p).is_relative_to(ctx.reports_dir) else p
+            for k, p in result.artefacts.items()
+        },
+    }
+    return StageResult.from_checks(
+        STAGE,
+        checks,
+        time.monotonic() - started,
+        message=_headline(result),
+        details=details,
+    )
+
+
+def _spec(ctx: StageContext, cfg: LoadConfig, out_dir: Path) -> LoadRunSpec:
+    """Run settings: the profile's, overridden by ctx.options, bounded."""
+    opts = ctx.options
+
+    def pick(key: str, default: Any) -> Any:
+        value = opts.get(key)
+        return default if value is None else value
+
+    arrival = pick("arrival_rate", cfg.arrival_rate)
+    max_requests = pick("max_requests", cfg.max_requests)
+    return LoadRunSpec(
+        profile=str(ctx.profile_path),
+        base_url=ctx.base_url,
+        users=max(1, min(int(pick("users", cfg.users)), MAX_USERS)),
+        spawn_rate=float(pick("spawn_rate", cfg.spawn_rate)),
+        duration_s=max(0.5, min(float(pick("duration_s", cfg.duration_s)), MAX_DURATION_S)),
+        arrival_rate=float(arrival) if arrival else None,
+        max_requests=int(max_requests) if max_requests else None,
+        workers=max(0, min(int(pick("workers", cfg.workers)), MAX_WORKERS)),
+        request_timeout_s=cfg.timeout_s or ctx.profile.defaults.timeout_s,
+        user_class=str(pick("user_class", cfg.user_class)),
+        out_dir=out_dir,
+        insecure_tls=bool(opts.get("insecure_tls", False)),
+    )
+
+
+def threshold_checks(result: LoadRunResult, cfg: LoadConfig) -> list[CheckResult]:
+    """One check per configured threshold, following the rules in this module's docstring."""
+    th = cfg.thresholds
+    limits: list[tuple[str, float]] = [
+        (key, float(value))
+        for key, value in (
+            ("p50", th.p50_ms),
+            ("p95", th.p95_ms),
+            ("p99", th.p99_ms),
+            ("error_rate", th.error_rate),
+            ("min_rps", th.min_rps),
+        )  # fmt: skip
+        if value is not None
+    ]
+    if not limits:
+        return []
+    if result.requests == 0:
+        return [_fail(f"load.{k}", "no-data", f"inconclusive: no request was sent, {_label(k)} not measured",
+                      None, lim) for k, lim in limits]  # fmt: skip
+    if result.all_unreachable:
+        why = _top_error(result)
+        return [_fail(f"load.{k}", "unreachable",
+                      f"inconclusive: the runner could not reach the target ({why}); {_label(k)} not measured",
+                      None, lim) for k, lim in limits]  # fmt: skip
+    checks = [_one(result, key, limit) for key, limit in limits]
+    if all(c.status == "skipped" for c in checks):
+        checks.append(
+            CheckResult(
+                id="load.measurable",
+                status="failed",
+                kind="no-data",
+                message=f"inconclusive: no threshold was measurable with {result.samples} samples",
+                details={"samples": result.samples},
+            )
+        )
+    return checks
+
+
+def _one(result: LoadRunResult, key: str, limit: float) -> CheckResult:
+    cid = f"load.{key}"
+    if key == "error_rate":
+        rate = result.error_rate or 0.0
+        detail = f"{result.failures:,} of {result.requests:,} requests failed"
+        if result.failures:
+            detail += f"; most frequent: {_top_error(result)}"
+        ok = rate <= limit
+        op = "<=" if ok else ">"
+        msg = f"error rate {_pct(rate)} {op} limit {_pct(limit)} ({detail})"
+        return _check(cid, ok, msg, rate, limit, "ratio")
+    if key == "min_rps":
+        ok = result.rps >= limit
+        op = ">=" if ok else "<"
+        msg = f"throughput {result.rps:,.1f} req/s {op} minimum {limit:g} req/s ({result.requests:,} requests)"
+        return _check(cid, ok, msg, result.rps, limit, "req/s")
+    label = key.upper()
+    need = PERCENTILE_MIN_SAMPLES[key]
+    measured = {"p50": result.p50_ms, "p95": result.p95_ms, "p99": result.p99_ms}[key]
+    if result.samples == 0 or measured is None:
+        return _fail(cid, "no-data",
+                     f"{label} not measured: no request got a response ({result.requests:,} sent; "
+                     f"{_top_error(result)})", None, limit)  # fmt: skip
+    if result.samples < need:
+        return CheckResult(
+            id=cid,
+            status="skipped",
+            message=(
+                f"{label} not measurable: {result.samples} samples, {need} needed "
+                f"(the {result.samples} samples give {measured:.1f} ms; limit {limit:g} ms)"
+            ),
+            details={
+                "measured": measured,
+                "limit": limit,
+                "unit": "ms",
+                "samples": result.samples,
+                "needed": need,
+                "unmeasurable": True,
+            },  # fmt: skip
+        )
+    ok = measured <= limit
+    op = "<=" if ok else ">"
+    msg = f"{label} {measured:.1f} ms {op} limit {limit:g} ms ({result.samples:,} samples)"
+    return _check(cid, ok, msg, measured, limit, "ms", samples=result.samples)
+
+
+def _check(cid: str, ok: bool, message: str, measured: float, limit: float, unit: str, **extra: Any) -> CheckResult:
+    return CheckResult(
+        id=cid,
+        status="passed" if ok else "failed",
+        kind=None if ok else "assertion",
+        message=message,
+        details={"measured": measured, "limit": limit, "unit": unit, **extra},
+    )
+
+
+def _fail(cid: str, kind: str, message: str, measured: float | None, limit: float) -> CheckResult:
+    return CheckResult(
+        id=cid,
+        status="failed",
+        kind=kind,  # type: ignore[arg-type]
+        message=message,
+        details={"measured": measured, "limit": limit},
+    )
+
+
+def _no_data(started: float, message: str) -> StageResult:
+    check = CheckResult(id="load.executed", status="failed", kind="no-data", message=message)
+    return StageResult.from_checks(STAGE, [check], time.monotonic() - started, message=message)
+
+
+def _label(key: str) -> str:
+    return {"error_rate": "error rate", "min_rps": "throughput"}.get(key, key.upper())
+
+
+def _pct(x: float) -> str:
+    return f"{100.0 * x:.2f} %".replace(".00 %", " %")
+
+
+def _top_error(result: LoadRunResult) -> str:
+    if not result.errors:
+        return "no error recorded"
+    err, count = max(result.errors.items(), key=lambda kv: kv[1])
+    return f"{err} ×{count:,}"
+
+
+def _headline(r: LoadRunResult) -> str:
+    if not r.requests:
+        return "no requests sent"
+    parts = [f"{r.requests:,} requests", f"{r.rps:,.1f} req/s"]
+    if r.p95_ms is not None:
+        parts.append(f"P50 {r.p50_ms:.1f} ms · P95 {r.p95_ms:.1f} ms · P99 {r.p99_ms:.1f} ms")
+    parts.append(f"errors {_pct(r.error_rate or 0.0)}")
+    return " · ".join(parts)
