@@ -145,6 +145,8 @@ def report(
     except ValueError as exc:
         raise usage_error(f"{source}/verdict.json: not a synthgate verdict: {exc}") from None
     target = out or source
+    if out is not None:  # evidence (screenshots, traces) travels with the reports that link and inline it
+        writers.copy_evidence(verdict, source, out)
     for path in writers.write_all(verdict, target):
         say(f"wrote {path}")
     raise typer.Exit(0)

@@ -49,6 +49,18 @@ def plan_all(profile: Profile) -> list[PlannedStep]:
     return [step for journey in profile.journeys for step in plan(journey)]
 
 
+def attempts(profile: Profile, journey: JourneySpec) -> int:
+    """How many times a failing journey runs: once, plus its retries."""
+    return (journey.retries if journey.retries is not None else profile.e2e.retries) + 1
+
+
+def journey_budget_s(profile: Profile, journey: JourneySpec) -> float:
+    """The longest one attempt of a journey may take: every step waiting its timeouts, plus set-up."""
+    cfg = profile.e2e
+    per_step = (journey.timeout_s or cfg.timeout_s) + 2 * (journey.expect_timeout_s or cfg.expect_timeout_s)
+    return 30 + len(plan(journey)) * per_step
+
+
 def _landing(j: LandingJourney) -> list[PlannedStep]:
     out = [PlannedStep(j.id, "loads", "goto", {"path": j.path, "status": j.status, "settle_ms": j.settle_ms})]
     if j.expect_text:
@@ -108,5 +120,5 @@ def step_id(n: int, action: str, explicit: str | None) -> str:
 
 
 def _steps(j: StepsJourney) -> list[PlannedStep]:
-    return [PlannedStep(j.id, step_id(n, s.action, s.id), s.action, s, observe=s.is_expectation)
+    return [PlannedStep(j.id, step_id(n, s.action, s.id), "step", s, observe=s.is_expectation)
             for n, s in enumerate(j.steps, 1)]

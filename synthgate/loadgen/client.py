@@ -7,16 +7,22 @@ asked for, and each sample goes straight into the process's HDR recorder: no per
 
 from __future__ import annotations
 
+import _socket
 import errno
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import gevent
 import httptools
+from gevent import getcurrent
 from gevent import socket as gsocket
 from gevent import ssl as gssl
+from gevent.hub import get_hub
 
 from synthgate.loadgen.hdr import PERF_TO_WALL, NameRecorder, Recorder
 
@@ -169,58 +175,43 @@ def build_request(
     return head, b"\r\n" + (body or b"")
 
 
-class Connection:
-    """One HTTP/1.1 connection; also the httptools parser's callback protocol."""
+class _Response:
+    """One response being parsed: the httptools callback protocol for plain (lean) parsing.
 
-    def __init__(self, origin: Origin, ssl_context: gssl.SSLContext | None, connect_timeout: float,
-                 read_timeout: float) -> None:  # fmt: skip
-        self.origin = origin
-        self.ssl_context = ssl_context
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.sock: gsocket.socket | None = None
-        self.served = 0  # responses read on this connection (a reused one may be stale)
+    The lean protocol has no `on_header`: calling Python once per header costs more than the rest of the
+    parse, so the few headers the client acts on (Set-Cookie, Location) are picked from the raw header
+    block instead, only when a cheap scan finds them there.
+    """
+
+    __slots__ = ("parser", "done", "headers_done", "status", "keep_alive", "nbytes", "is_head", "keep",
+                 "headers", "body", "location", "set_cookies", "scanned")  # fmt: skip
+
+    def __init__(self) -> None:
         self.parser = httptools.HttpResponseParser(self)
-        self._reset_response(False, False)
+        self.reset(False, False)
 
-    def _reset_response(self, is_head: bool, keep: bool) -> None:
+    def reset(self, is_head: bool, keep: bool) -> None:
+        """Ready for the next response on the connection."""
         self.done = False
         self.headers_done = False
         self.status = 0
+        self.keep_alive = False
         self.nbytes = 0
-        self.got = 0
-        self.has_length = False
-        self.location: bytes | None = None
-        self.set_cookies: list[bytes] | None = None
         self.is_head = is_head
         self.keep = keep
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
-
-    # --- httptools callbacks -------------------------------------------------------------------------
-    def on_header(self, name: bytes, value: bytes) -> None:
-        """Keep only what the client acts on (cookies, redirects, framing), unless asked for all."""
-        c = name[0] | 0x20  # ASCII lower-case of the first letter: most headers are skipped on this
-        if c == 115:  # s
-            if name.lower() == b"set-cookie":
-                if self.set_cookies is None:
-                    self.set_cookies = []
-                self.set_cookies.append(value)
-        elif c == 108:  # l
-            if name.lower() == b"location":
-                self.location = value
-        elif c == 99:  # c
-            if name.lower() == b"content-length":
-                self.has_length = True
-        elif c == 116 and name.lower() == b"transfer-encoding":  # t
-            self.has_length = True
-        if self.keep:
-            self.headers.append((name, value))
+        self.location: bytes | None = None
+        self.set_cookies: list[bytes] | None = None
+        self.scanned = False
+        if keep:
+            self.headers: list[tuple[bytes, bytes]] = []
+            self.body: list[bytes] = []
 
     def on_headers_complete(self) -> None:
         """Status known; a HEAD response ends here (httptools cannot be told it has no body)."""
         self.headers_done = True
-        self.status = self.parser.get_status_code()
+        parser = self.parser
+        self.status = parser.get_status_code()
+        self.keep_alive = parser.should_keep_alive()  # llhttp forgets it once the message completes
         if self.is_head:
             self.done = True
 
@@ -234,9 +225,65 @@ class Connection:
         """A full response; 1xx interim responses are skipped."""
         if 100 <= self.status < 200 and self.status != 101:
             self.headers_done = False
-            self.headers = []
+            self.scanned = False
             return
         self.done = True
+
+    def scan(self, block: bytes) -> None:
+        """Pick Set-Cookie and Location from a complete raw header block, if it has them."""
+        low = block.lower()
+        if b"\nset-cookie:" not in low and b"\nlocation:" not in low:
+            return
+        for line in block.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.lower()
+            if name == b"set-cookie":
+                if self.set_cookies is None:
+                    self.set_cookies = []
+                self.set_cookies.append(value.strip())
+            elif name == b"location":
+                self.location = value.strip()
+
+
+class _FullResponse(_Response):
+    """Parsing that keeps every header (for `FastClient.request`, which returns them)."""
+
+    __slots__ = ()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Keep the header; act on cookies and redirects."""
+        self.headers.append((name, value))
+        low = name.lower()
+        if low == b"set-cookie":
+            if self.set_cookies is None:
+                self.set_cookies = []
+            self.set_cookies.append(value)
+        elif low == b"location":
+            self.location = value
+
+
+class Connection:
+    """One HTTP/1.1 keep-alive connection."""
+
+    def __init__(self, origin: Origin, ssl_context: gssl.SSLContext | None, connect_timeout: float,
+                 read_timeout: float) -> None:  # fmt: skip
+        self.origin = origin
+        self.ssl_context = ssl_context
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.sock: gsocket.socket | None = None
+        self.raw: _socket.socket | None = None  # plain HTTP: the raw non-blocking socket
+        self.rio: Any = None  # its read and write watchers
+        self.wio: Any = None
+        self.waiter: Any = None  # the greenlet waiting for data, and until when (see _Watchdog)
+        self.deadline = 0.0
+        self.serial = 0  # roundtrips so far: a late timeout must not hit the next request
+        self.served = 0  # responses read on this connection (a reused one may be stale)
+        self.got = 0  # bytes received for the current response
+        self.hbuf = b""  # a header block split over several reads
+        self.lean = _Response()
+        self.full = _FullResponse()
+        self.last: _Response = self.lean  # the response of the latest roundtrip
 
     # --- transport ----------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -256,46 +303,58 @@ class Connection:
             raise TransportError(f"connect failed: {exc.strerror or exc}", sent=False,
                                  unreachable=exc.errno in _UNREACHABLE_ERRNOS) from None  # fmt: skip
         sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+        self.served = 0
+        # fresh parsers: a broken connection may have left one mid-message
+        self.lean = _Response()
+        self.full = _FullResponse()
         if self.ssl_context is not None:
             try:
-                sock = self.ssl_context.wrap_socket(sock, server_hostname=host)
+                tls = self.ssl_context.wrap_socket(sock, server_hostname=host)
             except (gssl.SSLError, OSError) as exc:
                 sock.close()
                 raise TransportError(f"TLS handshake failed: {exc}", sent=False) from None
-        sock.settimeout(self.read_timeout)
-        self.sock = sock
-        self.served = 0
-        self.parser = httptools.HttpResponseParser(self)
+            tls.settimeout(self.read_timeout)
+            self.sock = tls
+            return
+        # Plain HTTP goes through the raw non-blocking socket and two persistent libev watchers: gevent's
+        # socket wrapper costs a Python frame per call and a timer per operation, more than the request.
+        raw = _socket.socket(sock.family, _socket.SOCK_STREAM, 0, sock.detach())
+        raw.setblocking(False)
+        hub = get_hub()
+        loop = hub.loop
+        self.wait = hub.wait
+        self.raw = raw
+        self.rio = loop.io(raw.fileno(), 1)
+        self.wio = loop.io(raw.fileno(), 2)
+        self.sock = raw  # type: ignore[assignment]
+        _watchdog().watch(self)
 
     def close(self) -> None:
         """Close the socket (the next request reconnects)."""
+        if self.rio is not None:
+            self.rio.close()
+            self.wio.close()
+            self.rio = self.wio = None
+        self.raw = None
         if self.sock is not None:
             try:
                 self.sock.close()
             finally:
                 self.sock = None
 
-    def roundtrip(self, data: bytes, is_head: bool, keep: bool) -> int:
-        """Send one request and read its response; returns the status."""
+    def roundtrip(self, data: bytes, is_head: bool, keep: bool) -> _Response:
+        """Send one request and read its response."""
         if self.sock is None:
             self.connect()
-        sock = self.sock
-        assert sock is not None
-        reused = self.served > 0
-        self._reset_response(is_head, keep)
+        resp = self.full if keep else self.lean
+        resp.reset(is_head, keep)
+        self.last = resp
+        self.got = 0
         try:
-            sock.sendall(data)
-            recv = sock.recv
-            feed = self.parser.feed_data
-            while not self.done:
-                chunk = recv(_RECV)
-                if not chunk:
-                    if self.headers_done and not self.has_length and not self.is_head:
-                        break  # body delimited by the end of the connection
-                    raise TransportError("connection closed by the server before a full response",
-                                         sent=True, stale=reused and not self.got)  # fmt: skip
-                self.got += len(chunk)
-                feed(chunk)
+            if self.raw is not None:
+                self._exchange_raw(data, resp)
+            else:
+                self._exchange_tls(data, resp)
         except TransportError:
             self.close()
             raise
@@ -312,16 +371,133 @@ class Connection:
             self.close()
             name = type(exc).__name__
             raise TransportError(f"{name}: {exc.strerror or exc}", sent=True,
-                                 stale=reused and not self.got) from None  # fmt: skip
+                                 stale=self.served > 0 and not self.got) from None  # fmt: skip
+        finally:
+            self.waiter = None
         self.served += 1
-        if is_head or not self.parser.should_keep_alive():
-            # a HEAD leaves the parser expecting a body; a close-delimited or Connection: close response
-            # ends the connection
-            if not self.parser.should_keep_alive():
-                self.close()
-            else:
-                self.parser = httptools.HttpResponseParser(self)
-        return self.status
+        if not resp.keep_alive:  # Connection: close, HTTP/1.0, or a body delimited by the close
+            self.close()
+        elif is_head:  # the parser still expects the body a HEAD response announces but never sends
+            resp.parser = httptools.HttpResponseParser(resp)
+        return resp
+
+    def _exchange_raw(self, data: bytes, resp: _Response) -> None:
+        raw = self.raw
+        assert raw is not None
+        wait = self.wait
+        # one deadline for the whole response, enforced by the watchdog (no timer per request)
+        self.serial += 1
+        self.deadline = perf_counter() + self.read_timeout
+        self.waiter = getcurrent()
+        view = None
+        while True:  # send, waiting for buffer space only in the rare case the kernel wants it
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                break
+            view = memoryview(data) if view is None else view
+            data = view[sent:]  # type: ignore[assignment]
+            wait(self.wio)
+        recv = raw.recv
+        feed = resp.parser.feed_data
+        rio = self.rio
+        while not resp.done:
+            # wait before reading: the response is almost never there yet, and a failed read raises
+            wait(rio)
+            try:
+                chunk = recv(_RECV)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self._eof(resp)
+                return
+            self.got += len(chunk)
+            if not resp.scanned and not resp.keep:
+                self._scan(chunk, resp)
+            feed(chunk)
+
+    def _exchange_tls(self, data: bytes, resp: _Response) -> None:
+        sock = self.sock
+        assert sock is not None
+        sock.sendall(data)
+        feed = resp.parser.feed_data
+        while not resp.done:
+            chunk = sock.recv(_RECV)
+            if not chunk:
+                self._eof(resp)
+                return
+            self.got += len(chunk)
+            if not resp.scanned and not resp.keep:
+                self._scan(chunk, resp)
+            feed(chunk)
+
+    def _scan(self, chunk: bytes, resp: _Response) -> None:
+        block = self.hbuf + chunk if self.hbuf else chunk
+        end = block.find(b"\r\n\r\n")
+        if end < 0:
+            self.hbuf = block[-65536:]  # headers continue in the next read
+            return
+        self.hbuf = b""
+        resp.scanned = True
+        resp.scan(block[:end])
+
+    def _eof(self, resp: _Response) -> None:
+        if resp.headers_done and not resp.keep_alive and not resp.is_head:
+            resp.done = True  # a body delimited by the end of the connection
+            return
+        raise TransportError("connection closed by the server before a full response",
+                             sent=True, stale=self.served > 0 and not self.got)  # fmt: skip
+
+
+class _ReadTimeout(TimeoutError):
+    """Thrown into a greenlet whose connection waited past its read deadline."""
+
+
+class _Watchdog:
+    """Read timeouts without a timer per request: one greenlet checks the deadlines of waiting reads."""
+
+    TICK_S = 0.05
+
+    def __init__(self) -> None:
+        self.conns: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self.greenlet: gevent.Greenlet | None = None
+
+    def watch(self, conn: Connection) -> None:
+        """Enforce `conn`'s read deadlines from now on."""
+        self.conns.add(conn)
+        if self.greenlet is None or self.greenlet.dead:
+            self.greenlet = gevent.spawn(self._run)
+
+    def _run(self) -> None:
+        loop = get_hub().loop
+        while True:
+            gevent.sleep(self.TICK_S)
+            now = perf_counter()
+            for conn in list(self.conns):
+                if conn.waiter is not None and conn.deadline <= now:
+                    # thrown from the hub's loop, as gevent.Timeout does, so the waiting greenlet resumes
+                    # through the hub and control comes back here afterwards
+                    loop.run_callback(self._expire, conn, conn.serial)
+
+    @staticmethod
+    def _expire(conn: Connection, serial: int) -> None:
+        waiter = conn.waiter
+        # still waiting in the same roundtrip (it may have finished since the check above)
+        if waiter is not None and conn.serial == serial and not waiter.dead:
+            conn.waiter = None
+            waiter.throw(_ReadTimeout())
+
+
+_WATCHDOG: _Watchdog | None = None
+
+
+def _watchdog() -> _Watchdog:
+    global _WATCHDOG
+    if _WATCHDOG is None:
+        _WATCHDOG = _Watchdog()
+    return _WATCHDOG
 
 
 def ssl_context(verify: bool = True) -> gssl.SSLContext:
@@ -359,6 +535,8 @@ class FastClient:
         self.conn = Connection(self.origin, self._ssl, connect_timeout, read_timeout)
         self.jar = CookieJar()
         self.intended: float | None = None  # open model: latency of the next send is measured from here
+        self.last: _Response | None = None  # the latest response (for `request`)
+        self.last_error: str | None = None
         self._prepared: dict[object, PreparedRequest] = {}
 
     def prepare(
@@ -399,7 +577,7 @@ class FastClient:
         self.intended = None
         start = perf_counter() if intended is None else intended
         try:
-            status = self._exchange(req, keep)
+            status, nbytes = self._exchange(req, keep)
         except TransportError as exc:
             end = perf_counter()
             us = int((end - start) * 1_000_000) if exc.sent else None
@@ -409,11 +587,11 @@ class FastClient:
         end = perf_counter()
         us = int((end - start) * 1_000_000)
         if status in req.expect:
-            req.rec.ok(us, self.conn.nbytes, end + PERF_TO_WALL)
+            req.rec.ok(us, nbytes, end + PERF_TO_WALL)
             self.last_error = None
         else:
             self.last_error = f"HTTP {status}"
-            req.rec.fail(us, self.last_error, self.conn.nbytes, end + PERF_TO_WALL)
+            req.rec.fail(us, self.last_error, nbytes, end + PERF_TO_WALL)
         return status
 
     def request(
@@ -432,12 +610,13 @@ class FastClient:
         req = self.prepare(method, path, name=name, headers=headers, body=data, expect_status=expect_status)
         t0 = perf_counter()
         status = self.send(req, keep=read_body)
-        conn = self.conn
+        last = self.last
+        kept = read_body and status >= 0 and last is not None and last.keep
         return FastResponse(
             status=status,
             error=self.last_error,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in conn.headers] if read_body else [],
-            body=b"".join(conn.body) if read_body and status >= 0 else b"",
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in last.headers] if kept else [],
+            body=b"".join(last.body) if kept else b"",
             elapsed_ms=(perf_counter() - t0) * 1000,
         )
 
@@ -453,64 +632,59 @@ class FastClient:
         """Close the connection."""
         self.conn.close()
 
-    def _exchange(self, req: PreparedRequest, keep: bool) -> int:
+    def _exchange(self, req: PreparedRequest, keep: bool) -> tuple[int, int]:
         conn = self.conn
         cookie = self.jar.header
         data = req.plain if not cookie else req.head + cookie + req.tail
         try:
-            status = conn.roundtrip(data, req.is_head, keep)
+            resp = conn.roundtrip(data, req.is_head, keep)
         except TransportError as exc:
             if not exc.stale:
                 raise
             # the server closed an idle keep-alive connection before reading this request: resend once
-            status = conn.roundtrip(data, req.is_head, keep)
-        if conn.set_cookies:
-            self.jar.update(conn.set_cookies)
-        if status in REDIRECT_STATUSES and conn.location is not None and self.max_redirects:
-            status = self._follow(req, status, keep)
-        return status
+            resp = conn.roundtrip(data, req.is_head, keep)
+        self.last = resp
+        if resp.set_cookies:
+            self.jar.update(resp.set_cookies)
+        status = resp.status
+        if status in REDIRECT_STATUSES and resp.location is not None and self.max_redirects:
+            return self._follow(req, resp, keep)
+        return status, resp.nbytes
 
-    def _follow(self, req: PreparedRequest, status: int, keep: bool) -> int:
+    def _follow(self, req: PreparedRequest, resp: _Response, keep: bool) -> tuple[int, int]:
         """Follow redirects (bounded); the whole chain is one sample under the original name."""
         method, url = req.method, f"{self.origin.scheme}://{self.origin.host_header}{req.target}"
         body = req.tail[2:] or None
         for _ in range(self.max_redirects):
-            location = self.conn.location if status in REDIRECT_STATUSES else None
-            if location is None:
-                return status
-            url = urljoin(url, location.decode("latin-1"))
-            if status == 303 or (status in (301, 302) and method not in ("GET", "HEAD")):
+            if resp.status not in REDIRECT_STATUSES or resp.location is None:
+                return resp.status, resp.nbytes
+            url = urljoin(url, resp.location.decode("latin-1"))
+            if resp.status == 303 or (resp.status in (301, 302) and method not in ("GET", "HEAD")):
                 method, body = "GET", None
-            status = self._send_to(url, method, body, keep)
-        if status in REDIRECT_STATUSES and self.conn.location is not None:
+            resp = self._send_to(url, method, body, keep)
+            self.last = resp
+        if resp.status in REDIRECT_STATUSES and resp.location is not None:
             raise TransportError(f"more than {self.max_redirects} redirects", sent=True)
-        return status
+        return resp.status, resp.nbytes
 
-    def _send_to(self, url: str, method: str, body: bytes | None, keep: bool) -> int:
+    def _send_to(self, url: str, method: str, body: bytes | None, keep: bool) -> _Response:
         origin = Origin.parse(url)
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         same = (origin.scheme, origin.host, origin.port) == (self.origin.scheme, self.origin.host, self.origin.port)
         head, tail = build_request(origin, method, target, self.headers, body)
         if same:
-            conn = self.conn
-            data = head + self.jar.header + tail
-        else:  # another origin: a one-off connection, and our cookies stay with our origin
-            ctx = self._ssl if origin.tls and self._ssl else (ssl_context(self.verify_tls) if origin.tls else None)
-            conn = Connection(origin, ctx, self.connect_timeout, self.read_timeout)
-            data = head + tail
+            resp = self.conn.roundtrip(head + self.jar.header + tail, method == "HEAD", keep)
+            if resp.set_cookies:
+                self.jar.update(resp.set_cookies)
+            return resp
+        # another origin: a one-off connection, and our cookies stay with our origin
+        ctx = (self._ssl or ssl_context(self.verify_tls)) if origin.tls else None
+        conn = Connection(origin, ctx, self.connect_timeout, self.read_timeout)
         try:
-            status = conn.roundtrip(data, method == "HEAD", keep)
+            return conn.roundtrip(head + tail, method == "HEAD", keep)
         finally:
-            if not same:
-                conn.close()
-        if same and conn.set_cookies:
-            self.jar.update(conn.set_cookies)
-        if not same:  # let the caller see the other origin's Location and body counters
-            self.conn.location = conn.location
-            self.conn.nbytes = conn.nbytes
-            self.conn.headers, self.conn.body = conn.headers, conn.body
-        return status
+            conn.close()
 
 
 class PreparedFactory:

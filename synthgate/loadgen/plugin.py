@@ -31,7 +31,7 @@ from gevent.event import Event
 from locust import events
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
-from locust.stats import RequestStats, StatsEntry, StatsError, bucket_response_time
+from locust.stats import CSV_STATS_INTERVAL_SEC, RequestStats, StatsEntry, StatsError, bucket_response_time
 
 from synthgate.loadgen.hdr import Interval, Recorder, percentiles_ms
 
@@ -207,8 +207,11 @@ class LoadState:
         runner = self.env.runner
         if runner is None:
             return
-        if isinstance(runner, MasterRunner):
-            runner.stop()  # waits until every worker has stopped; their final reports came just before
+        # on a master, stop() returns once every worker has stopped; their final reports came just before
+        runner.stop()
+        if self.option("csv_prefix"):
+            # Locust rewrites its stats CSV once a second: let it write the final figures before quitting
+            gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
         runner.quit()
 
     def _print_progress(self) -> None:

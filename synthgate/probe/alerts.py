@@ -128,15 +128,17 @@ def iso(ts: float | None) -> str | None:
 
 
 def human_duration(seconds: float) -> str:
-    """12 s, 4 min 5 s, 2 h 3 min, 1 d 4 h."""
+    """12 s, 4 min 5 s, 2 h, 1 d 4 h: two units at most, a zero minor unit left out."""
     s = int(round(seconds))
     if s < 60:
         return f"{s} s"
     if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
+        major, unit, rest, minor = s // 60, "min", s % 60, "s"
+    elif s < 86400:
+        major, unit, rest, minor = s // 3600, "h", s % 3600 // 60, "min"
+    else:
+        major, unit, rest, minor = s // 86400, "d", s % 86400 // 3600, "h"
+    return f"{major} {unit}" + (f" {rest} {minor}" if rest else "")
 
 
 def safe_url(url: str) -> str:

@@ -167,7 +167,7 @@ class BaselineConfig(Strict):
     enabled: bool = True
     max_regression: float = Field(default=0.20, gt=0)
     confidence: float = Field(default=0.99, gt=0.5, lt=1)
-    min_effect_ms: float = Field(default=5.0, ge=0)
+    min_effect_ms: float = Field(default=5.0, ge=0)  # floor on the Hodges-Lehmann shift
     min_samples: int = Field(default=30, ge=5)
     min_error_increase: float = Field(default=0.005, ge=0, le=1)  # error-rate rise (fraction) below which no alarm
 

@@ -1,0 +1,859 @@
+"""Running the profile's journeys in one headless Chromium: a fresh context per journey, one result per step.
+
+The runner uses Playwright's async API in a thread of its own, so journeys can share one browser
+concurrently (`e2e.parallel`) while pytest-playwright's sync fixtures stay usable in the same process.
+A failed journey runs again in a fresh context (`e2e.retries`); the last attempt's evidence is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+from synthgate.e2e import evidence
+from synthgate.e2e.browser import BrowserChoice, BrowserNotFound, discover
+from synthgate.e2e.plan import JourneySpec, PlannedStep, attempts, journey_budget_s, plan
+from synthgate.http import TemplateError, expand
+from synthgate.profile.e2e import Step, TextExpect, ToggleJourney, Vitals
+from synthgate.profile.model import Profile
+from synthgate.redact import redactor
+
+StepStatus = Literal["passed", "failed", "skipped"]
+T = TypeVar("T")
+VITAL_NAMES = {"fcp": "FCP", "lcp": "LCP", "cls": "CLS"}
+# Chromium's network errors that mean "no connection at all": the runner's problem, not the deployment's.
+UNREACHABLE = ("ERR_NAME_NOT_RESOLVED", "ERR_CONNECTION_TIMED_OUT", "ERR_ADDRESS_UNREACHABLE",
+               "ERR_INTERNET_DISCONNECTED", "ERR_NAME_RESOLUTION_FAILED", "ERR_NETWORK_UNREACHABLE")
+_SECRET_TEMPLATE = re.compile(r"\$\{(secrets|env)\.")
+
+
+def vitals_script() -> str:
+    """The in-page web-vitals observer (PerformanceObserver for FCP, LCP, CLS)."""
+    return resources.files("synthgate.e2e").joinpath("vitals.js").read_text(encoding="utf-8")
+
+
+@dataclass
+class StepResult:
+    """The outcome of one journey step: what the e2e suite reports as one check."""
+
+    check_id: str
+    status: StepStatus
+    message: str = ""
+    duration_ms: float = 0.0
+    kind: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 1
+    flaky: bool = False
+
+
+@dataclass
+class JourneyRun:
+    """Every step result of one run of the journeys."""
+
+    results: dict[str, StepResult]
+    browser: str = ""
+    duration_s: float = 0.0
+
+    def result(self, check_id: str) -> StepResult:
+        """The result of one step (a step the run never reached counts as failed)."""
+        found = self.results.get(check_id)
+        if found is None:
+            return StepResult(check_id, "failed", "the journey runner produced no result for this step", kind="error")
+        return found
+
+
+class StepFailed(Exception):
+    """A step's expectation did not hold (or its action could not be done)."""
+
+    def __init__(self, message: str, kind: str = "assertion", fatal: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.fatal = fatal
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _short(exc: BaseException) -> str:
+    """A Playwright error in one line: its first line, plus what it was waiting for."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.strip().startswith("=")]
+    head = lines[0] if lines else exc.__class__.__name__
+    waiting = next((ln for ln in lines[1:] if ln.startswith(("waiting for", "- waiting for"))), "")
+    return (head + (f" ({waiting.lstrip('- ')})" if waiting else ""))[:400]
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, str) and bool(_SECRET_TEMPLATE.search(value))
+
+
+def _uses_secrets(journey: JourneySpec) -> bool:
+    """Whether a journey types a secret (its trace then records no screencast frames)."""
+    return bool(_SECRET_TEMPLATE.search(journey.model_dump_json()))
+
+
+def _seconds(ms: float) -> str:
+    return f"{ms / 1000:g} s"
+
+
+async def _poll(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_ms: float) -> T:
+    """Call `probe` until `ok(result)` or the timeout; the last result either way."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        value = await probe()
+        if ok(value) or time.monotonic() >= deadline:
+            return value
+        await asyncio.sleep(0.1)
+
+
+_TRANSLATIONS_JS = """
+([attrs, target]) => {
+  const norm = (s) => (s || "").replace(/\\s+/g, " ").trim();
+  const out = { total: 0, wrong: [] };
+  for (const el of document.querySelectorAll(attrs.map((a) => `[${a}]`).join(""))) {
+    const want = el.getAttribute(target);
+    if (!want) continue;
+    out.total += 1;
+    const field = el.tagName === "INPUT" || el.tagName === "TEXTAREA";
+    const got = norm(field ? el.placeholder || el.value : el.textContent);
+    if (got !== norm(want)) {
+      const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "");
+      out.wrong.push({ element: name, got: got.slice(0, 60), want: norm(want).slice(0, 60) });
+    }
+  }
+  return out;
+}
+"""
+
+
+class _Journey:
+    """One attempt at one journey: its context, page, what the page logged, and the step operations."""
+
+    def __init__(self, runner: Runner, journey: JourneySpec, page: Any) -> None:
+        self.runner = runner
+        self.profile = runner.profile
+        self.journey = journey
+        self.page = page
+        cfg = runner.profile.e2e
+        self.timeout_ms = (journey.timeout_s or cfg.timeout_s) * 1000
+        self.expect_ms = (journey.expect_timeout_s or cfg.expect_timeout_s) * 1000
+        self.console: list[dict[str, str]] = []
+        self.page_errors: list[str] = []
+        self.bad_requests: list[str] = []
+        self.log: list[str] = []
+        self.vitals: dict[str, Any] | None = None
+        self.secret_selectors: set[str] = set()
+        self.before_submit: str = ""
+        self.details: dict[str, Any] = {}
+        page.on("console", self._on_console)
+        page.on("pageerror", self._on_page_error)
+        page.on("requestfailed", self._on_request_failed)
+        page.on("response", self._on_response)
+        page.on("dialog", self._on_dialog)
+
+    # ---- what the page logs ---------------------------------------------------------------------
+
+    def _stamp(self) -> str:
+        return f"{time.monotonic() - self.runner.started:8.3f}s"
+
+    def _on_console(self, message: Any) -> None:
+        location = message.location or {}
+        where = f"{location.get('url', '')}:{location.get('lineNumber', '')}" if location.get("url") else ""
+        self.console.append({"type": message.type, "text": message.text, "where": where})
+        self.log.append(f"{self._stamp()} console.{message.type}: {message.text}" + (f"  ({where})" if where else ""))
+
+    def _on_page_error(self, error: Any) -> None:
+        text = getattr(error, "message", None) or str(error)
+        self.page_errors.append(text)
+        stack = getattr(error, "stack", None) or ""
+        self.log.append(f"{self._stamp()} uncaught exception: {text}" + (f"\n{stack}" if stack else ""))
+
+    def _same_origin(self, url: str) -> bool:
+        return self.runner.same_origin(url)
+
+    def _on_request_failed(self, request: Any) -> None:
+        line = f"{request.method} {request.url} failed: {request.failure}"
+        self.log.append(f"{self._stamp()} request {line}")
+        if self._same_origin(request.url):
+            self.bad_requests.append(line)
+
+    def _on_response(self, response: Any) -> None:
+        if response.status >= 400:
+            line = f"{response.request.method} {response.url} answered {response.status}"
+            self.log.append(f"{self._stamp()} response {line}")
+            if self._same_origin(response.url):
+                self.bad_requests.append(line)
+
+    async def _on_dialog(self, dialog: Any) -> None:
+        self.log.append(f"{self._stamp()} dialog ({dialog.type}): {dialog.message} (dismissed)")
+        await dialog.dismiss()
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        """An absolute URL on the target for a path (absolute URLs pass through)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return urljoin(self.runner.base_url + "/", path.lstrip("/"))
+
+    def expand(self, value: Any) -> Any:
+        """Resolve ${vars.X}/${secrets.X} templates; a bad reference fails the step as a profile error."""
+        try:
+            return expand(value, self.profile)
+        except TemplateError as exc:
+            raise StepFailed(f"profile error: {exc}", kind="error") from None
+
+    async def goto(self, path: str, status: int | None, fatal: bool = True) -> int | None:
+        """Open a page; StepFailed when it cannot be opened or answers another status."""
+        try:
+            response = await self.page.goto(self.url(path), wait_until="load", timeout=self.timeout_ms)
+        except Exception as exc:  # noqa: BLE001 - every navigation error becomes a step failure
+            text = _short(exc)
+            kind = "unreachable" if any(code in text for code in UNREACHABLE) else "assertion"
+            raise StepFailed(f"GET {path} could not be opened: {text}", kind=kind, fatal=fatal) from None
+        code = response.status if response is not None else None
+        self.details.update(status=code, url=self.page.url)
+        if status is not None and code is not None and code != status:
+            raise StepFailed(f"GET {path} answered {code}, expected {status} (at {self.page.url})")
+        if status is None and code is not None and code >= 400:
+            raise StepFailed(f"GET {path} answered {code} (at {self.page.url})")
+        return code
+
+    async def fill(self, selector: str, value: str | bool) -> None:
+        """Fill one field: text inputs and textareas, <select> by value or label, checkboxes by bool."""
+        secret = _is_secret(value)
+        resolved = self.expand(value)
+        if secret:
+            self.secret_selectors.add(selector)
+        locator = self.page.locator(selector)
+        try:
+            if isinstance(resolved, bool):
+                await locator.set_checked(resolved, timeout=self.expect_ms)
+                return
+            text = resolved if isinstance(resolved, str) else str(resolved)
+            tag = await locator.evaluate("e => e.tagName", timeout=self.expect_ms)
+            if tag == "SELECT":
+                await locator.select_option(text, timeout=self.expect_ms)
+            else:
+                await locator.fill(text, timeout=self.expect_ms)
+        except StepFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise StepFailed(f"cannot fill {selector}: {_short(exc)}") from None
+
+    async def click(self, selector: str) -> None:
+        """Click an element (waiting up to the expect timeout for it to be clickable)."""
+        try:
+            await self.page.locator(selector).click(timeout=self.expect_ms)
+        except Exception as exc:  # noqa: BLE001
+            raise StepFailed(f"cannot click {selector}: {_short(exc)}") from None
+
+    async def _texts_of(self, selector: str | None) -> str | None:
+        try:
+            if selector is None:
+                return _norm(await self.page.locator("body").inner_text(timeout=self.expect_ms))
+            texts = await self.page.locator(selector).all_inner_texts()
+            return _norm(" ".join(texts)) if texts else None
+        except Exception:  # noqa: BLE001 - a page mid-navigation has no body yet: probe again
+            return None
+
+    async def expect_texts(self, texts: list[TextExpect], present: bool = True, context: str = "") -> str:
+        """Wait until every text shows (or, with present=False, none shows); StepFailed otherwise."""
+        for item in texts:
+            want = _norm(str(self.expand(item.text)))
+            where = item.selector or "the page"
+
+            async def probe(selector: str | None = item.selector) -> str | None:
+                return await self._texts_of(selector)
+
+            def ok(got: str | None, want: str = want) -> bool:
+                return (got is not None and want in got) == present
+
+            got = await _poll(probe, ok, self.expect_ms)
+            if not ok(got):
+                prefix = f"{context}: " if context else ""
+                if present and got is None:
+                    raise StepFailed(f"{prefix}expected {want!r} in {where}, but no element matches {where} "
+                                     f"(waited {_seconds(self.expect_ms)}; at {self.page.url})")
+                shown = (got or "")[:160]
+                verb = "expected" if present else "did not expect"
+                raise StepFailed(f"{prefix}{verb} {want!r} in {where} (waited {_seconds(self.expect_ms)}; "
+                                 f"at {self.page.url}; it shows {shown!r})")
+        return f"shows {', '.join(repr(t.text) for t in texts)}" if present else "none of the texts shows"
+
+    async def read_vitals(self) -> dict[str, Any] | None:
+        """The page's web vitals so far (None when the page is gone)."""
+        try:
+            return await self.page.evaluate("() => window.__synthgateVitals ? window.__synthgateVitals() : null")
+        except Exception:  # noqa: BLE001
+            return None
+
+    def console_errors(self, ignore: list[str]) -> list[str]:
+        """Console errors not matching the journey's or the profile's ignore patterns."""
+        patterns = [re.compile(p) for p in [*ignore, *self.profile.e2e.ignore_console]]
+        return [c["text"] + (f" ({c['where']})" if c["where"] else "") for c in self.console
+                if c["type"] == "error" and not any(p.search(c["text"]) for p in patterns)]
+
+    def check_vital(self, metric: str, budget: float, vitals: dict[str, Any] | None) -> str:
+        """One web vital against its budget."""
+        name = VITAL_NAMES[metric]
+        value = (vitals or {}).get(metric)
+        unit = "" if metric == "cls" else " ms"
+        shown = f"{value:.3f}" if metric == "cls" and value is not None else f"{value:.0f}" if value is not None else ""
+        self.details.update({metric: value, f"{metric}_budget": budget})
+        if value is None:
+            raise StepFailed(f"no {name} was recorded: the page painted no content (blank page?)")
+        if value > budget:
+            limit = f"{budget:g}" if metric == "cls" else f"{budget:.0f}"
+            raise StepFailed(f"{name} {shown}{unit} is over the budget of {limit}{unit}")
+        return f"{name} {shown}{unit} (budget {budget:g}{unit})"
+
+    # ---- language toggles -----------------------------------------------------------------------
+
+    def _toggle(self) -> ToggleJourney:
+        assert isinstance(self.journey, ToggleJourney)
+        return self.journey
+
+    async def _translation_state(self, lang: str) -> dict[str, Any]:
+        j = self._toggle()
+        state: dict[str, Any] = {"total": 0, "wrong": []}
+        if j.attribute is not None:
+            attrs = [j.attribute.replace("{lang}", code) for code in j.languages]
+            try:
+                state = await self.page.evaluate(_TRANSLATIONS_JS, [attrs, j.attribute.replace("{lang}", lang)])
+            except Exception as exc:  # noqa: BLE001 - mid-navigation: probe again
+                return {"total": 0, "wrong": [{"element": "document", "got": _short(exc), "want": ""}]}
+        for selector, per_lang in j.texts.items():
+            want = _norm(per_lang[lang])
+            got = await self._texts_of(selector)
+            state["total"] += 1
+            if got is None or want not in got:
+                state["wrong"].append({"element": selector, "got": (got or "(no such element)")[:60], "want": want})
+        return state
+
+    async def expect_language(self, lang: str, context: str) -> str:
+        """Every translated element shows `lang` (waiting up to the expect timeout)."""
+
+        async def probe() -> dict[str, Any]:
+            return await self._translation_state(lang)
+
+        state = await _poll(probe, lambda s: s["total"] > 0 and not s["wrong"], self.expect_ms)
+        self.details.update(translated=state["total"], untranslated=len(state["wrong"]))
+        if state["total"] == 0:
+            raise StepFailed(f"{context}: no element carries the translation attributes or texts to check")
+        if state["wrong"]:
+            first = state["wrong"][0]
+            raise StepFailed(f"{context}: {len(state['wrong'])} of {state['total']} translated elements do not "
+                             f"show the {lang} text, e.g. <{first['element']}> shows {first['got']!r} instead of "
+                             f"{first['want']!r}")
+        return f"all {state['total']} translated elements show the {lang} text"
+
+    async def html_lang(self, lang: str) -> str:
+        """<html lang> names `lang` (zh matches zh, zh-CN, zh_Hans...)."""
+        value = await self.page.evaluate("() => document.documentElement.lang")
+        code = (value or "").lower().replace("_", "-")
+        if code != lang.lower() and not code.startswith(lang.lower() + "-"):
+            raise StepFailed(f"<html lang> is {value!r}, expected {lang!r}")
+        return f"<html lang={value!r}>"
+
+    async def stored_language(self, lang: str) -> str:
+        """The storage key holds the chosen language."""
+        j = self._toggle()
+        assert j.storage_key is not None
+        area = "localStorage" if j.storage == "local" else "sessionStorage"
+        value = await self.page.evaluate(f"(k) => window.{area}.getItem(k)", j.storage_key)
+        want = j.storage_values.get(lang, lang)
+        if value != want:
+            raise StepFailed(f"{area}[{j.storage_key!r}] is {value!r}, expected {want!r}")
+        return f"{area}[{j.storage_key!r}] = {value!r}"
+
+    async def language_applied(self, lang: str, context: str) -> str:
+        """Texts, <html lang> and storage all say `lang`; every broken part is named."""
+        j = self._toggle()
+        messages, problems = [], []
+        checks: list[Callable[[], Awaitable[str]]] = [lambda: self.expect_language(lang, context)]
+        if j.html_lang:
+            checks.append(lambda: self.html_lang(lang))
+        if j.storage_key:
+            checks.append(lambda: self.stored_language(lang))
+        for check in checks:
+            try:
+                messages.append(await check())
+            except StepFailed as exc:
+                problems.append(exc.message)
+        if problems:
+            raise StepFailed("; ".join(problems))
+        return "; ".join(messages)
+
+    async def click_language(self, lang: str) -> str:
+        """Click the flipping toggle, or `lang`'s own button."""
+        j = self._toggle()
+        selector = j.toggle if j.toggle is not None else (j.buttons or {})[lang]
+        await self.click(selector)
+        return selector
+
+    # ---- operations of the planned steps ---------------------------------------------------------
+
+    async def op_goto(self, arg: dict[str, Any]) -> str:
+        code = await self.goto(arg["path"], arg.get("status"))
+        if arg.get("settle_ms"):
+            await self.page.wait_for_timeout(arg["settle_ms"])  # late console errors and layout shifts
+        self.vitals = await self.read_vitals()
+        return f"GET {arg['path']} answered {code}"
+
+    async def op_expect_text(self, texts: list[TextExpect]) -> str:
+        return await self.expect_texts(texts)
+
+    async def op_no_console_errors(self, ignore: list[str]) -> str:
+        errors = self.console_errors(ignore)
+        if errors:
+            raise StepFailed(f"{len(errors)} console error(s): " + " | ".join(errors[:3]))
+        return "no console error"
+
+    async def op_no_page_errors(self, _: Any) -> str:
+        if self.page_errors:
+            raise StepFailed(f"{len(self.page_errors)} uncaught exception(s): " + " | ".join(self.page_errors[:3]))
+        return "no uncaught exception"
+
+    async def op_no_failed_requests(self, ignore: list[str]) -> str:
+        patterns = [re.compile(p) for p in ignore]
+        bad = [line for line in self.bad_requests if not any(p.search(line) for p in patterns)]
+        if bad:
+            raise StepFailed(f"{len(bad)} same-origin request(s) failed: " + " | ".join(bad[:3]))
+        return "every same-origin request succeeded"
+
+    async def op_vital(self, arg: tuple[str, float]) -> str:
+        return self.check_vital(arg[0], arg[1], self.vitals)
+
+    async def op_fill_fields(self, fields: dict[str, str | bool]) -> str:
+        for selector, value in fields.items():
+            await self.fill(selector, value)
+        return f"filled {len(fields)} field(s)"
+
+    async def op_submit(self, arg: dict[str, Any]) -> str:
+        before = self.page.url
+        pattern = re.compile(arg["url"])
+        await self.click(arg["submit"])
+        try:
+            await self.page.wait_for_url(lambda u: u != before or bool(pattern.search(u)), timeout=self.timeout_ms)
+        except Exception as exc:  # noqa: BLE001
+            if "Timeout" not in str(exc):
+                raise StepFailed(f"after clicking {arg['submit']}: {_short(exc)}") from None
+            raise StepFailed(f"clicking {arg['submit']} did not navigate within {_seconds(self.timeout_ms)} "
+                             f"(still at {self.page.url}); expected a URL matching {arg['url']!r}") from None
+        self.details["url"] = self.page.url
+        if not pattern.search(self.page.url):
+            raise StepFailed(f"submitting landed on {self.page.url}, expected a URL matching {arg['url']!r}")
+        return f"landed on {self.page.url}"
+
+    async def op_submit_invalid(self, arg: dict[str, Any]) -> str:
+        await self.goto(arg["path"], None)
+        for selector, value in arg["fields"].items():
+            await self.fill(selector, value)
+        self.before_submit = self.page.url
+        await self.click(arg["submit"])
+        return await self.expect_texts(arg["error"], context="after an invalid submission")
+
+    async def op_stays_on_page(self, _: Any) -> str:
+        if self.page.url.split("#")[0] != self.before_submit.split("#")[0]:
+            raise StepFailed(f"the invalid submission navigated from {self.before_submit} to {self.page.url}")
+        return f"stayed at {self.page.url}"
+
+    async def op_language_shown(self, lang: str) -> str:
+        return await self.expect_language(lang, "on first load")
+
+    async def op_switch_language(self, lang: str) -> str:
+        selector = await self.click_language(lang)
+        return await self.expect_language(lang, f"after clicking {selector}")
+
+    async def op_html_lang(self, lang: str) -> str:
+        return await self.html_lang(lang)
+
+    async def op_stored_language(self, lang: str) -> str:
+        return await self.stored_language(lang)
+
+    async def op_reload_keeps_language(self, lang: str) -> str:
+        try:
+            await self.page.reload(wait_until="load", timeout=self.timeout_ms)
+        except Exception as exc:  # noqa: BLE001
+            raise StepFailed(f"reload failed: {_short(exc)}", fatal=True) from None
+        return await self.language_applied(lang, "after a reload")
+
+    async def op_switch_back(self, lang: str) -> str:
+        selector = await self.click_language(lang)
+        return await self.language_applied(lang, f"after clicking {selector} again")
+
+    async def op_step(self, step: Step) -> str:
+        return await getattr(self, f"step_{step.action}")(step)
+
+    # ---- `steps` journeys ------------------------------------------------------------------------
+
+    async def step_goto(self, step: Step) -> str:
+        assert step.goto is not None
+        code = await self.goto(step.goto, step.status, fatal=False)
+        self.vitals = await self.read_vitals()
+        return f"GET {step.goto} answered {code} (at {self.page.url})"
+
+    async def step_click(self, step: Step) -> str:
+        assert step.click is not None
+        await self.click(step.click)
+        return f"clicked {step.click}"
+
+    async def step_fill(self, step: Step) -> str:
+        return await self.op_fill_fields(dict(step.fill or {}))
+
+    async def step_select(self, step: Step) -> str:
+        for selector, value in (step.select or {}).items():
+            try:
+                await self.page.locator(selector).select_option(str(self.expand(value)), timeout=self.expect_ms)
+            except Exception as exc:  # noqa: BLE001
+                raise StepFailed(f"cannot select in {selector}: {_short(exc)}") from None
+        return "selected"
+
+    async def _set_checked(self, selector: str, checked: bool) -> str:
+        try:
+            await self.page.locator(selector).set_checked(checked, timeout=self.expect_ms)
+        except Exception as exc:  # noqa: BLE001
+            raise StepFailed(f"cannot {'check' if checked else 'uncheck'} {selector}: {_short(exc)}") from None
+        return f"{'checked' if checked else 'unchecked'} {selector}"
+
+    async def step_check(self, step: Step) -> str:
+        return await self._set_checked(str(step.check), True)
+
+    async def step_uncheck(self, step: Step) -> str:
+        return await self._set_checked(str(step.uncheck), False)
+
+    async def step_press(self, step: Step) -> str:
+        key = str(step.press)
+        try:
+            if step.on:
+                await self.page.locator(step.on).press(key, timeout=self.expect_ms)
+            else:
+                await self.page.keyboard.press(key)
+        except Exception as exc:  # noqa: BLE001
+            raise StepFailed(f"cannot press {key}: {_short(exc)}") from None
+        return f"pressed {key}"
+
+    async def step_reload(self, step: Step) -> str:
+        try:
+            await self.page.reload(wait_until="load", timeout=self.timeout_ms)
+        except Exception as exc:  # noqa: BLE001
+            raise StepFailed(f"reload failed: {_short(exc)}", fatal=True) from None
+        return "reloaded"
+
+    async def step_wait_for(self, step: Step) -> str:
+        try:
+            await self.page.locator(str(step.wait_for)).first.wait_for(state="visible", timeout=self.expect_ms)
+        except Exception as exc:  # noqa: BLE001
+            raise StepFailed(f"{step.wait_for} did not become visible: {_short(exc)}") from None
+        return f"{step.wait_for} is visible"
+
+    async def step_expect_url(self, step: Step) -> str:
+        pattern = re.compile(str(step.expect_url))
+
+        async def probe() -> str:
+            return str(self.page.url)
+
+        url = await _poll(probe, lambda u: bool(pattern.search(u)), self.expect_ms)
+        self.details["url"] = url
+        if not pattern.search(url):
+            raise StepFailed(f"the page is at {url}, expected a URL matching {step.expect_url!r}")
+        return f"at {url}"
+
+    async def step_expect_text(self, step: Step) -> str:
+        return await self.expect_texts(list(step.expect_text or []))
+
+    async def step_expect_no_text(self, step: Step) -> str:
+        return await self.expect_texts(list(step.expect_no_text or []), present=False)
+
+    async def _visibility(self, selector: str, state: Literal["visible", "hidden"]) -> str:
+        try:
+            await self.page.locator(selector).first.wait_for(state=state, timeout=self.expect_ms)
+        except Exception as exc:  # noqa: BLE001
+            raise StepFailed(f"expected {selector} to be {state}: {_short(exc)}") from None
+        return f"{selector} is {state}"
+
+    async def step_expect_visible(self, step: Step) -> str:
+        return await self._visibility(str(step.expect_visible), "visible")
+
+    async def step_expect_hidden(self, step: Step) -> str:
+        return await self._visibility(str(step.expect_hidden), "hidden")
+
+    async def step_expect_title(self, step: Step) -> str:
+        pattern = re.compile(str(step.expect_title))
+        title = await _poll(self.page.title, lambda t: bool(pattern.search(t)), self.expect_ms)
+        if not pattern.search(title):
+            raise StepFailed(f"the title is {title!r}, expected it to match {step.expect_title!r}")
+        return f"title {title!r}"
+
+    async def step_expect_storage(self, step: Step) -> str:
+        for key, want in (step.expect_storage or {}).items():
+            value = await self.page.evaluate("(k) => window.localStorage.getItem(k)", key)
+            expected = self.expand(want) if want is not None else None
+            if value != expected:
+                raise StepFailed(f"localStorage[{key!r}] is {value!r}, expected {expected!r}")
+        return "storage as expected"
+
+    async def step_expect_no_console_errors(self, step: Step) -> str:
+        return await self.op_no_console_errors([])
+
+    async def step_expect_vitals(self, step: Step) -> str:
+        vitals = await self.read_vitals()
+        budgets: Vitals = step.expect_vitals or Vitals()
+        messages, problems = [], []
+        for metric, budget in (("fcp", budgets.fcp_ms), ("lcp", budgets.lcp_ms), ("cls", budgets.cls)):
+            if budget is None:
+                continue
+            try:
+                messages.append(self.check_vital(metric, budget, vitals))
+            except StepFailed as exc:
+                problems.append(exc.message)
+        if problems:
+            raise StepFailed("; ".join(problems))
+        return "; ".join(messages)
+
+
+class Runner:
+    """Runs every journey of a profile against one base URL, in one browser."""
+
+    def __init__(self, profile: Profile, base_url: str, reports_dir: Path, choice: BrowserChoice) -> None:
+        self.profile = profile
+        self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        self.origin = (parts.scheme, parts.netloc)
+        self.reports_dir = reports_dir
+        self.choice = choice
+        self.started = time.monotonic()
+        self.results: dict[str, StepResult] = {}
+
+    def same_origin(self, url: str) -> bool:
+        """Whether a URL is on the target's own origin."""
+        parts = urlsplit(url)
+        return (parts.scheme, parts.netloc) == self.origin
+
+    async def run(self) -> None:
+        """Launch the browser once, run the journeys (concurrently where allowed), close it."""
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as pw:
+            try:
+                browser = await pw.chromium.launch(**self.choice.launch_kwargs())  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - a browser that cannot start is the runner's problem
+                self.fail_all(f"could not start Chromium {self.choice.describe()}: {_short(exc)}", "no-data")
+                return
+            try:
+                limit = asyncio.Semaphore(self.profile.e2e.parallel)
+
+                async def bounded(journey: JourneySpec) -> None:
+                    async with limit:
+                        await self.journey(browser, journey)
+
+                await asyncio.gather(*(bounded(j) for j in self.profile.journeys if j.parallel))
+                for journey in [j for j in self.profile.journeys if not j.parallel]:
+                    await self.journey(browser, journey)
+            finally:
+                await browser.close()
+
+    def fail_all(self, message: str, kind: str) -> None:
+        """Every step of every journey failed for one reason (no browser, no Playwright)."""
+        for journey in self.profile.journeys:
+            for step in plan(journey):
+                self.results[step.check_id] = StepResult(step.check_id, "failed", message, kind=kind)
+
+    async def journey(self, browser: Any, journey: JourneySpec) -> None:
+        """Run one journey, again in a fresh context while it fails and retries remain."""
+        steps = plan(journey)
+        first_failure: StepResult | None = None
+        results: list[StepResult] = []
+        produced: set[str] = set()  # evidence files of every attempt
+        for attempt in range(1, attempts(self.profile, journey) + 1):
+            results = []
+            budget = journey_budget_s(self.profile, journey)
+            try:
+                await asyncio.wait_for(self.attempt(browser, journey, steps, results), budget)
+            except TimeoutError:
+                results += [StepResult(s.check_id, "failed", f"the journey did not finish within {budget:.0f} s",
+                                       kind="error") for s in steps[len(results):]]
+            failed = next((r for r in results if r.status == "failed"), None)
+            for r in results:
+                r.attempts = attempt
+                produced.update(r.evidence)
+            if failed is None:
+                if first_failure is not None:
+                    for r in results:
+                        r.flaky = True
+                        r.details["first_failure"] = f"{first_failure.check_id}: {first_failure.message}"[:300]
+                break
+            if first_failure is None:
+                first_failure = failed
+            if failed.kind in ("no-data", "unreachable"):
+                break  # the runner's own problem: running again gives the same answer
+        kept = {item for r in results for item in r.evidence}
+        for stale in produced - kept:  # an earlier attempt's evidence that the last attempt did not renew
+            (self.reports_dir / stale).unlink(missing_ok=True)
+        for r in results:
+            self.results[r.check_id] = r
+
+    async def attempt(self, browser: Any, journey: JourneySpec, steps: list[PlannedStep],
+                      results: list[StepResult]) -> None:
+        """One attempt: fresh context, tracing, the steps in order, evidence if any step failed."""
+        cfg = self.profile.e2e
+        context = await browser.new_context(
+            viewport={"width": cfg.viewport.width, "height": cfg.viewport.height},
+            locale=cfg.locale,
+            ignore_https_errors=cfg.ignore_https_errors,
+        )
+        tracing = cfg.trace != "off"
+        try:
+            await self._synthetic_headers(context)
+            await context.add_init_script(script=vitals_script())
+            if tracing:
+                # a journey that types a secret records no screencast: the pixels cannot be scrubbed
+                await context.tracing.start(screenshots=not _uses_secrets(journey), snapshots=True,
+                                            title=journey.id)
+            page = await context.new_page()
+            page.set_default_timeout(self._expect_ms(journey))
+            page.set_default_navigation_timeout((journey.timeout_s or cfg.timeout_s) * 1000)
+            state = _Journey(self, journey, page)
+            await self._steps(state, steps, results)
+            failed = [r for r in results if r.status == "failed"]
+            saved: list[str] = []
+            if tracing:
+                keep = bool(failed) or cfg.trace == "always"
+                saved += await self._stop_trace(context, journey.id, keep)
+            if failed:
+                log = evidence.evidence_dir(self.reports_dir) / f"{journey.id}.console.log"
+                evidence.write_console_log(log, state.log)
+                saved.append(evidence.relative(log, self.reports_dir))
+                for r in failed:
+                    r.evidence += saved
+        finally:
+            await context.close()
+
+    def _expect_ms(self, journey: JourneySpec) -> float:
+        return (journey.expect_timeout_s or self.profile.e2e.expect_timeout_s) * 1000
+
+    async def _synthetic_headers(self, context: Any) -> None:
+        mode = self.profile.e2e.synthetic_headers
+        headers = {k: str(v) for k, v in expand(self.profile.headers, self.profile).items()}
+        if mode == "none" or not headers:
+            return
+        if mode == "all":
+            await context.set_extra_http_headers(headers)
+            return
+
+        async def add_headers(route: Any) -> None:
+            merged = {**await route.request.all_headers(), **headers}
+            await route.continue_(headers=merged)
+
+        # only the target's own origin sees the marker: third-party hosts would reject an unknown header
+        await context.route(lambda url: self.same_origin(url), add_headers)
+
+    async def _stop_trace(self, context: Any, journey_id: str, keep: bool) -> list[str]:
+        if not keep:
+            await context.tracing.stop()
+            return []
+        path = evidence.evidence_dir(self.reports_dir) / f"{journey_id}.trace.zip"
+        try:
+            await context.tracing.stop(path=str(path))
+            evidence.scrub_trace(path)
+        except Exception:  # noqa: BLE001 - a trace is evidence, not a verdict: never fail the step for it
+            path.unlink(missing_ok=True)
+            return []
+        return [evidence.relative(path, self.reports_dir)]
+
+    async def _screenshot(self, state: _Journey, step: PlannedStep) -> str | None:
+        if self.profile.e2e.screenshot == "off":
+            return None
+        path = evidence.evidence_dir(self.reports_dir) / f"{step.check_id}.png"
+        try:
+            mask = [state.page.locator(s) for s in sorted(state.secret_selectors)]
+            await state.page.screenshot(path=str(path), mask=mask, timeout=10000)
+        except Exception:  # noqa: BLE001 - a closed or navigating page: no screenshot, the failure stands
+            return None
+        return evidence.relative(path, self.reports_dir)
+
+    async def _steps(self, state: _Journey, steps: list[PlannedStep], results: list[StepResult]) -> None:
+        failed_at: str | None = None  # the first failed step since the last fresh start
+        skip_from: str | None = None  # once set, non-fresh steps are skipped
+        shot: str | None = None  # the screenshot of the page as it is now (observations do not change it)
+        for step in steps:
+            if not step.observe:
+                shot = None
+            if step.fresh:
+                failed_at = skip_from = None
+            if failed_at is not None and not step.observe and skip_from is None:
+                skip_from = failed_at
+            if skip_from is not None:
+                results.append(StepResult(step.check_id, "skipped",
+                                          f"not run: {state.journey.id}.{skip_from} failed earlier in this journey"))
+                continue
+            state.details = {}
+            started = time.monotonic()
+            try:
+                message = await getattr(state, f"op_{step.op}")(step.arg)
+                results.append(StepResult(step.check_id, "passed", redactor(message or "ok"),
+                                          round((time.monotonic() - started) * 1000, 1), details=state.details))
+            except StepFailed as exc:
+                result = StepResult(step.check_id, "failed", redactor(exc.message),
+                                    round((time.monotonic() - started) * 1000, 1), kind=exc.kind,
+                                    details=state.details)
+                shot = shot or await self._screenshot(state, step)
+                if shot:
+                    result.evidence.append(shot)
+                results.append(result)
+                failed_at = failed_at or step.step
+                if exc.fatal:
+                    skip_from = step.step
+            except Exception as exc:  # noqa: BLE001 - a runner bug or a dead page: one failed step, not a crash
+                results.append(StepResult(step.check_id, "failed", redactor(f"{step.op}: {_short(exc)}"),
+                                          round((time.monotonic() - started) * 1000, 1), kind="error"))
+                failed_at = failed_at or step.step
+                skip_from = skip_from or step.step
+
+
+def run_journeys(profile: Profile, base_url: str, reports_dir: Path,
+                 choice: BrowserChoice | None = None) -> JourneyRun:
+    """Run every journey of the profile (blocking); each step's result, failures included, never raises."""
+    started = time.monotonic()
+    try:
+        choice = choice or discover()
+    except BrowserNotFound as exc:
+        runner = Runner(profile, base_url, reports_dir, BrowserChoice(None, "none"))
+        runner.fail_all(str(exc), "no-data")
+        return JourneyRun(runner.results, "none", time.monotonic() - started)
+    runner = Runner(profile, base_url, reports_dir, choice)
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        runner.fail_all("Playwright is not installed: pip install playwright (synthgate depends on it)", "no-data")
+        return JourneyRun(runner.results, choice.describe(), time.monotonic() - started)
+    crash: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(runner.run())
+        except BaseException as exc:  # noqa: BLE001 - reported as failed steps below
+            crash.append(exc)
+
+    # a thread of its own: asyncio.run must not meet pytest-playwright's sync loop in this thread
+    thread = threading.Thread(target=target, name="synthgate-journeys", daemon=True)
+    thread.start()
+    thread.join()
+    if crash:
+        message = f"the journey runner crashed: {crash[0].__class__.__name__}: {_short(crash[0])}"
+        for journey in profile.journeys:
+            for step in plan(journey):
+                runner.results.setdefault(step.check_id, StepResult(step.check_id, "failed", redactor(message),
+                                                                    kind="error"))
+    return JourneyRun(runner.results, choice.describe(), time.monotonic() - started)

@@ -1,0 +1,332 @@
+"""The fuzz run: one paced client, the time budget, Hypothesis settings and seeds, and failure reports.
+
+Safety for production targets lives here: every request goes through `FuzzEnv.send`, which refuses writes
+unless the profile allows them, waits for the shared pacer, and sends the profile's synthetic-traffic headers.
+The time budget is enforced per example: once a test's share is spent, generation stops (a failure already
+found is still shrunk, without new requests, and reported).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import unittest
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, Phase, Verbosity, reject, seed, settings
+from hypothesis.control import current_build_context
+from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition, Unsatisfiable
+
+from synthgate.fuzz.properties import THROTTLED, Violation
+from synthgate.fuzz.repro import curl_for
+from synthgate.fuzz.plan import FuzzItem
+from synthgate.http import Exchange, TemplateError, expand, make_client, send_raw
+from synthgate.profile import Profile
+from synthgate.profile.fuzz import SAFE_METHODS, FuzzConfig
+from synthgate.redact import redactor
+
+MESSAGE_CURL_LIMIT = 1_500  # the message quotes the curl line up to this; the check's curl field has all of it
+
+
+class Pacer:
+    """At most `rps` requests per second, across every request and thread of the process."""
+
+    def __init__(self, rps: float) -> None:
+        self.interval = 1.0 / rps
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until this request's slot."""
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class Budget:
+    """The stage's time budget, shared out evenly among the tests that have not started yet."""
+
+    def __init__(self, total_s: float, tests: int) -> None:
+        self.deadline = time.monotonic() + total_s
+        self.left = max(1, tests)
+
+    def next_share(self) -> float:
+        """The deadline of the test that starts now."""
+        now = time.monotonic()
+        share = max(0.0, self.deadline - now) / self.left
+        self.left = max(1, self.left - 1)
+        return now + share
+
+
+class BudgetSpent(unittest.SkipTest):
+    """The test's time share is spent: Hypothesis re-raises skips at once, so generation stops here."""
+
+
+class WriteRefused(RuntimeError):
+    """A request with a write method while the profile does not allow writes."""
+
+
+class PropertyBroken(AssertionError):
+    """A response broke a property; the details are in the run's `failure`."""
+
+
+@dataclass
+class Failure:
+    """The minimal failing example of a test: what broke, and how to reproduce it."""
+
+    properties: list[str]
+    message: str
+    curl: str
+    kind: str
+    exchange: Exchange
+
+
+@dataclass
+class TestRun:
+    """Counters and the last failure of one Hypothesis test."""
+
+    check_id: str
+    deadline: float
+    seed: int
+    examples: int = 0
+    requests: int = 0
+    throttled: int = 0
+    failures_seen: int = 0
+    budget_cut: bool = False
+    failure: Failure | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+# Requests the HTTP client itself refuses to send (an illegal header value, a URL over its length limit):
+# the target never saw them, so they say nothing about it and the example is discarded.
+CLIENT_SIDE_ERRORS = ("LocalProtocolError", "UnsupportedProtocol", "InvalidURL")
+
+
+def _is_final() -> bool:
+    """Whether Hypothesis is replaying the minimal failing example for the last time."""
+    try:
+        return bool(current_build_context().is_final)
+    except Exception:  # noqa: BLE001 - outside a Hypothesis test there is no build context
+        return False
+
+
+class FuzzEnv:
+    """Everything the fuzz tests share: profile, target, client, pacer, budget, seed and counters."""
+
+    def __init__(self, profile: Profile, base_url: str, options: dict[str, Any], tests_total: int,
+                 reports_dir: Path | None = None) -> None:
+        self.profile = profile
+        self.config: FuzzConfig = profile.fuzz or FuzzConfig()
+        self.base_url = base_url.rstrip("/")
+        self.reports_dir = reports_dir
+        self.max_examples = self.config.max_examples
+        self.options_examples = int(options["max_examples"]) if options.get("max_examples") else None
+        given = options.get("seed", self.config.seed)
+        # Without a seed, pick one and report it: every run can be replayed with `synthgate run --seed N`.
+        self.seed = int(given) if given is not None else random.SystemRandom().randrange(2**31)
+        self.allow_writes = self.config.allow_writes
+        self.latency_ms = self.config.latency_ms or profile.defaults.latency_budget_ms
+        self.huge = self.config.huge_length
+        self.pacer = Pacer(float(options.get("max_rps") or self.config.max_rps))
+        self.budget = Budget(float(options.get("max_time_s") or self.config.max_time_s), tests_total)
+        self.client = make_client(profile)
+        self.methods: Counter[str] = Counter()
+        self.run: TestRun | None = None
+
+    def close(self) -> None:
+        """Close the shared client."""
+        self.client.close()
+
+    @staticmethod
+    def new_session() -> httpx.Cookies:
+        """A fresh session for stateful flows: its own cookie jar (clients are costly to create, jars are not)."""
+        return httpx.Cookies()
+
+    def url(self, path: str) -> str:
+        """The absolute URL of a path on the target."""
+        return self.base_url + path
+
+    def examples_for(self, declared: int | None) -> int:
+        """Examples of one test: the run's override, else the endpoint's own bound, else the section's."""
+        if self.options_examples is not None:
+            return self.options_examples
+        return declared or self.max_examples
+
+    def endpoint_headers(self, headers: dict[str, str]) -> dict[str, str]:
+        """An endpoint's extra headers with ${secrets.X} and ${vars.X} resolved (a missing one fails the test)."""
+        try:
+            return {str(k): str(v) for k, v in expand(headers, self.profile).items()}
+        except TemplateError as exc:
+            _fail(f"fuzz endpoint headers: {exc}")
+            raise
+
+    def admit(self, item: FuzzItem, sg: Any) -> None:
+        """Name the check; fail it when it cannot run, skip it when it may not (writes without allow_writes)."""
+        sg.set(id=item.check_id)
+        if item.error:
+            sg.set(kind=item.error_kind)
+            _fail(item.error)
+        if item.skip:
+            import pytest
+
+            pytest.skip(item.skip)
+
+    # ---- requests -------------------------------------------------------------------------------
+
+    def send(self, method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None,
+             query: dict[str, str] | None = None, session: httpx.Cookies | None = None) -> Exchange:
+        """Send one request: writes refused unless allowed, paced, with the synthetic-traffic headers.
+
+        Without `session` the request starts a fresh session (no cookies kept), so every example stands alone
+        and its curl line reproduces it; with one, the session's cookies go out and come back updated.
+        """
+        method = method.upper()
+        if method not in SAFE_METHODS and not self.allow_writes:
+            raise WriteRefused(f"{method} {url}: writes are not allowed (set fuzz.allow_writes in the profile)")
+        self.pacer.wait()
+        if session is not None:
+            self.client.cookies = session  # the client copies the session's cookies
+        try:
+            ex = send_raw(self.client, method, url, headers, body, params=query or None)
+        except (httpx.InvalidURL, UnicodeError):
+            self.client.cookies.clear()
+            reject()
+        if ex.error and ex.error.startswith(CLIENT_SIDE_ERRORS):
+            self.client.cookies.clear()
+            reject()
+        if session is not None:
+            session.update(self.client.cookies)
+        self.client.cookies.clear()
+        self.methods[method] += 1
+        if self.run is not None:
+            self.run.requests += 1
+            self.run.throttled += ex.status == THROTTLED
+        return ex
+
+    # ---- inside a Hypothesis example -----------------------------------------------------------
+
+    def example(self) -> None:
+        """Call first in every example: counts it, and stops generation once the test's time share is spent."""
+        run = self.run
+        assert run is not None, "example() outside FuzzEnv.run_test"
+        if time.monotonic() > run.deadline and not _is_final():
+            run.budget_cut = True
+            if run.failures_seen:
+                reject()  # shrinking: no more requests, keep the failure already found
+            raise BudgetSpent(f"time share spent after {run.examples} examples")
+        run.examples += 1
+
+    def expect(self, found: list[Violation], ex: Exchange, what: str, curl: str | None = None) -> None:
+        """Fail the example when a property is broken, remembering the failure and its curl reproduction."""
+        if not found:
+            return
+        run = self.run
+        assert run is not None
+        run.failures_seen += 1
+        kind = "assertion" if ex.response is not None else (ex.error_kind or "error")
+        detail = "; ".join(str(v) for v in found)
+        message = f"{ex.method} {_path_of(ex.url, self.base_url)} {what}: {detail}"
+        run.failure = Failure(properties=sorted({v.prop for v in found}), message=message,
+                              curl=redactor(curl or curl_for(ex)), kind=kind, exchange=ex)
+        raise PropertyBroken(message)
+
+    # ---- running a test -------------------------------------------------------------------------
+
+    def settings_for(self, max_examples: int, steps: int | None = None) -> settings:
+        """Hypothesis settings of the stage: bounded, no example database, one minimal bug per test."""
+        return settings(
+            max_examples=max_examples,
+            deadline=None,  # latency is a property of its own, with the profile's bound
+            database=None,  # nothing written into the project; runs replay through the seed instead
+            phases=(Phase.explicit, Phase.generate, Phase.shrink),
+            report_multiple_bugs=False,
+            suppress_health_check=list(HealthCheck),
+            print_blob=False,
+            verbosity=Verbosity.normal,
+            stateful_step_count=steps or 10,
+        )
+
+    def run_test(self, check_id: str, test: Callable[[], None], sg: Any, round_no: int = 0) -> None:
+        """Run a settings-wrapped Hypothesis test with the stage's seed and report its outcome through `sg`."""
+        run_seed = self.seed + round_no
+        run = TestRun(check_id=check_id, deadline=self.budget.next_share(), seed=run_seed)
+        self.run = run
+        outcome: BaseException | None = None
+        try:
+            # each test draws its own stream from the run's seed, so one test's changes leave the others alone
+            seed(run_seed * 1_000_003 + zlib.crc32(check_id.encode()))(test)()
+        except BudgetSpent:
+            pass
+        except (Unsatisfiable, FlakyStrategyDefinition) as exc:
+            # Stopping a test mid-run when its time share is spent can look like either to Hypothesis
+            if not (run.budget_cut and not run.failures_seen):
+                outcome = exc
+        except BaseException as exc:  # noqa: BLE001 - every outcome becomes a reported result
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            outcome = exc
+        finally:
+            self.run = None
+        self._report(run, outcome, sg)
+
+    def _report(self, run: TestRun, outcome: BaseException | None, sg: Any) -> None:
+        details: dict[str, Any] = {"examples": run.examples, "requests": run.requests, "seed": run.seed}
+        if run.throttled:
+            details["throttled_429"] = run.throttled
+        if run.budget_cut:
+            details["budget_cut"] = True
+        duration_ms = round((time.monotonic() - run.started) * 1000, 1)
+        if outcome is None:
+            sg.set(id=run.check_id, duration_ms=duration_ms, details=details)
+            return
+        failure = run.failure
+        if isinstance(outcome, FlakyFailure) and failure is not None:
+            # failed once, then passed on replay: intermittent (a blip, or load), reported apart like a retry
+            details.update(intermittent=failure.message, curl=failure.curl)
+            sg.set(id=run.check_id, duration_ms=duration_ms, details=details, flaky=True, attempts=2)
+            return
+        if failure is None or not isinstance(outcome, PropertyBroken):
+            message = redactor(f"the fuzz test itself failed: {outcome.__class__.__name__}: {outcome}"[:2000])
+            sg.set(id=run.check_id, duration_ms=duration_ms, details=details, kind="error")
+            _fail(message)
+        assert failure is not None
+        evidence = self._write_evidence(run.check_id, failure)
+        details.update(properties=failure.properties, minimal_example=True)
+        curl = failure.curl
+        quoted = curl if len(curl) <= MESSAGE_CURL_LIMIT else curl[:MESSAGE_CURL_LIMIT] + " ... (full command in curl)"
+        message = (f"property {', '.join(failure.properties)} broken: {failure.message} "
+                   f"[minimal example after {run.examples} examples; seed {run.seed}]\nreproduce: {quoted}")
+        sg.set(id=run.check_id, duration_ms=duration_ms, details=details, kind=failure.kind, curl=curl,
+               evidence=evidence)
+        _fail(redactor(message))
+
+    def _write_evidence(self, check_id: str, failure: Failure) -> list[str]:
+        if self.reports_dir is None:
+            return []
+        rel = Path("fuzz") / f"{check_id}.txt"
+        path = self.reports_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = f"{failure.message}\n\nreproduce:\n{failure.curl}\n\n{failure.exchange.describe(limit=4000)}\n"
+        path.write_text(redactor(text), encoding="utf-8")
+        return [str(rel)]
+
+
+def _fail(message: str) -> None:
+    import pytest
+
+    pytest.fail(message, pytrace=False)
+
+
+def _path_of(url: str, base: str) -> str:
+    path = url[len(base):] if url.startswith(base) else url
+    return path if len(path) <= 120 else path[:117] + "..."

@@ -1,0 +1,109 @@
+"""What the scheduler runs: one job per smoke check, and the e2e stage as one job; each returns probe results."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthgate.checks.smoke import SmokeCheck, execute, plan
+from synthgate.profile import Profile
+from synthgate.redact import redactor
+from synthgate.results import NOT_EVIDENCE, CheckResult
+from synthgate.store import ProbeResult
+
+MESSAGE_LIMIT = 2000
+
+
+class ProbeSetupError(Exception):
+    """The probe cannot start as asked; the message is meant for the user as is."""
+
+
+@dataclass
+class Job:
+    """A schedulable unit: an id, its interval, and a function (run in a worker thread) that yields results."""
+
+    id: str
+    interval: float
+    run: Callable[[], list[ProbeResult]]
+    stage: str = "smoke"
+
+
+def outcome_of(status: str, kind: str | None, unreachable: str = "ignore") -> str:
+    """up, down or unknown: a failure without evidence (unreachable, no data) is unknown unless told otherwise."""
+    if status == "passed":
+        return "up"
+    if (kind or "assertion") in NOT_EVIDENCE and not (unreachable == "down" and kind == "unreachable"):
+        return "unknown"
+    return "down"
+
+
+def smoke_result(check: SmokeCheck, profile: Profile, base_url: str, unreachable: str = "ignore") -> ProbeResult:
+    """Run one smoke check (with its retries) and turn it into a probe result; never raises."""
+    ts = time.time()
+    started = time.perf_counter()
+    try:
+        tried = execute(check, profile, base_url)
+    except Exception as exc:  # noqa: BLE001 - a crashing check is a failed result, never a dead scheduler
+        return ProbeResult(check_id=check.id, ts=ts, duration_ms=(time.perf_counter() - started) * 1000,
+                           status="failed", outcome="down", kind="error", attempts=1,
+                           message=redactor(f"check crashed: {exc.__class__.__name__}: {exc}")[:MESSAGE_LIMIT])
+    final = tried.final
+    status = "passed" if final.ok else "failed"
+    # what a user waits for: the final attempt's requests, without the retries and backoff before it
+    latency = sum(ex.duration_ms for ex in final.exchanges) if final.exchanges else None
+    return ProbeResult(check_id=check.id, ts=ts, duration_ms=round(tried.duration_ms, 3), status=status,
+                       outcome=outcome_of(status, final.kind, unreachable), kind=None if final.ok else final.kind,
+                       attempts=tried.attempts, latency_ms=None if latency is None else round(latency, 3),
+                       message=redactor(final.message or ("ok" if final.ok else "failed"))[:MESSAGE_LIMIT])
+
+
+def smoke_jobs(profile: Profile, base_url: str, every: float) -> list[Job]:
+    """One job per smoke check of the profile; a check's own `every` wins over the probe's."""
+    unreachable = profile.probe.unreachable
+    jobs = []
+    for check in plan(profile):
+        def run(check: SmokeCheck = check) -> list[ProbeResult]:
+            return [smoke_result(check, profile, base_url, unreachable)]
+
+        jobs.append(Job(id=check.id, interval=check.every or every, run=run))
+    return jobs
+
+
+def e2e_job(profile: Profile, profile_path: Path, base_url: str, every: float, reports_dir: Path,
+            progress: Callable[[str], None]) -> Job:
+    """The e2e stage (browser journeys) as one job; ProbeSetupError when this installation has no e2e stage."""
+    from synthgate.stages import StageContext, stage_runner
+
+    try:
+        runner = stage_runner("e2e")
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ProbeSetupError(f"--stages e2e: the e2e stage is not available in this installation ({exc}); "
+                              "probe with --stages smoke") from None
+    unreachable = profile.probe.unreachable
+
+    def run() -> list[ProbeResult]:
+        ts = time.time()
+        ctx = StageContext(profile=profile, profile_path=profile_path, base_url=base_url,
+                           reports_dir=reports_dir / "probe-e2e", progress=lambda _text: None, label="probe")
+        try:
+            stage = runner(ctx)
+            checks = stage.checks
+        except Exception as exc:  # noqa: BLE001 - a crashed stage is one failed result
+            checks = [CheckResult(id="stage", status="failed", kind="error",
+                                  message=f"the e2e stage crashed: {exc.__class__.__name__}: {exc}")]
+        out = []
+        for c in checks:
+            if c.status == "skipped":
+                continue
+            status = "failed" if c.status == "failed" else "passed"
+            out.append(ProbeResult(check_id=f"e2e:{c.id}", stage="e2e", ts=ts, duration_ms=c.duration_ms,
+                                   latency_ms=c.duration_ms, status=status,
+                                   outcome=outcome_of(status, c.kind, unreachable), kind=c.kind,
+                                   attempts=c.attempts,
+                                   message=redactor(c.message or ("ok" if status == "passed" else "failed"))
+                                   [:MESSAGE_LIMIT]))
+        return out
+
+    return Job(id="stage:e2e", interval=every, run=run, stage="e2e")

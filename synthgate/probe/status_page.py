@@ -1,0 +1,224 @@
+"""The status page: one self-contained HTML file (inline CSS and SVG, no script, nothing fetched from elsewhere)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from html import escape
+from pathlib import Path
+
+from synthgate.probe.alerts import human_duration, iso
+from synthgate.probe.report import CheckReport, ProbeReport, age, build, fmt_ms
+from synthgate.redact import redactor
+from synthgate.store import ProbeResult, Store
+
+MAX_BUCKETS = 60
+MIN_SPAN_S = 10.0
+MAX_SPAN_S = 30 * 86400.0
+GREEN, AMBER, RED, GREY, BLUE = "#16a34a", "#d97706", "#dc2626", "#d1d5db", "#2563eb"
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f8fafc;color:#0f172a}
+main{max-width:980px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
+.banner{padding:14px 18px;border-radius:8px;color:#fff;font-weight:600;margin:16px 0}
+.up{background:#16a34a}.down{background:#dc2626}.nodata{background:#64748b}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #e2e8f0}
+th,td{padding:6px 8px;border-bottom:1px solid #e2e8f0;text-align:left;vertical-align:top}
+th{background:#f1f5f9;font-weight:600;white-space:nowrap}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.bad{color:#dc2626}.nw{white-space:nowrap}
+.state-UP{color:#16a34a;font-weight:600}.state-DOWN{color:#dc2626;font-weight:700}
+.state-other{color:#d97706;font-weight:600}.muted{color:#64748b}
+.check{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:10px 14px;margin:10px 0}
+.check h3{font-size:15px;margin:0 0 6px}svg{display:block;max-width:100%}
+.msg{font-family:ui-monospace,monospace;font-size:12px;color:#475569;word-break:break-word}
+"""
+
+
+def _state_class(label: str) -> str:
+    return "state-UP" if label == "UP" else "state-DOWN" if label.startswith("DOWN") else "state-other"
+
+
+def _span(store: Store, profile: str, location: str, now: float, interval: float) -> tuple[float, int]:
+    """The charts' time span (the history there is, up to 30 days) and their bucket count (a bucket >= interval)."""
+    rows = store.query("SELECT min(ts) FROM probe_results WHERE profile=? AND location=? AND ts>=?",
+                       (profile, location, now - MAX_SPAN_S))
+    first = rows[0][0] if rows and rows[0][0] is not None else now
+    span = min(MAX_SPAN_S, max(MIN_SPAN_S, interval, now - float(first)))
+    return span, max(1, min(MAX_BUCKETS, int(span / max(interval, 1e-3))))
+
+
+def _tick(ts: float, span: float) -> str:
+    """A short time label: 08:39:41Z within a day, 11-25 08:39Z beyond."""
+    text = iso(ts) or ""
+    return text[11:19] + "Z" if span <= 86400 else text[5:10] + " " + text[11:16] + "Z"
+
+
+def latency_svg(results: list[ProbeResult], start: float, end: float, n: int = MAX_BUCKETS, width: int = 900,
+                height: int = 110) -> str:
+    """Latency over time: the median of each of `n` time buckets as a line, failed runs as red bands."""
+    pad_l, pad_b, pad_t = 52, 18, 8
+    plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
+    bucket_s = (end - start) / n
+    buckets: list[list[float]] = [[] for _ in range(n)]
+    failed: list[int] = []
+    for r in results:
+        i = min(n - 1, max(0, int((r.ts - start) / bucket_s)))
+        if r.latency_ms is not None and r.outcome != "unknown":
+            buckets[i].append(r.latency_ms)
+        if r.outcome == "down":
+            failed.append(i)
+    medians = [(i, sorted(b)[len(b) // 2]) for i, b in enumerate(buckets) if b]
+    label = f"latency, last {human_duration(end - start)}"
+    if not medians:
+        return (f'<svg width="{width}" height="{height}" role="img" aria-label="{label}: no data">'
+                f'<text x="{pad_l}" y="{height // 2}" fill="#64748b">no latency data yet</text></svg>')
+    top = max(v for _, v in medians) * 1.15 or 1.0
+
+    def x(i: float) -> float:
+        return pad_l + (i + 0.5) * plot_w / n
+
+    def y(v: float) -> float:
+        return pad_t + plot_h - v / top * plot_h
+
+    parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="{escape(label)}"><title>{escape(label)}</title>']
+    for frac in (0.0, 0.5, 1.0):
+        yy = y(top * frac)
+        parts.append(f'<line x1="{pad_l}" x2="{width - 8}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e2e8f0"/>'
+                     f'<text x="{pad_l - 4}" y="{yy + 4:.1f}" font-size="10" text-anchor="end" fill="#64748b">'
+                     f'{fmt_ms(top * frac)}</text>')
+    for i in sorted(set(failed)):
+        parts.append(f'<rect x="{x(i) - plot_w / n / 2:.1f}" y="{pad_t}" width="{plot_w / n:.1f}" '
+                     f'height="{plot_h}" fill="{RED}" opacity="0.18"/>')
+    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in medians)
+    parts.append(f'<polyline points="{points}" fill="none" stroke="{BLUE}" stroke-width="1.6"/>')
+    for i, v in medians:
+        parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="1.8" fill="{BLUE}">'
+                     f'<title>{escape(iso(start + i * bucket_s) or "")}: median {fmt_ms(v)}</title></circle>')
+    span = end - start
+    parts.append(f'<text x="{pad_l}" y="{height - 4}" font-size="10" fill="#64748b">{_tick(start, span)}</text>'
+                 f'<text x="{width - 8}" y="{height - 4}" font-size="10" fill="#64748b" text-anchor="end">'
+                 f'{_tick(end, span)}</text></svg>')
+    return "".join(parts)
+
+
+def uptime_svg(results: list[ProbeResult], start: float, end: float, slo: float, n: int = MAX_BUCKETS,
+               width: int = 900, height: int = 34) -> str:
+    """Uptime per time bucket as bars: green at 100 %, amber down to the SLO, red below it, grey without data."""
+    bucket_s = (end - start) / n
+    up = [0] * n
+    down = [0] * n
+    for r in results:
+        i = min(n - 1, max(0, int((r.ts - start) / bucket_s)))
+        if r.outcome == "up":
+            up[i] += 1
+        elif r.outcome == "down":
+            down[i] += 1
+    bar_w = width / n
+    label = f"uptime, last {human_duration(end - start)}"
+    parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="{escape(label)}"><title>{escape(label)}</title>']
+    for i in range(n):
+        total = up[i] + down[i]
+        if total == 0:  # no tooltip: keeps the page small
+            parts.append(f'<rect x="{i * bar_w + 0.5:.1f}" y="2" width="{max(1.0, bar_w - 1.5):.1f}" '
+                         f'height="{height - 4}" rx="1.5" fill="{GREY}"/>')
+            continue
+        pct = 100.0 * up[i] / total
+        color = GREEN if pct >= 100 else AMBER if pct >= slo else RED
+        text = f"{pct:.2f} % ({down[i]} failed of {total})"
+        parts.append(f'<rect x="{i * bar_w + 0.5:.1f}" y="2" width="{max(1.0, bar_w - 1.5):.1f}" '
+                     f'height="{height - 4}" rx="1.5" fill="{color}"><title>'
+                     f'{escape(iso(start + i * bucket_s) or "")}: {escape(text)}</title></rect>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _check_row(c: CheckReport, slo: float, now: float) -> str:
+    label = c.label
+    cells = [f"<td>{escape(c.check_id)}</td>", f'<td class="{_state_class(label)} nw">{escape(label)}</td>']
+    for name in ("24h", "7d", "30d"):
+        uptime = c.windows[name].uptime
+        cells.append(f'<td class="num">{"-" if uptime is None else f"{uptime:.3f}%"}</td>')
+    budget = c.windows["30d"].budget_left(slo)
+    budget_text = "-" if budget is None else "exhausted" if budget <= 0 else f"{budget:.1f}%"
+    cells.append(f'<td class="num{" bad" if budget is not None and budget <= 0 else ""}">{budget_text}</td>')
+    cells.append(f'<td class="num">{fmt_ms(c.p50_ms)}</td><td class="num">{fmt_ms(c.p95_ms)}</td>')
+    cells.append(f'<td class="muted nw">{escape(age(c.state.last_ts if c.state else None, now))}</td>')
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def render(report: ProbeReport, results: dict[str, list[ProbeResult]], span_s: float, n: int = MAX_BUCKETS) -> str:
+    """The status page HTML for a report and each check's recent results."""
+    now = report.generated_at
+    start = now - span_s
+    where = report.profile + (f" ({report.location})" if report.location != "default" else "")
+    if report.open_incident is not None:
+        inc = report.open_incident
+        banner = (f'<div class="banner down">DOWN since {escape(iso(inc.started_at) or "")} '
+                  f'({escape(human_duration(now - inc.started_at))}): {escape(", ".join(inc.checks))}</div>')
+    elif any(c.state is not None for c in report.checks):
+        banner = '<div class="banner up">All checks operational</div>'
+    else:
+        banner = '<div class="banner nodata">No results yet</div>'
+    rows = "".join(_check_row(c, report.slo, now) for c in report.checks)
+    cards = []
+    for c in report.checks:
+        mine = results.get(c.check_id, [])
+        msg = c.state.last_message if c.state and c.state.last_outcome != "up" else ""
+        cards.append(f'<div class="check"><h3>{escape(c.check_id)} <span class="{_state_class(c.label)}">'
+                     f'{escape(c.label)}</span></h3>'
+                     + (f'<div class="msg">{escape(msg)}</div>' if msg else "")
+                     + uptime_svg(mine, start, now, report.slo, n) + latency_svg(mine, start, now, n) + "</div>")
+    incidents = "".join(
+        f"<tr><td>#{i.id}</td><td>{escape(iso(i.started_at) or '')}</td>"
+        f"<td>{escape(iso(i.resolved_at) or 'open')}</td>"
+        f"<td class=\"num\">{escape(human_duration((i.resolved_at or now) - i.started_at))}</td>"
+        f"<td>{escape(', '.join(i.checks))}</td><td class=\"msg\">{escape(i.message[:300])}</td></tr>"
+        for i in reversed(report.incidents))
+    incident_table = (f"<table><tr><th>#</th><th>started</th><th>resolved</th><th>downtime</th><th>checks</th>"
+                      f"<th>first failure</th></tr>{incidents}</table>" if incidents
+                      else '<p class="muted">No incidents in this period.</p>')
+    html = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="60"><title>Status: {escape(where)}</title><style>{CSS}</style></head>
+<body><main>
+<h1>Status: {escape(where)}</h1>
+<div class="muted">{escape(report.base_url)} · SLO {report.slo:g} % · updated {escape(iso(now) or "")}</div>
+{banner}
+<h2>Checks</h2>
+<table><tr><th>check</th><th>state</th><th>uptime 24 h</th><th>7 d</th><th>30 d</th><th>budget left (30 d)</th>
+<th>P50</th><th>P95</th><th>last run</th></tr>{rows}</table>
+<h2>Incidents (last {escape(human_duration(report.since_s))})</h2>
+{incident_table}
+<h2>History (last {escape(human_duration(span_s))})</h2>
+{"".join(cards)}
+<p class="muted">Written by synthgate probe. Uptime counts results with evidence; latency is the median per bar.</p>
+</main></body></html>
+"""
+    return redactor(html)
+
+
+def write(store: Store, profile: str, location: str, path: Path, now: float | None = None) -> Path:
+    """Build the report and write the status page atomically (readers never see half a page)."""
+    now = time.time() if now is None else now
+    report = build(store, profile, location, since_s=30 * 86400.0, now=now)
+    intervals = [float(v) for v in report.config.get("intervals", {}).values()] or [60.0]
+    span, n = _span(store, profile, location, now, min(intervals))
+    results: dict[str, list[ProbeResult]] = {}
+    for r in store.results(profile, location, since=now - span):
+        results.setdefault(r.check_id, []).append(r)
+    text = render(report, results, span, n)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".status.", suffix=".html", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, 0o644)  # a page for web servers and colleagues to read (mkstemp makes it private)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

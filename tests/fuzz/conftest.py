@@ -1,0 +1,82 @@
+"""Wiring of the fuzz suite: the plan from the profile, one paced environment per run, and Hypothesis' own
+files kept under the reports directory (never a .hypothesis/ folder in the project).
+
+Run it alone with `pytest tests/fuzz --profile demo` (starts the embedded demo target) or against any
+deployment with `--base-url URL`; `--synthgate-options '{"seed": 1, "max_examples": 50}'` bounds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
+
+from synthgate.fuzz import plan
+from synthgate.fuzz.engine import FuzzEnv
+from synthgate.plugin import sg_profile_of
+from synthgate.profile import ProfileError, resolve_base_url
+
+_PLAN = pytest.StashKey[list[plan.FuzzItem]]()
+FIXTURES = {"fuzz_endpoint": "endpoint", "fuzz_operation": "openapi", "fuzz_flow": "flow"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point Hypothesis' storage (caches; the example database is off) under the reports directory."""
+    reports = Path(config.getoption("synthgate_reports", None) or "reports")
+    set_hypothesis_home_dir(reports.resolve() / ".hypothesis")
+
+
+def _options(config: pytest.Config) -> dict[str, Any]:
+    return dict(json.loads(config.getoption("synthgate_options", None) or "{}"))
+
+
+def _base_url(config: pytest.Config) -> str:
+    """The target; the embedded demo target is started here when the profile asks for it and none is given."""
+    profile, _ = sg_profile_of(config)
+    try:
+        url, _ = resolve_base_url(config.getoption("base_url", None), profile)
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if url:
+        return url
+    if not profile.embedded_demo:
+        raise pytest.UsageError("no base URL: pass --base-url, or set SYNTHGATE_BASE_URL or API_URL")
+    from synthgate.demo.server import EmbeddedTarget
+
+    target = EmbeddedTarget()
+    target.start()
+    config.add_cleanup(target.stop)
+    config.option.base_url = target.url  # the plugin's sg_target fixture reads it from here
+    return target.url
+
+
+def fuzz_plan(config: pytest.Config) -> list[plan.FuzzItem]:
+    """The fuzz tests of this run, built once (fetching the OpenAPI document when the profile names one)."""
+    if _PLAN not in config.stash:
+        profile, _ = sg_profile_of(config)
+        items = plan.build(profile, _base_url(config)) if profile.fuzz else []
+        rounds = max(1, int(_options(config).get("repeat", 1)))
+        config.stash[_PLAN] = [dataclasses.replace(i, round=r) for r in range(rounds) for i in items]
+    return config.stash[_PLAN]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One test per endpoint, OpenAPI operation and flow of the profile."""
+    for fixture, kind in FIXTURES.items():
+        if fixture in metafunc.fixturenames:
+            items = [i for i in fuzz_plan(metafunc.config) if i.kind == kind]
+            metafunc.parametrize(fixture, items, ids=[i.check_id for i in items])
+
+
+@pytest.fixture(scope="session")
+def fuzz(pytestconfig: pytest.Config, sg_profile: Any, sg_target: str, sg_options: dict[str, Any],
+         sg_reports_dir: Path) -> Iterator[FuzzEnv]:
+    """The run's shared client, pacer, time budget and seed."""
+    env = FuzzEnv(sg_profile, sg_target, sg_options, plan.runnable(fuzz_plan(pytestconfig)), sg_reports_dir)
+    yield env
+    env.close()
