@@ -87,7 +87,7 @@ def _gate(
         err.print(redactor(f"synthgate: internal error: {exc.__class__.__name__}: {exc}"), markup=False)
         raise typer.Exit(EXIT_FAIL) from None
     verdict_table(verdict)
-    say(f"reports: {reports}/ (verdict.json, summary.md, junit.xml, allure-results/)")
+    say(f"reports: {reports}/ (verdict.json, summary.md, junit.xml, report.html, allure-results/)")
     raise typer.Exit(verdict.exit_code)
 
 

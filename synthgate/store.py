@@ -454,6 +454,15 @@ class Store:
             tx.execute("UPDATE alerts SET status=?, attempts=?, last_error=?, sent_at=? WHERE id=?",
                        (status, attempts, error, time.time() if status == "sent" else None, alert_id))
 
+    def expire_orphans(self, profile: str, location: str, channels: Sequence[str]) -> int:
+        """Expire pending alerts of channels the profile no longer has (nobody would ever deliver them)."""
+        marks = ",".join("?" * len(channels)) or "''"
+        with self.transaction() as tx:
+            return int(tx.execute(
+                f"UPDATE alerts SET status='expired', last_error='channel removed from the profile' WHERE profile=? "
+                f"AND location=? AND status='pending' AND channel NOT IN ({marks})",
+                (profile, location, *channels)).rowcount)
+
     def alert_retry(self, alert_id: int, attempts: int, next_attempt_at: float, error: str) -> None:
         """Record a failed delivery attempt and when to try again."""
         with self.transaction() as tx:

@@ -22,7 +22,7 @@ from synthgate.e2e import evidence
 from synthgate.e2e.browser import BrowserChoice, BrowserNotFound, discover
 from synthgate.e2e.plan import JourneySpec, PlannedStep, attempts, journey_budget_s, plan
 from synthgate.http import TemplateError, expand
-from synthgate.profile.e2e import Step, TextExpect, ToggleJourney, Vitals
+from synthgate.profile.e2e import JourneyStep, TextExpect, ToggleJourney, Vitals
 from synthgate.profile.model import Profile
 from synthgate.redact import redactor
 
@@ -241,11 +241,12 @@ class _Journey:
                 await locator.set_checked(resolved, timeout=self.expect_ms)
                 return
             text = resolved if isinstance(resolved, str) else str(resolved)
-            tag = await locator.evaluate("e => e.tagName", timeout=self.expect_ms)
-            if tag == "SELECT":
-                await locator.select_option(text, timeout=self.expect_ms)
-            else:
+            try:
                 await locator.fill(text, timeout=self.expect_ms)
+            except Exception as exc:  # noqa: BLE001 - a <select> cannot be filled: choose its option instead
+                if "not an <input>" not in str(exc):
+                    raise
+                await locator.select_option(text, timeout=self.expect_ms)
         except StepFailed:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -493,26 +494,26 @@ class _Journey:
         selector = await self.click_language(lang)
         return await self.language_applied(lang, f"after clicking {selector} again")
 
-    async def op_step(self, step: Step) -> str:
+    async def op_step(self, step: JourneyStep) -> str:
         return await getattr(self, f"step_{step.action}")(step)
 
     # ---- `steps` journeys ------------------------------------------------------------------------
 
-    async def step_goto(self, step: Step) -> str:
+    async def step_goto(self, step: JourneyStep) -> str:
         assert step.goto is not None
         code = await self.goto(step.goto, step.status, fatal=False)
         self.vitals = await self.read_vitals()
         return f"GET {step.goto} answered {code} (at {self.page.url})"
 
-    async def step_click(self, step: Step) -> str:
+    async def step_click(self, step: JourneyStep) -> str:
         assert step.click is not None
         await self.click(step.click)
         return f"clicked {step.click}"
 
-    async def step_fill(self, step: Step) -> str:
+    async def step_fill(self, step: JourneyStep) -> str:
         return await self.op_fill_fields(dict(step.fill or {}))
 
-    async def step_select(self, step: Step) -> str:
+    async def step_select(self, step: JourneyStep) -> str:
         for selector, value in (step.select or {}).items():
             try:
                 await self.page.locator(selector).select_option(str(self.expand(value)), timeout=self.expect_ms)
@@ -527,13 +528,13 @@ class _Journey:
             raise StepFailed(f"cannot {'check' if checked else 'uncheck'} {selector}: {_short(exc)}") from None
         return f"{'checked' if checked else 'unchecked'} {selector}"
 
-    async def step_check(self, step: Step) -> str:
+    async def step_check(self, step: JourneyStep) -> str:
         return await self._set_checked(str(step.check), True)
 
-    async def step_uncheck(self, step: Step) -> str:
+    async def step_uncheck(self, step: JourneyStep) -> str:
         return await self._set_checked(str(step.uncheck), False)
 
-    async def step_press(self, step: Step) -> str:
+    async def step_press(self, step: JourneyStep) -> str:
         key = str(step.press)
         try:
             if step.on:
@@ -544,21 +545,21 @@ class _Journey:
             raise StepFailed(f"cannot press {key}: {_short(exc)}") from None
         return f"pressed {key}"
 
-    async def step_reload(self, step: Step) -> str:
+    async def step_reload(self, step: JourneyStep) -> str:
         try:
             await self.page.reload(wait_until="load", timeout=self.timeout_ms)
         except Exception as exc:  # noqa: BLE001
             raise StepFailed(f"reload failed: {_short(exc)}", fatal=True) from None
         return "reloaded"
 
-    async def step_wait_for(self, step: Step) -> str:
+    async def step_wait_for(self, step: JourneyStep) -> str:
         try:
             await self.page.locator(str(step.wait_for)).first.wait_for(state="visible", timeout=self.expect_ms)
         except Exception as exc:  # noqa: BLE001
             raise StepFailed(f"{step.wait_for} did not become visible: {_short(exc)}") from None
         return f"{step.wait_for} is visible"
 
-    async def step_expect_url(self, step: Step) -> str:
+    async def step_expect_url(self, step: JourneyStep) -> str:
         pattern = re.compile(str(step.expect_url))
 
         async def probe() -> str:
@@ -570,10 +571,10 @@ class _Journey:
             raise StepFailed(f"the page is at {url}, expected a URL matching {step.expect_url!r}")
         return f"at {url}"
 
-    async def step_expect_text(self, step: Step) -> str:
+    async def step_expect_text(self, step: JourneyStep) -> str:
         return await self.expect_texts(list(step.expect_text or []))
 
-    async def step_expect_no_text(self, step: Step) -> str:
+    async def step_expect_no_text(self, step: JourneyStep) -> str:
         return await self.expect_texts(list(step.expect_no_text or []), present=False)
 
     async def _visibility(self, selector: str, state: Literal["visible", "hidden"]) -> str:
@@ -583,20 +584,20 @@ class _Journey:
             raise StepFailed(f"expected {selector} to be {state}: {_short(exc)}") from None
         return f"{selector} is {state}"
 
-    async def step_expect_visible(self, step: Step) -> str:
+    async def step_expect_visible(self, step: JourneyStep) -> str:
         return await self._visibility(str(step.expect_visible), "visible")
 
-    async def step_expect_hidden(self, step: Step) -> str:
+    async def step_expect_hidden(self, step: JourneyStep) -> str:
         return await self._visibility(str(step.expect_hidden), "hidden")
 
-    async def step_expect_title(self, step: Step) -> str:
+    async def step_expect_title(self, step: JourneyStep) -> str:
         pattern = re.compile(str(step.expect_title))
         title = await _poll(self.page.title, lambda t: bool(pattern.search(t)), self.expect_ms)
         if not pattern.search(title):
             raise StepFailed(f"the title is {title!r}, expected it to match {step.expect_title!r}")
         return f"title {title!r}"
 
-    async def step_expect_storage(self, step: Step) -> str:
+    async def step_expect_storage(self, step: JourneyStep) -> str:
         for key, want in (step.expect_storage or {}).items():
             value = await self.page.evaluate("(k) => window.localStorage.getItem(k)", key)
             expected = self.expand(want) if want is not None else None
@@ -604,10 +605,10 @@ class _Journey:
                 raise StepFailed(f"localStorage[{key!r}] is {value!r}, expected {expected!r}")
         return "storage as expected"
 
-    async def step_expect_no_console_errors(self, step: Step) -> str:
+    async def step_expect_no_console_errors(self, step: JourneyStep) -> str:
         return await self.op_no_console_errors([])
 
-    async def step_expect_vitals(self, step: Step) -> str:
+    async def step_expect_vitals(self, step: JourneyStep) -> str:
         vitals = await self.read_vitals()
         budgets: Vitals = step.expect_vitals or Vitals()
         messages, problems = [], []
@@ -641,28 +642,17 @@ class Runner:
         parts = urlsplit(url)
         return (parts.scheme, parts.netloc) == self.origin
 
-    async def run(self) -> None:
-        """Launch the browser once, run the journeys (concurrently where allowed), close it."""
-        from playwright.async_api import async_playwright
+    async def run(self, browser: Any) -> None:
+        """Run the journeys in `browser` (concurrently where allowed), each in a fresh context."""
+        limit = asyncio.Semaphore(self.profile.e2e.parallel)
 
-        async with async_playwright() as pw:
-            try:
-                browser = await pw.chromium.launch(**self.choice.launch_kwargs())  # type: ignore[arg-type]
-            except Exception as exc:  # noqa: BLE001 - a browser that cannot start is the runner's problem
-                self.fail_all(f"could not start Chromium {self.choice.describe()}: {_short(exc)}", "no-data")
-                return
-            try:
-                limit = asyncio.Semaphore(self.profile.e2e.parallel)
+        async def bounded(journey: JourneySpec) -> None:
+            async with limit:
+                await self.journey(browser, journey)
 
-                async def bounded(journey: JourneySpec) -> None:
-                    async with limit:
-                        await self.journey(browser, journey)
-
-                await asyncio.gather(*(bounded(j) for j in self.profile.journeys if j.parallel))
-                for journey in [j for j in self.profile.journeys if not j.parallel]:
-                    await self.journey(browser, journey)
-            finally:
-                await browser.close()
+        await asyncio.gather(*(bounded(j) for j in self.profile.journeys if j.parallel))
+        for journey in [j for j in self.profile.journeys if not j.parallel]:
+            await self.journey(browser, journey)
 
     def fail_all(self, message: str, kind: str) -> None:
         """Every step of every journey failed for one reason (no browser, no Playwright)."""
@@ -680,7 +670,8 @@ class Runner:
             results = []
             budget = journey_budget_s(self.profile, journey)
             try:
-                await asyncio.wait_for(self.attempt(browser, journey, steps, results), budget)
+                final = attempt == attempts(self.profile, journey)
+                await asyncio.wait_for(self.attempt(browser, journey, steps, results, final), budget)
             except TimeoutError:
                 results += [StepResult(s.check_id, "failed", f"the journey did not finish within {budget:.0f} s",
                                        kind="error") for s in steps[len(results):]]
@@ -705,15 +696,21 @@ class Runner:
             self.results[r.check_id] = r
 
     async def attempt(self, browser: Any, journey: JourneySpec, steps: list[PlannedStep],
-                      results: list[StepResult]) -> None:
-        """One attempt: fresh context, tracing, the steps in order, evidence if any step failed."""
+                      results: list[StepResult], final: bool = True) -> None:
+        """One attempt: fresh context, the steps in order, evidence if a step failed on the `final` attempt.
+
+        Only the last possible attempt is traced (unless `e2e.trace: always`): a failure before it is retried,
+        and only the last attempt's evidence is kept, so tracing the earlier ones would cost a healthy run
+        time for nothing.
+        """
         cfg = self.profile.e2e
         context = await browser.new_context(
             viewport={"width": cfg.viewport.width, "height": cfg.viewport.height},
             locale=cfg.locale,
             ignore_https_errors=cfg.ignore_https_errors,
         )
-        tracing = cfg.trace != "off"
+        tracing = cfg.trace == "always" or (cfg.trace == "on-failure" and final)
+        evidence_wanted = final or cfg.trace == "always"
         try:
             await self._synthetic_headers(context)
             await context.add_init_script(script=vitals_script())
@@ -725,13 +722,13 @@ class Runner:
             page.set_default_timeout(self._expect_ms(journey))
             page.set_default_navigation_timeout((journey.timeout_s or cfg.timeout_s) * 1000)
             state = _Journey(self, journey, page)
-            await self._steps(state, steps, results)
+            await self._steps(state, steps, results, screenshots=evidence_wanted)
             failed = [r for r in results if r.status == "failed"]
             saved: list[str] = []
             if tracing:
                 keep = bool(failed) or cfg.trace == "always"
                 saved += await self._stop_trace(context, journey.id, keep)
-            if failed:
+            if failed and evidence_wanted:
                 log = evidence.evidence_dir(self.reports_dir) / f"{journey.id}.console.log"
                 evidence.write_console_log(log, state.log)
                 saved.append(evidence.relative(log, self.reports_dir))
@@ -783,7 +780,8 @@ class Runner:
             return None
         return evidence.relative(path, self.reports_dir)
 
-    async def _steps(self, state: _Journey, steps: list[PlannedStep], results: list[StepResult]) -> None:
+    async def _steps(self, state: _Journey, steps: list[PlannedStep], results: list[StepResult],
+                     screenshots: bool = True) -> None:
         failed_at: str | None = None  # the first failed step since the last fresh start
         skip_from: str | None = None  # once set, non-fresh steps are skipped
         shot: str | None = None  # the screenshot of the page as it is now (observations do not change it)
@@ -808,7 +806,8 @@ class Runner:
                 result = StepResult(step.check_id, "failed", redactor(exc.message),
                                     round((time.monotonic() - started) * 1000, 1), kind=exc.kind,
                                     details=state.details)
-                shot = shot or await self._screenshot(state, step)
+                if screenshots:
+                    shot = shot or await self._screenshot(state, step)
                 if shot:
                     result.evidence.append(shot)
                 results.append(result)
@@ -822,38 +821,100 @@ class Runner:
                 skip_from = skip_from or step.step
 
 
+class BrowserLaunchError(Exception):
+    """The browser was found but could not be started (or Playwright is missing)."""
+
+
+class BrowserSession:
+    """One headless Chromium kept open on an event loop of its own; `run` runs a profile's journeys in it.
+
+    The loop lives in its own thread: Playwright's async API must not meet pytest-playwright's sync loop, and
+    a caller (the e2e suite, a benchmark, a probe) stays plain blocking code. One session serves many runs.
+    """
+
+    def __init__(self, choice: BrowserChoice | None = None) -> None:
+        self.choice = choice or discover()  # BrowserNotFound propagates: the caller reports the install hint
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="synthgate-browser", daemon=True)
+        self._playwright: Any = None
+        self._browser: Any = None
+        self.launch_s = 0.0
+
+    def __enter__(self) -> BrowserSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, coro: Awaitable[T], timeout: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)  # type: ignore[arg-type]
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        """Start Playwright and launch the browser; BrowserLaunchError when it cannot start."""
+        try:
+            from playwright.async_api import async_playwright
+        except ImportError:
+            raise BrowserLaunchError("Playwright is not installed: pip install playwright "
+                                     "(synthgate depends on it)") from None
+        self._thread.start()
+        started = time.monotonic()
+
+        async def launch() -> None:
+            self._playwright = await async_playwright().start()
+            self._browser = await self._playwright.chromium.launch(**self.choice.launch_kwargs())
+
+        try:
+            self._call(launch(), timeout_s)
+        except Exception as exc:  # noqa: BLE001 - a browser that cannot start is the runner's problem
+            self.close()
+            raise BrowserLaunchError(f"could not start Chromium {self.choice.describe()}: {_short(exc)}") from None
+        self.launch_s = time.monotonic() - started
+
+    def run(self, profile: Profile, base_url: str, reports_dir: Path) -> JourneyRun:
+        """Run every journey of the profile; each step's result, failures included; never raises."""
+        started = time.monotonic()
+        runner = Runner(profile, base_url, reports_dir, self.choice)
+        try:
+            self._call(runner.run(self._browser))
+        except Exception as exc:  # noqa: BLE001 - reported as failed steps
+            message = redactor(f"the journey runner crashed: {exc.__class__.__name__}: {_short(exc)}")
+            for step in [s for j in profile.journeys for s in plan(j)]:
+                runner.results.setdefault(step.check_id, StepResult(step.check_id, "failed", message, kind="error"))
+        return JourneyRun(runner.results, self.choice.describe(), time.monotonic() - started)
+
+    def close(self) -> None:
+        """Close the browser and Playwright, stop the loop."""
+        if not self._thread.is_alive():
+            return
+
+        async def stop() -> None:
+            if self._browser is not None:
+                await self._browser.close()
+            if self._playwright is not None:
+                await self._playwright.stop()
+
+        try:
+            self._call(stop(), 30)
+        except Exception:  # noqa: BLE001 - closing is best effort; the driver exits with this process
+            pass
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            if not self._thread.is_alive():
+                self._loop.close()
+
+
 def run_journeys(profile: Profile, base_url: str, reports_dir: Path,
                  choice: BrowserChoice | None = None) -> JourneyRun:
-    """Run every journey of the profile (blocking); each step's result, failures included, never raises."""
+    """Launch a browser, run every journey of the profile, close it; failures are results, never raised."""
     started = time.monotonic()
     try:
-        choice = choice or discover()
-    except BrowserNotFound as exc:
-        runner = Runner(profile, base_url, reports_dir, BrowserChoice(None, "none"))
+        with BrowserSession(choice) as session:
+            run = session.run(profile, base_url, reports_dir)
+            run.duration_s = time.monotonic() - started
+            return run
+    except (BrowserNotFound, BrowserLaunchError) as exc:
+        runner = Runner(profile, base_url, reports_dir, choice or BrowserChoice(None, "none"))
         runner.fail_all(str(exc), "no-data")
-        return JourneyRun(runner.results, "none", time.monotonic() - started)
-    runner = Runner(profile, base_url, reports_dir, choice)
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        runner.fail_all("Playwright is not installed: pip install playwright (synthgate depends on it)", "no-data")
-        return JourneyRun(runner.results, choice.describe(), time.monotonic() - started)
-    crash: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(runner.run())
-        except BaseException as exc:  # noqa: BLE001 - reported as failed steps below
-            crash.append(exc)
-
-    # a thread of its own: asyncio.run must not meet pytest-playwright's sync loop in this thread
-    thread = threading.Thread(target=target, name="synthgate-journeys", daemon=True)
-    thread.start()
-    thread.join()
-    if crash:
-        message = f"the journey runner crashed: {crash[0].__class__.__name__}: {_short(crash[0])}"
-        for journey in profile.journeys:
-            for step in plan(journey):
-                runner.results.setdefault(step.check_id, StepResult(step.check_id, "failed", redactor(message),
-                                                                    kind="error"))
-    return JourneyRun(runner.results, choice.describe(), time.monotonic() - started)
+        return JourneyRun(runner.results, runner.choice.describe(), time.monotonic() - started)

@@ -8,6 +8,7 @@ found is still shrunk, without new requests, and reported).
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -21,18 +22,20 @@ from typing import Any
 
 import httpx
 from hypothesis import HealthCheck, Phase, Verbosity, reject, seed, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.control import current_build_context
 from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition, Unsatisfiable
 
+from synthgate.fuzz.plan import FuzzItem
 from synthgate.fuzz.properties import THROTTLED, Violation
 from synthgate.fuzz.repro import curl_for
-from synthgate.fuzz.plan import FuzzItem
 from synthgate.http import Exchange, TemplateError, expand, make_client, send_raw
 from synthgate.profile import Profile
 from synthgate.profile.fuzz import SAFE_METHODS, FuzzConfig
 from synthgate.redact import redactor
 
 MESSAGE_CURL_LIMIT = 1_500  # the message quotes the curl line up to this; the check's curl field has all of it
+SHRINK_EXTRA_MIN_S, SHRINK_EXTRA_MAX_S = 2.0, 10.0  # shrinking time beyond a test's share
 
 
 class Pacer:
@@ -60,12 +63,13 @@ class Budget:
         self.deadline = time.monotonic() + total_s
         self.left = max(1, tests)
 
-    def next_share(self) -> float:
-        """The deadline of the test that starts now."""
+    def next_share(self) -> tuple[float, float]:
+        """(deadline for generating, deadline for shrinking a failure found) of the test that starts now."""
         now = time.monotonic()
         share = max(0.0, self.deadline - now) / self.left
         self.left = max(1, self.left - 1)
-        return now + share
+        # a failure found late still gets time to shrink; the stage's hard limit has a grace period for it
+        return now + share, now + share + min(SHRINK_EXTRA_MAX_S, max(SHRINK_EXTRA_MIN_S, share))
 
 
 class BudgetSpent(unittest.SkipTest):
@@ -97,6 +101,7 @@ class TestRun:
 
     check_id: str
     deadline: float
+    shrink_deadline: float
     seed: int
     examples: int = 0
     requests: int = 0
@@ -110,6 +115,18 @@ class TestRun:
 # Requests the HTTP client itself refuses to send (an illegal header value, a URL over its length limit):
 # the target never saw them, so they say nothing about it and the example is discarded.
 CLIENT_SIDE_ERRORS = ("LocalProtocolError", "UnsupportedProtocol", "InvalidURL")
+
+
+def hypothesis_home() -> Path:
+    """Keep Hypothesis' files out of the project: the example database is off (runs replay through their seed)
+    and the Unicode tables it builds, costly to rebuild, are cached per user ($HYPOTHESIS_STORAGE_DIRECTORY, else
+    ~/.cache/synthgate/hypothesis)."""
+    configured = os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY")
+    if configured:
+        return Path(configured)
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "synthgate" / "hypothesis"
+    set_hypothesis_home_dir(home)
+    return home
 
 
 def _is_final() -> bool:
@@ -219,10 +236,13 @@ class FuzzEnv:
         """Call first in every example: counts it, and stops generation once the test's time share is spent."""
         run = self.run
         assert run is not None, "example() outside FuzzEnv.run_test"
-        if time.monotonic() > run.deadline and not _is_final():
+        now = time.monotonic()
+        if run.failures_seen:
+            if now > run.shrink_deadline and not _is_final():
+                run.budget_cut = True
+                reject()  # shrinking out of time: no more requests; the smallest failure so far is reported
+        elif now > run.deadline:
             run.budget_cut = True
-            if run.failures_seen:
-                reject()  # shrinking: no more requests, keep the failure already found
             raise BudgetSpent(f"time share spent after {run.examples} examples")
         run.examples += 1
 
@@ -259,7 +279,8 @@ class FuzzEnv:
     def run_test(self, check_id: str, test: Callable[[], None], sg: Any, round_no: int = 0) -> None:
         """Run a settings-wrapped Hypothesis test with the stage's seed and report its outcome through `sg`."""
         run_seed = self.seed + round_no
-        run = TestRun(check_id=check_id, deadline=self.budget.next_share(), seed=run_seed)
+        deadline, shrink_deadline = self.budget.next_share()
+        run = TestRun(check_id=check_id, deadline=deadline, shrink_deadline=shrink_deadline, seed=run_seed)
         self.run = run
         outcome: BaseException | None = None
         try:
@@ -268,8 +289,11 @@ class FuzzEnv:
         except BudgetSpent:
             pass
         except (Unsatisfiable, FlakyStrategyDefinition) as exc:
-            # Stopping a test mid-run when its time share is spent can look like either to Hypothesis
-            if not (run.budget_cut and not run.failures_seen):
+            # Cutting a test short when its time is spent can look like either to Hypothesis: without a
+            # failure that is a pass on fewer examples; with one, the smallest failure found is the result.
+            if run.budget_cut and run.failures_seen and run.failure is not None:
+                outcome = PropertyBroken(run.failure.message)
+            elif not run.budget_cut:
                 outcome = exc
         except BaseException as exc:  # noqa: BLE001 - every outcome becomes a reported result
             if isinstance(exc, KeyboardInterrupt | SystemExit):
@@ -292,7 +316,7 @@ class FuzzEnv:
         failure = run.failure
         if isinstance(outcome, FlakyFailure) and failure is not None:
             # failed once, then passed on replay: intermittent (a blip, or load), reported apart like a retry
-            details.update(intermittent=failure.message, curl=failure.curl)
+            details.update(intermittent=failure.message, intermittent_properties=failure.properties, curl=failure.curl)
             sg.set(id=run.check_id, duration_ms=duration_ms, details=details, flaky=True, attempts=2)
             return
         if failure is None or not isinstance(outcome, PropertyBroken):
@@ -301,11 +325,12 @@ class FuzzEnv:
             _fail(message)
         assert failure is not None
         evidence = self._write_evidence(run.check_id, failure)
-        details.update(properties=failure.properties, minimal_example=True)
+        details.update(properties=failure.properties, shrunk=not run.budget_cut)
         curl = failure.curl
         quoted = curl if len(curl) <= MESSAGE_CURL_LIMIT else curl[:MESSAGE_CURL_LIMIT] + " ... (full command in curl)"
+        minimal = "smallest example found before the time budget ran out" if run.budget_cut else "minimal example"
         message = (f"property {', '.join(failure.properties)} broken: {failure.message} "
-                   f"[minimal example after {run.examples} examples; seed {run.seed}]\nreproduce: {quoted}")
+                   f"[{minimal}, {run.examples} examples; seed {run.seed}]\nreproduce: {quoted}")
         sg.set(id=run.check_id, duration_ms=duration_ms, details=details, kind=failure.kind, curl=curl,
                evidence=evidence)
         _fail(redactor(message))

@@ -6,6 +6,7 @@ reported with a shell script that replays the (shrunk) sequence with curl and on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import string
 from typing import Any
@@ -166,12 +167,11 @@ def create_read_machine(env: FuzzEnv, flow: CreateReadFlow, endpoint: FuzzEndpoi
             extra = []
             new_id: Any = None
             if ex.status is not None and ex.status not in flow.created:
-                extra.append(Violation("create-accepted", f"creating answered {ex.status}, expected {sorted(flow.created)}"))
+                extra.append(Violation("create-accepted",
+                                       f"creating answered {ex.status}, expected {sorted(flow.created)}"))
             else:
-                try:
+                with contextlib.suppress(KeyError):
                     new_id = dotted(_json(ex), flow.id_field)
-                except KeyError:
-                    pass
                 if not isinstance(new_id, str | int) or isinstance(new_id, bool) or new_id == "":
                     extra.append(Violation("create-returns-id", f"no id at {flow.id_field!r} in the answer"))
             self.check(ex, extra, "(create)")

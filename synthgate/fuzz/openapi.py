@@ -98,7 +98,8 @@ def to_field(document: dict[str, Any], schema: Any, required: bool = True, depth
             spec["format"] = fmt
         if "pattern" in schema and "format" not in spec:
             spec["pattern"] = schema["pattern"]
-        spec.update({k: schema[s] for k, s in (("min_length", "minLength"), ("max_length", "maxLength")) if s in schema})
+        lengths = (("min_length", "minLength"), ("max_length", "maxLength"))
+        spec.update({k: schema[s] for k, s in lengths if s in schema})
     if types in ("integer", "number"):
         spec.update({k: schema[k] for k in ("minimum", "maximum") if k in schema})
     if types == "object":

@@ -73,7 +73,8 @@ def violations(exp: Expectations, kind: str, ex: Exchange, path_mutated: bool = 
     elif status != THROTTLED:
         allowed = sorted(exp.success)
         if kind == "valid" and status not in exp.success:
-            out.append(Violation("valid-input-accepted", f"answered {status} to valid input, expected one of {allowed}"))
+            out.append(Violation("valid-input-accepted",
+                                 f"answered {status} to valid input, expected one of {allowed}"))
         elif kind == "invalid" and not exp.rejects(status, path_mutated):
             expected = sorted(exp.invalid) if exp.invalid is not None else "a 4xx other than 404/405"
             out.append(Violation("invalid-input-rejected", f"answered {status} to invalid input, expected {expected}"))

@@ -52,4 +52,5 @@ def curl_script(steps: list[tuple[int, Exchange]]) -> str:
             seen.add(session)
             lines.append(f"jar{session}=$(mktemp)  # session {session}: a fresh cookie jar")
         lines.append(curl_for(ex, jar=f"$jar{session}"))
+        lines.append("echo")  # each answer on lines of its own
     return "\n".join(lines)

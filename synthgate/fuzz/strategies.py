@@ -139,6 +139,10 @@ def _valid_non_null(f: FuzzField) -> st.SearchStrategy[Any]:
         if f.format == "uri":
             return st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=20).map(lambda s: f"https://example.com/{s}")
         if f.pattern is not None:
+            pattern = re.compile(f.pattern)
+            if pattern.fullmatch("synthgate@example.com"):
+                # an email pattern: plain addresses are far cheaper to draw than from_regex, and still match
+                return _email(f).filter(lambda s: pattern.fullmatch(s) is not None)
             return st.from_regex(f.pattern, fullmatch=True).filter(lambda s: _length_ok(f, s))
         # A required string without a declared minimum: "" is schema-valid but many apps refuse it (edge).
         low = max(f.min_length or 0, 1)
@@ -219,17 +223,19 @@ def invalid_values(f: FuzzField) -> st.SearchStrategy[tuple[str, Any]]:
             options.append(st.just((f"{f.max_length + 1} characters, above max_length {f.max_length}",
                                     "a" * (f.max_length + 1))))
         if f.enum is not None:
-            misses = [v for v in {"synthgate-not-an-option", ""} | {str(e).swapcase() for e in f.enum} if v not in f.enum]
+            candidates = {"synthgate-not-an-option", ""} | {str(e).swapcase() for e in f.enum}
+            misses = [v for v in candidates if v not in f.enum]
             options.append(st.sampled_from(sorted(misses)).map(lambda v: (f"{v!r}, not one of the enum", v)))
         if f.format == "email":
             options.append(st.sampled_from(EMAIL_INVALID).map(lambda v: (f"{v!r}, not an email address", v)))
     if f.type in ("integer", "number"):
+        as_type = int if f.type == "integer" else float
         if f.minimum is not None:
-            below = f.minimum - 1
-            options.append(st.just((f"{below!r}, below minimum {f.minimum!r}", int(below) if f.type == "integer" else below)))
+            below = as_type(f.minimum - 1)
+            options.append(st.just((f"{below!r}, below minimum {f.minimum!r}", below)))
         if f.maximum is not None:
-            above = f.maximum + 1
-            options.append(st.just((f"{above!r}, above maximum {f.maximum!r}", int(above) if f.type == "integer" else above)))
+            above = as_type(f.maximum + 1)
+            options.append(st.just((f"{above!r}, above maximum {f.maximum!r}", above)))
         if f.type == "integer":
             options.append(st.just(("0.5, not an integer", 0.5)))
     return st.one_of(options)
@@ -238,15 +244,18 @@ def invalid_values(f: FuzzField) -> st.SearchStrategy[tuple[str, Any]]:
 def edge_values(f: FuzzField, huge: int) -> st.SearchStrategy[tuple[Kind, str, Any]]:
     """(kind, label, value) for unusual values: unicode, huge strings, numbers at the edges, empty strings."""
     if f.type == "string":
-        unicode = st.tuples(st.sampled_from(sorted(UNICODE_SAMPLES)), st.integers(1, 4)).map(
-            lambda t: (t[0], UNICODE_SAMPLES[t[0]] * t[1]))
-        # padded with safe letters up to the minimum, so the unusual characters are what is tested
+        # several kinds mixed in one string (all of them, at times), padded with plain letters up to the minimum
+        names = sorted(UNICODE_SAMPLES)
+        unicode = st.one_of(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True),
+                            st.just(names)).map(
+            lambda chosen: (" + ".join(chosen), "".join(UNICODE_SAMPLES[n] for n in chosen)))
         padded = unicode.map(lambda t: (f"{t[0]} string", t[1] + "a" * max(0, (f.min_length or 0) - len(t[1]))))
         huge_strings = st.tuples(st.sampled_from(sorted(HUGE_CHUNKS)), st.integers(huge, huge * 3)).map(
             lambda t: (f"{t[1]}-character {t[0]} string", (HUGE_CHUNKS[t[0]] * t[1])[: t[1]]))
         blank = st.sampled_from([("empty string", ""), ("whitespace-only string", "   "),
                                  ("string with surrounding whitespace", "  a  ")])
-        return st.one_of(blank, padded, huge_strings).map(lambda t: (classify_string(f, t[1]), t[0], t[1]))
+        mixed = st.one_of(padded, padded, huge_strings, blank)  # unicode twice as often as the others
+        return mixed.map(lambda t: (classify_string(f, t[1]), t[0], t[1]))
     if f.type in ("integer", "number"):
         return st.sampled_from(EDGE_NUMBERS).map(lambda v: (classify_number(f, v), f"number at the edge {v!r}", v))
     if f.type == "array":
@@ -269,27 +278,32 @@ def body_cases(endpoint: FuzzEndpoint, huge: int) -> tuple[st.SearchStrategy[Bod
     valid = valid_object(fields)
     required = sorted(n for n, f in fields.items() if f.required)
     names = sorted(fields)
+    # built once: a strategy constructed inside a draw is validated again on every example
+    invalid_of = {name: invalid_values(f) for name, f in fields.items()}
+    edge_of = {name: edge_values(f, huge) for name, f in fields.items()}
+    any_required = st.sampled_from(required) if required else st.nothing()
+    any_name = st.sampled_from(names) if names else st.nothing()
 
     @st.composite
     def missing(draw: st.DrawFn) -> BodyCase:
         body = draw(valid)
-        name = draw(st.sampled_from(required))
+        name = draw(any_required)
         body.pop(name, None)
         return _json_case("invalid", f"{name} missing", body)
 
     @st.composite
     def bad_field(draw: st.DrawFn) -> BodyCase:
         body = draw(valid)
-        name = draw(st.sampled_from(names))
-        label, value = draw(invalid_values(fields[name]))
+        name = draw(any_name)
+        label, value = draw(invalid_of[name])
         body[name] = value
         return _json_case("invalid", f"{name}: {label}", body)
 
     @st.composite
     def unusual_field(draw: st.DrawFn) -> BodyCase:
         body = draw(valid)
-        name = draw(st.sampled_from(names))
-        kind, label, value = draw(edge_values(fields[name], huge))
+        name = draw(any_name)
+        kind, label, value = draw(edge_of[name])
         body[name] = value
         return _json_case(kind, f"{name}: {label}", body)
 
@@ -328,14 +342,15 @@ def body_cases(endpoint: FuzzEndpoint, huge: int) -> tuple[st.SearchStrategy[Bod
     if names:
         invalid.append(bad_field())
     invalid += [
-        st.sampled_from(NOT_AN_OBJECT).map(lambda t: ("invalid", f"{t[0]} instead of an object", t[1], JSON_TYPE, None)),
+        st.sampled_from(NOT_AN_OBJECT).map(
+            lambda t: ("invalid", f"{t[0]} instead of an object", t[1], JSON_TYPE, None)),
         st.sampled_from(MALFORMED).map(lambda t: ("invalid", f"malformed JSON ({t[0]})", t[1], JSON_TYPE, None)),
         truncated(),
     ]
     edge = [extra(), other_content_type(),
             valid.map(lambda b: ("edge", "JSON with a byte-order mark", b"\xef\xbb\xbf" + dump_json(b), JSON_TYPE, b))]
     if names:
-        edge.insert(0, unusual_field())
+        edge[:0] = [unusual_field(), unusual_field()]  # field values: twice the weight of the other edge kinds
     return valid.map(lambda b: _json_case("valid", "valid body", b)), st.one_of(invalid), st.one_of(edge)
 
 
@@ -350,13 +365,17 @@ def param_text(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    return json.dumps(value) if isinstance(value, list | dict) else repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def fill_path(template: str, values: dict[str, Any]) -> str:
     """The path with each {name} replaced by its percent-encoded value."""
-    return re.sub(r"\{([A-Za-z0-9_]+)\}", lambda m: quote(param_text(values[m.group(1)]), safe="", errors="surrogatepass"),
-                  template)
+    def one(m: re.Match[str]) -> str:
+        return quote(param_text(values[m.group(1)]), safe="", errors="surrogatepass")
+
+    return re.sub(r"\{([A-Za-z0-9_]+)\}", one, template)
 
 
 ParamCase = tuple[Kind, str, dict[str, Any], dict[str, Any], bool]  # kind, label, path values, query, path mutated
@@ -372,6 +391,7 @@ def param_cases(endpoint: FuzzEndpoint, huge: int) -> tuple[
     params = [("path", n, f) for n, f in sorted(endpoint.path_params.items())]
     params += [("query", n, f) for n, f in sorted(endpoint.query.items())]
     required_query = sorted(n for n, f in endpoint.query.items() if f.required)
+    any_required = st.sampled_from(required_query) if required_query else st.nothing()
 
     @st.composite
     def valid(draw: st.DrawFn) -> ParamCase:
@@ -380,20 +400,27 @@ def param_cases(endpoint: FuzzEndpoint, huge: int) -> tuple[
     @st.composite
     def missing(draw: st.DrawFn) -> ParamCase:
         query = draw(query_valid)
-        name = draw(st.sampled_from(required_query))
+        name = draw(any_required)
         query.pop(name, None)
         return "invalid", f"query parameter {name} missing", draw(path_valid), query, False
 
+    edge_of = {(where, name): edge_values(f, huge) for where, name, f in params}
+    invalid_of = {(where, name): _invalid_param(f) for where, name, f in params}
+
     def mutated(edge: bool) -> st.SearchStrategy[ParamCase]:
+        choices = params if edge else [(w, n, f) for w, n, f in params if _invalid_param_options(f)]
+
+        which = st.sampled_from(choices)
+
         @st.composite
         def build(draw: st.DrawFn) -> ParamCase:
-            where, name, f = draw(st.sampled_from(params))
+            where, name, f = draw(which)
             path, query = draw(path_valid), draw(query_valid)
             if edge:
-                kind, label, value = draw(edge_values(f, huge))
+                kind, label, value = draw(edge_of[(where, name)])
             else:
                 kind = "invalid"
-                label, value = draw(_invalid_param(f))
+                label, value = draw(invalid_of[(where, name)])
             (path if where == "path" else query)[name] = value
             return kind, f"{where} parameter {name}: {label}", path, query, where == "path"
 
@@ -440,7 +467,8 @@ def _invalid_param(f: FuzzField) -> st.SearchStrategy[tuple[str, Any]]:
 # ---- whole requests ---------------------------------------------------------------------------
 
 
-def probes(endpoint: FuzzEndpoint, huge: int = 20_000, headers: dict[str, str] | None = None) -> st.SearchStrategy[Probe]:
+def probes(endpoint: FuzzEndpoint, huge: int = 20_000,
+           headers: dict[str, str] | None = None) -> st.SearchStrategy[Probe]:
     """Every kind of request to `endpoint`: valid, invalid and edge, in that shrinking order."""
     pv, pi, pe = param_cases(endpoint, huge)
     groups: list[st.SearchStrategy[Probe]]

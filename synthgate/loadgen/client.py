@@ -11,7 +11,7 @@ import _socket
 import errno
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -564,7 +564,7 @@ class FastClient:
             is_head=method == "HEAD",
         )
 
-    def prepared(self, key: object, factory: PreparedFactory) -> PreparedRequest:
+    def prepared(self, key: object, factory: Callable[[FastClient], PreparedRequest]) -> PreparedRequest:
         """The cached prepared form of `key` (built by `factory(self)` on first use)."""
         req = self._prepared.get(key)
         if req is None:
@@ -685,10 +685,3 @@ class FastClient:
             return conn.roundtrip(head + tail, method == "HEAD", keep)
         finally:
             conn.close()
-
-
-class PreparedFactory:
-    """Typing helper: something that prepares a request for a client."""
-
-    def __call__(self, client: FastClient) -> PreparedRequest:  # pragma: no cover - protocol only
-        raise NotImplementedError

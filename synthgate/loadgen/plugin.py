@@ -30,6 +30,7 @@ import gevent
 from gevent.event import Event
 from locust import events
 from locust.env import Environment
+from locust.exception import CatchResponseError
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC, RequestStats, StatsEntry, StatsError, bucket_response_time
 
@@ -107,6 +108,7 @@ class LoadState:
         self.started_wall: float | None = None
         self.stopped_wall: float | None = None
         self.target_users = 0
+        self.workers_seen = 0
         self._flusher: gevent.Greenlet | None = None
         self._controller: gevent.Greenlet | None = None
         self._progress: gevent.Greenlet | None = None
@@ -145,6 +147,7 @@ class LoadState:
         if self.role != "worker" and self.option("sg_progress", False) and self._progress is None:
             self._progress = gevent.spawn(self._print_progress)
         if self.role == "master" and isinstance(runner, MasterRunner):
+            self.workers_seen = runner.worker_count
             # sent before the spawn messages, so every worker knows its share before its users start
             for client in list(runner.clients.all):
                 runner.send_message("synthgate_share", {"workers": runner.worker_count}, client.id)
@@ -253,7 +256,7 @@ class LoadState:
             mode="open" if rate > 0 else "closed",
             arrival_rate=rate or None,
             users=self.target_users or int(self.option("num_users", 0) or 0),
-            workers=runner.worker_count if isinstance(runner, MasterRunner) else 0,
+            workers=self.workers_seen if isinstance(runner, MasterRunner) else 0,
             started=self.started_wall,
             stopped=self.stopped_wall or time.time(),
             max_requests=int(self.option("max_requests", 0) or 0) or None,
@@ -404,6 +407,8 @@ def _on_request(
 
 
 def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, CatchResponseError) and exc.args:  # resp.failure("...") from a task: its message
+        return str(exc.args[0])
     return StatsError.parse_error(exc)
 
 

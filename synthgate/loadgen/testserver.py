@@ -5,6 +5,7 @@
 Every request to `/` waits `--delay-ms`; every `--slow-every`-th request (deterministic, so the true
 percentiles are known exactly) waits `--slow-ms` instead. `--stall-at-s T --stall-s D` holds every
 response that would leave between T and T+D seconds after the first request until T+D: one server stall.
+`--log-latencies FILE` writes the service time of each `/` request on exit (the truth to compare with).
 Other paths exercise the client: `/chunked`, `/close` (Connection: close, no length), `/redirect`,
 `/cookie` (sets one), `/echo-cookie`, `/status/NNN`, `/big` (256 KiB chunked).
 `--tls-cert/--tls-key` serve HTTPS. Prints `READY <port>` once listening. Loopback self-tests and
@@ -16,9 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import ssl
 import subprocess
 import sys
+from pathlib import Path
 
 import httptools
 
@@ -34,6 +37,8 @@ class _Config:
 class _State:
     count = 0
     first: float | None = None
+    log: list[float] = []  # service time of every "/" request (ms), when --log-latencies is given
+    logging = False
 
 
 class _Protocol(asyncio.Protocol):
@@ -44,7 +49,7 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.url = b""
         self.headers: dict[bytes, bytes] = {}
-        self.queue: asyncio.Queue[tuple[bytes, bytes, dict[bytes, bytes], bool]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[bytes, bytes, dict[bytes, bytes], bool, float]] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -74,18 +79,21 @@ class _Protocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         method = self.parser.get_method()
-        self.queue.put_nowait((method, self.url, self.headers, self.parser.should_keep_alive()))
+        arrived = asyncio.get_running_loop().time()
+        self.queue.put_nowait((method, self.url, self.headers, self.parser.should_keep_alive(), arrived))
 
     async def _serve(self) -> None:  # responses in request order, one connection at a time
         loop = asyncio.get_running_loop()
         while True:
-            method, url, headers, keep = await self.queue.get()
+            method, url, headers, keep, arrived = await self.queue.get()
             path = url.split(b"?", 1)[0]
             resp, close = await self._respond(loop, method, path, headers)
             assert self.transport is not None
             if self.transport.is_closing():
                 return
             self.transport.write(resp)
+            if self.state.logging and path == b"/":
+                self.state.log.append((loop.time() - arrived) * 1000.0)
             if close or not keep:
                 self.transport.close()
                 return
@@ -147,7 +155,10 @@ async def _main(args: argparse.Namespace) -> None:
     cfg.stall_at_s = args.stall_at_s
     cfg.stall_s = args.stall_s
     state = _State()
+    state.logging = bool(args.log_latencies)
     loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, lambda: stop.done() or stop.set_result(None))
     tls = None
     if args.tls_cert:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -157,7 +168,10 @@ async def _main(args: argparse.Namespace) -> None:
     sys.stdout.write(f"READY {port}\n")
     sys.stdout.flush()
     async with server:
-        await server.serve_forever()
+        await stop
+    if args.log_latencies:
+        # what the server actually did: the truth the generator's percentiles are checked against
+        Path(args.log_latencies).write_text("\n".join(f"{v:.3f}" for v in state.log), encoding="utf-8")
 
 
 class CalibrationServer:
@@ -203,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--slow-ms", type=float, default=0.0)
     ap.add_argument("--stall-at-s", type=float, default=-1.0)
     ap.add_argument("--stall-s", type=float, default=0.0)
+    ap.add_argument("--log-latencies", default="", help="on SIGTERM, write each / service time (ms) here")
     ap.add_argument("--tls-cert", default="", help="serve HTTPS with this certificate (PEM)")
     ap.add_argument("--tls-key", default="", help="and this key (PEM)")
     args = ap.parse_args(argv)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ class DeliveryError(Exception):
 
 
 @dataclass
-class Channel:
+class Channel(ABC):
     """An alert channel: a stable key for the outbox, a label safe to log, and how to deliver."""
 
     key: str
@@ -45,9 +46,9 @@ class Channel:
     timeout_s: float
     retries: int
 
+    @abstractmethod
     def deliver(self, document: dict[str, Any]) -> None:
         """Deliver one alert document; raise DeliveryError on failure."""
-        raise NotImplementedError
 
 
 @dataclass
@@ -214,6 +215,9 @@ class AlertDispatcher:
 
     def start(self) -> None:
         """Start the workers (they also pick up alerts left pending by a previous run)."""
+        orphans = self.store.expire_orphans(self.profile, self.location, [c.key for c in self.channels])
+        if orphans:
+            self.log(f"alerts: {orphans} pending alert(s) of channels no longer in the profile expired")
         for channel in self.channels:
             t = threading.Thread(target=self._work, args=(channel,), name=f"alerts {channel.key}", daemon=True)
             t.start()

@@ -138,7 +138,7 @@ def status(profile: ProfileFilter = None, location: LocationFilter = None, db: D
     with _open(db) as store:
         reports = _reports(store, profile, location, since_s=86400.0)
     if as_json:
-        console.print_json(redactor(json.dumps([to_json(r) for r in reports])))
+        sys.stdout.write(redactor(json.dumps([to_json(r) for r in reports], indent=2)) + "\n")
     for r in reports if not as_json else []:
         now = r.generated_at
         console.print(redactor(f"{r.profile} @ {r.location}: {r.base_url} (probe pid {r.pid}, started "
@@ -180,7 +180,7 @@ def report(
     with _open(db) as store:
         reports = _reports(store, profile, location, since_s, slo)
     if as_json:
-        console.print_json(redactor(json.dumps([to_json(r) for r in reports])))
+        sys.stdout.write(redactor(json.dumps([to_json(r) for r in reports], indent=2)) + "\n")
         raise typer.Exit(0)
     for r in reports:
         _print_report(r)

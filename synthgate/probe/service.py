@@ -18,7 +18,14 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from synthgate.probe.alerts import AlertDispatcher, alert_document, build_channels, human_duration, iso
+from synthgate.probe.alerts import (
+    AlertDispatcher,
+    alert_document,
+    build_channels,
+    human_duration,
+    iso,
+    safe_url,
+)
 from synthgate.probe.incidents import Event, IncidentTracker, Policy
 from synthgate.probe.jobs import Job, ProbeSetupError, e2e_job, smoke_jobs
 from synthgate.probe.metrics import ProbeMetrics
@@ -178,19 +185,21 @@ class _Probe:
     # -- lifecycle -----------------------------------------------------------------------------------------------
 
     def run(self) -> int:
-        self.store.register_probe(self.name, self.location, self.base_url, self.profile.probe.slo, self.config)
-        keep = {j.id for j in self.jobs if j.stage == "smoke"}
-        e2e = any(j.stage == "e2e" for j in self.jobs)
-        current = [c for c in self.tracker.states if c in keep or (e2e and c.startswith("e2e:"))]
-        events = self.tracker.forget(current, time.time(), self.outbox)
-        self._announce(events)
-        self.metrics.restore(self.tracker.states, self.tracker.incident is not None)
+        """Probe until stopped (or one round with --once); returns the exit code."""
         if self.opts.metrics_port is not None:
             try:
                 self.metrics.serve(self.opts.metrics_port, self.opts.metrics_addr)
             except OSError as exc:
                 raise ProbeSetupError(f"--metrics-port {self.opts.metrics_port}: cannot listen on "
                                       f"{self.opts.metrics_addr}: {exc}") from None
+        self.store.register_probe(self.name, self.location, safe_url(self.base_url), self.profile.probe.slo,
+                                  self.config)
+        keep = {j.id for j in self.jobs if j.stage == "smoke"}
+        e2e = any(j.stage == "e2e" for j in self.jobs)
+        current = [c for c in self.tracker.states if c in keep or (e2e and c.startswith("e2e:"))]
+        events = self.tracker.forget(current, time.time(), self.outbox)
+        self._announce(events)
+        self.metrics.restore(self.tracker.states, self.tracker.incident is not None)
         self._prune()
         self.page.start()
         self.dispatcher.start()
@@ -198,7 +207,7 @@ class _Probe:
         restore = self._install_signals()
         resumed = self.tracker.incident
         mode = "one round" if self.opts.once else "until stopped"
-        _out(f"synthgate probe: {self.name} at {self.base_url} ({self.location}), {len(self.jobs)} job(s), "
+        _out(f"synthgate probe: {self.name} at {safe_url(self.base_url)} ({self.location}), {len(self.jobs)} job(s), "
              f"{mode}; history {self.store.path}"
              + (f"; open incident #{resumed.id} since {iso(resumed.started_at)}" if resumed else ""))
         try:

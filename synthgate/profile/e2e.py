@@ -189,7 +189,7 @@ EXPECTATIONS = ("expect_url", "expect_text", "expect_no_text", "expect_visible",
                 "expect_title", "expect_storage", "expect_no_console_errors", "expect_vitals")
 
 
-class Step(Strict):
+class JourneyStep(Strict):
     """One step of a `steps` journey: exactly one action or expectation."""
 
     id: StepId | None = None  # defaults to <n>-<action>, e.g. 03-click
@@ -225,7 +225,7 @@ class Step(Strict):
         return self.action in EXPECTATIONS
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> Step:
+    def _exactly_one(self) -> JourneyStep:
         present = [name for name in (*ACTIONS, *EXPECTATIONS) if getattr(self, name) is not None]
         if len(present) != 1:
             raise ValueError(f"expected exactly one action or expectation per step ({', '.join(ACTIONS)}, "
@@ -243,7 +243,7 @@ class StepsJourney(JourneyBase):
     """A free list of steps; after a failed step, the expectations right after it still run, the rest skip."""
 
     kind: Literal["steps"]
-    steps: list[Step] = Field(min_length=1)
+    steps: list[JourneyStep] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique_step_ids(self) -> StepsJourney:
@@ -277,6 +277,8 @@ class E2EConfig(Strict):
     timeout_s: float = Field(default=15.0, gt=0, le=300)  # navigation and action timeout
     expect_timeout_s: float = Field(default=5.0, gt=0, le=120)  # how long an expectation may wait to hold
     retries: int = Field(default=1, ge=0, le=5)  # a failed journey runs again in a fresh context
+    # on-failure: a journey's last possible attempt is traced and its trace kept if it fails (earlier attempts
+    # are retried on failure, so they run untraced); always: every attempt, kept; off: never
     trace: Literal["on-failure", "always", "off"] = "on-failure"
     screenshot: Literal["on-failure", "off"] = "on-failure"
     viewport: Viewport = Field(default_factory=Viewport)

@@ -85,8 +85,10 @@ class FuzzEndpoint(Strict):
     def _params_declared(self) -> FuzzEndpoint:
         names = set(_PATH_PARAM.findall(self.path))
         if names != set(self.path_params):
+            wanted = ", ".join(sorted(names)) or "none"
+            got = ", ".join(sorted(self.path_params)) or "none"
             raise ValueError(f"expected path_params for exactly the placeholders of {self.path!r} "
-                             f"({', '.join(sorted(names)) or 'none'}), got {', '.join(sorted(self.path_params)) or 'none'}")
+                             f"({wanted}), got {got}")
         if self.body is not None and self.method in SAFE_METHODS:
             raise ValueError(f"expected no body on a {self.method} endpoint")
         return self

@@ -17,4 +17,6 @@ def run(ctx: StageContext) -> StageResult:
     if fuzz is None:
         return StageResult.skipped("fuzz", "the profile declares no fuzz section")
     max_time = float(ctx.options.get("max_time_s") or fuzz.max_time_s)
-    return run_suite(ctx, "fuzz", timeout_s=max_time + GRACE_S)
+    # plain asserts: rewriting every module of the pytest-plugin packages (Schemathesis has hundreds) costs
+    # seconds at each start when bytecode is not cached; Schemathesis' own pytest plugin is not used
+    return run_suite(ctx, "fuzz", timeout_s=max_time + GRACE_S, extra_args=["--assert=plain", "-p", "no:schemathesis"])

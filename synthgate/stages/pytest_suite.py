@@ -32,8 +32,10 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
     started = time.monotonic()
     folder = suite_dir(stage)
     tag = f"{stage}-{ctx.label}" if ctx.label else stage
-    results_file = ctx.reports_dir / ".work" / f"{tag}.jsonl"
-    log_file = ctx.reports_dir / "logs" / f"{tag}.log"
+    # the child runs in the suites' root, not the caller's working directory: its paths must be absolute
+    reports_dir = ctx.reports_dir.resolve()
+    results_file = reports_dir / ".work" / f"{tag}.jsonl"
+    log_file = reports_dir / "logs" / f"{tag}.log"
     results_file.parent.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     results_file.unlink(missing_ok=True)
@@ -41,16 +43,16 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
         return _crashed(stage, f"the {stage} suite is missing: {folder} (set SYNTHGATE_SUITES)", started)
     args = [
         sys.executable, "-m", "pytest", str(folder),
-        "--profile", str(ctx.profile_path),
+        "--profile", str(ctx.profile_path.resolve()),
         "--base-url", ctx.base_url,
         "--synthgate-results", str(results_file),
-        "--synthgate-reports", str(ctx.reports_dir),
+        "--synthgate-reports", str(reports_dir),
         "--synthgate-options", json.dumps(ctx.options),
         "-p", "no:cacheprovider", "-q", "-rN", "--color=no",
         "--rootdir", str(folder.parent.parent),
     ]
     if not ctx.label:  # the verification after rollback does not add to the Allure results
-        args += ["--alluredir", str(ctx.reports_dir / "allure-results")]
+        args += ["--alluredir", str(reports_dir / "allure-results")]
     args += extra_args or []
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_file, "w", encoding="utf-8") as log:

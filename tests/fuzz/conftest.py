@@ -1,5 +1,5 @@
 """Wiring of the fuzz suite: the plan from the profile, one paced environment per run, and Hypothesis' own
-files kept under the reports directory (never a .hypothesis/ folder in the project).
+files kept out of the project (never a .hypothesis/ folder in it).
 
 Run it alone with `pytest tests/fuzz --profile demo` (starts the embedded demo target) or against any
 deployment with `--base-url URL`; `--synthgate-options '{"seed": 1, "max_examples": 50}'` bounds it.
@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis.configuration import set_hypothesis_home_dir
 
 from synthgate.fuzz import plan
-from synthgate.fuzz.engine import FuzzEnv
+from synthgate.fuzz.engine import FuzzEnv, hypothesis_home
 from synthgate.plugin import sg_profile_of
 from synthgate.profile import ProfileError, resolve_base_url
 
@@ -26,9 +25,8 @@ FIXTURES = {"fuzz_endpoint": "endpoint", "fuzz_operation": "openapi", "fuzz_flow
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Point Hypothesis' storage (caches; the example database is off) under the reports directory."""
-    reports = Path(config.getoption("synthgate_reports", None) or "reports")
-    set_hypothesis_home_dir(reports.resolve() / ".hypothesis")
+    """Keep Hypothesis' files out of the project (see `hypothesis_home`)."""
+    hypothesis_home()
 
 
 def _options(config: pytest.Config) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import zipfile
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 import yaml
@@ -134,11 +136,11 @@ def test_trace_scrub_removes_secrets_in_every_encoding_and_blanks_cookies(tmp_pa
     network = {"type": "resource-snapshot", "snapshot": {"request": {
         "headers": [{"name": "Cookie", "value": "session=abc123"}, {"name": "Accept", "value": "*/*"}],
         "cookies": [{"name": "session", "value": "abc123"}],
-        "postData": {"text": "password=" + __import__("urllib.parse").parse.quote_plus(secret)}}}}
+        "postData": {"text": "password=" + quote_plus(secret)}}}}
     with zipfile.ZipFile(trace, "w") as zf:
         zf.writestr("trace.trace", json.dumps(action) + "\n" + json.dumps(action, ensure_ascii=False) + "\n")
         zf.writestr("trace.network", json.dumps(network) + "\n")
-        zf.writestr("resources/page.html", f"<input value=\"{secret.replace('&', '&amp;').replace('"', '&quot;')}\">")
+        zf.writestr("resources/page.html", '<input value="' + html.escape(secret) + '">')
     scrub_trace(trace)
     with zipfile.ZipFile(trace) as zf:
         blob = b"".join(zf.read(n) for n in zf.namelist())

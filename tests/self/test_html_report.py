@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,17 +17,6 @@ from synthgate.reports import html
 from synthgate.results import CheckResult, LoadSummary, RollbackResult, StageResult, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def chromium_path() -> str | None:
-    """Debian's Chromium (or SYNTHGATE_CHROMIUM); None lets Playwright use its own browser."""
-    for candidate in (os.environ.get("SYNTHGATE_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +24,13 @@ def chromium() -> Iterator[Any]:
     """One headless Chromium for the module."""
     from playwright.sync_api import sync_playwright
 
+    from synthgate.e2e.browser import discover
+
+    choice = discover()  # the e2e stage's own discovery and launch flags
+    assert {"--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"} <= set(choice.args)  # no traffic of its own
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True)
+        b = pw.chromium.launch(**choice.launch_kwargs())
         yield b
         b.close()
 
@@ -145,7 +138,7 @@ def full_verdict(reports: Path, screenshot: str) -> Verdict:
                     curl="curl -sS -X POST http://127.0.0.1:1/api/intake --data-binary '{\"user_email\": 0}'",
                     evidence=["fuzz/intake-never-5xx.txt"],
                     details={"examples": 212, "requests": 230, "seed": 7, "properties": ["never-5xx"],
-                             "minimal_example": True}),
+                             "shrunk": True}),
     ], 5.1)
     # the load stage's own shapes: requests and failures counted per second, HDR percentiles with the max
     history = [{"t": t, "requests": 400 + 10 * t, "failures": 4 if t > 5 else 0} for t in range(0, 11)]
@@ -216,12 +209,12 @@ def test_every_section_renders_offline(chromium: Any, tmp_path: Path) -> None:
         assert percentiles.locator("polyline.series").count() == 1
         assert percentiles.locator("circle").count() == 6  # one marker per percentile, and the max
         assert percentiles.locator("line.rule").count() == 1  # p99_ms ≤ 100 ms is drawn...
-        assert "p95_ms ≤ 500 ms: far above" in (percentiles.text_content() or "")  # ...P95's 500 ms would flatten the curve
+        assert "p95_ms ≤ 500 ms: far above" in (percentiles.text_content() or "")  # ...500 ms would flatten it
         throughput = page.locator("svg#chart-load-throughput")
         assert throughput.is_visible()
         assert throughput.locator("polyline.series").count() == 2  # requests/s and errors/s
         top = throughput.locator("polyline.series").first.get_attribute("points") or ""
-        assert len(top.split()) == len(full_verdict_history_len := [0] * 11)  # one point per second
+        assert len(top.split()) == 11  # one point per second of the history
         assert page.locator("svg#chart-load-latency-time").count() == 0  # the history holds no latency
         thresholds = page.locator("table.thresholds").inner_text()
         assert "broken" in thresholds and "ok" in thresholds  # error rate 1.2 % > 1 %; P95 and rps within

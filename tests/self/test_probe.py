@@ -27,18 +27,21 @@ HOOK_TOKEN = "T0KEN-9f8e7d6c5b4a"  # the secret part of the webhook URL: must ne
 class Receiver:
     """A loopback webhook receiver that records what it is sent (optionally slowly)."""
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self, delay_s: float = 0.0, statuses: list[int] | None = None) -> None:
         self.received: list[tuple[str, Any]] = []
         self.delay_s = delay_s
+        self.statuses = list(statuses or [])  # answers to give first (then 200)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 time.sleep(outer.delay_s)
-                outer.received.append((self.path, json.loads(body)))
+                status = outer.statuses.pop(0) if outer.statuses else 200
+                if status == 200:
+                    outer.received.append((self.path, json.loads(body)))
                 try:
-                    self.send_response(200)
+                    self.send_response(status)
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"ok")
@@ -72,6 +75,42 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()
+
+
+def test_alert_delivery_retries_in_order_and_the_command_channel_gets_json(tmp_path: Path) -> None:
+    from synthgate.probe.alerts import AlertDispatcher, CommandChannel, WebhookChannel
+    from synthgate.store import Store
+
+    flaky = Receiver(statuses=[500])  # the first delivery fails, the retry succeeds
+    out = tmp_path / "alerts.jsonl"
+    writer = "import sys; open(sys.argv[1], 'a').write(sys.stdin.read() + '\\n')"
+    channels = [
+        WebhookChannel("alerts[0].webhook", "webhook test", timeout_s=2, retries=3, url=flaky.url + "/hook"),
+        CommandChannel("alerts[1].command", "command ok", timeout_s=10, retries=0,
+                       argv=(sys.executable, "-c", writer, str(out))),
+        CommandChannel("alerts[2].command", "command broken", timeout_s=10, retries=1,
+                       argv=(sys.executable, "-c", "import sys; sys.exit(3)")),
+    ]
+    docs = [{"event": e, "text": f"[synthgate] {e.upper()}: demo"} for e in ("down", "recovered")]
+    logged: list[str] = []
+    try:
+        with Store(tmp_path / "s.db") as store:
+            store.save_states("demo", "eu", [], None, [(d["event"], c.key, d) for d in docs for c in channels])
+            dispatcher = AlertDispatcher(store, "demo", "eu", channels, log=logged.append, backoff_s=0.1)
+            dispatcher.start()
+            wait_for("every alert settled",
+                     lambda: all(a.status != "pending" for a in store.alerts("demo", "eu")), timeout=30)
+            assert dispatcher.close(1.0) == 0
+            alerts = {(a.channel, a.event): a for a in store.alerts("demo", "eu")}
+    finally:
+        flaky.close()
+    assert flaky.events("/hook") == ["down", "recovered"]  # in order, although "down" needed a retry
+    first = alerts[("alerts[0].webhook", "down")]
+    assert first.attempts == 2 and first.status == "sent"
+    assert [json.loads(line)["event"] for line in out.read_text().splitlines()] == ["down", "recovered"]
+    broken = alerts[("alerts[2].command", "down")]
+    assert broken.status == "failed" and broken.attempts == 2 and "exited 3" in (broken.last_error or "")
+    assert any("FAILED after 2 attempt(s)" in line for line in logged)
 
 
 def free_port() -> int:

@@ -113,3 +113,12 @@ def test_a_second_process_reads_while_one_writes(tmp_path: Path) -> None:
         """)
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
         assert out.stdout.strip() == "5"
+
+
+def test_alerts_of_removed_channels_expire(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        rows = [("down", "alerts[0].webhook", {}), ("down", "alerts[1].command", {})]
+        store.save_states("demo", "eu", [], None, rows)
+        assert store.expire_orphans("demo", "eu", ["alerts[0].webhook"]) == 1
+        assert [(a.channel, a.status) for a in store.alerts("demo", "eu")] == [("alerts[0].webhook", "pending"),
+                                                                               ("alerts[1].command", "expired")]
