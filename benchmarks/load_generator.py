@@ -297,6 +297,17 @@ def render(
         "- Locust's FastHttpUser reports whole milliseconds (its stats round response times), so its P50 at "
         "this load cannot be compared below 1 ms.",
         "",
+        "## Reading these figures",
+        "",
+        "- When wrk's req/s is far below its requests per CPU-second, wrk was not the bottleneck: the one nginx "
+        "worker (or the machine's other load) was, and the req/s ratio then says how close each tool gets to "
+        "what the server can give. Requests per CPU-second compares the generators' own cost per request.",
+        "- Rounds run one after another, so other load on the machine changes between rounds; compare ratios "
+        "from runs with a low load average, or the CPU-second column.",
+        "- In the fixed-load round the open model measures from the intended send time whenever a request had "
+        "to wait for a free connection; a generator starved of CPU therefore reports its own lag as latency "
+        "(the safe direction for a gate), which wrk's paced closed loop does not.",
+        "",
     ]
     return "\n".join(lines)
 

@@ -68,13 +68,15 @@ def verdict_table(verdict: Verdict) -> None:
 
 
 def _gate(
-    profile: str, base_url: str | None, stages: str, reports: Path, no_rollback: bool, demo_fault: str | None,
+    profile: str, base_url: str | None, stages: str | None, reports: Path, no_rollback: bool, demo_fault: str | None,
     release: str | None, baseline: str | None, history_db: Path | None, stage_options: dict[str, Any],
 ) -> None:
     from synthgate.gate import GateOptions, run_gate
 
     try:
-        opts = GateOptions(profile=profile, base_url=base_url, stages=parse_stages(stages), reports_dir=reports,
+        explicit = stages is not None
+        opts = GateOptions(profile=profile, base_url=base_url, stages=parse_stages(stages or ",".join(STAGE_ORDER)),
+                           stages_explicit=explicit, reports_dir=reports,
                            no_rollback=no_rollback, demo_fault=demo_fault, release=release, baseline=baseline,
                            history_db=history_db, stage_options=stage_options, progress=say)
         verdict = run_gate(opts)
@@ -95,7 +97,8 @@ def _gate(
 def run(
     profile: ProfileOpt = "demo",
     base_url: BaseUrlOpt = None,
-    stages: Annotated[str, typer.Option(help="comma-separated stages to run")] = ",".join(STAGE_ORDER),
+    stages: Annotated[str | None, typer.Option(
+        help="comma-separated stages (default: every stage the profile declares)")] = None,
     reports: ReportsOpt = Path("reports"),
     no_rollback: Annotated[bool, typer.Option("--no-rollback", help="never roll back")] = False,
     demo_fault: Annotated[str | None, typer.Option(help="start the embedded target with this fault")] = None,

@@ -39,6 +39,8 @@ class GateOptions:
     profile: str = "demo"
     base_url: str | None = None
     stages: list[str] = field(default_factory=lambda: list(STAGE_ORDER))
+    # asked for by name: a stage the profile gives nothing to run is then "no data", never a quiet skip
+    stages_explicit: bool = True
     reports_dir: Path = Path("reports")
     no_rollback: bool = False
     demo_fault: str | None = None
@@ -164,6 +166,10 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
                 continue
             progress(f"stage {name}")
             result = _run_stage(name, context())
+            if result.status == "skipped" and opts.stages_explicit:
+                result = StageResult.from_checks(name, [CheckResult(
+                    id=f"{name}.executed-checks", status="failed", kind="no-data",
+                    message=f"inconclusive: --stages asked for {name}, but {result.message}")], result.duration_s)
             verdict.stages.append(result)
             if name == "load" and "summary" in result.details:
                 verdict.load = LoadSummary.model_validate(result.details["summary"])

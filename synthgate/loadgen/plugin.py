@@ -338,6 +338,9 @@ def _add_arguments(parser: Any) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_kw: Any) -> None:
+    # Locust arms its --run-time timer right after this event, before gevent's loop has run since the
+    # imports; libev's cached clock still reads the time before them, so the timer would fire early.
+    gevent.get_hub().loop.update_now()
     state = state_for(environment)
     runner = environment.runner
     if isinstance(runner, WorkerRunner):

@@ -16,6 +16,7 @@ def covered_items(profile: Profile) -> dict[int, list[str]]:
     entries = [(c.id, c.runbook) for c in profile.checks] + [(p.id, p.runbook) for p in profile.pages]
     entries += [(f"route-exists:{r.path}", r.runbook) for r in profile.routes]
     entries += [("security", profile.security.runbook)]
+    entries += [(f"journey:{j.id}", j.runbook) for j in profile.journeys]
     if profile.health:
         entries.append((profile.health.id, profile.health.runbook))
     for cid, items in entries:

@@ -81,12 +81,13 @@ def test_healthy_demo_passes_ten_rounds_without_flake(demo_target: Any, tmp_path
                                                  ("leak-stacktrace", "Traceback (most recent call last)")])
 def test_fault_fails_the_gate_with_a_curl_that_reproduces_it(fault: str, evidence: str, cli: Any,
                                                             tmp_path: Path) -> None:
+    profile = demo_variant(tmp_path, max_examples=100)  # the bundled profile's own run is the acceptance check
     with EmbeddedTarget(fault=fault) as target:  # kept running: the curl lines are tried against it afterwards
-        proc = cli("run", "--base-url", target.url, "--stages", "fuzz", "--no-rollback", "--seed", "7",
-                   "--reports", str(tmp_path), timeout=240)
+        proc = cli("run", "--profile", str(profile), "--base-url", target.url, "--stages", "fuzz", "--no-rollback",
+                   "--seed", "7", "--reports", str(tmp_path / "reports"), timeout=240)
         assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
-        verdict = json.loads((tmp_path / "verdict.json").read_text(encoding="utf-8"))
-        summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+        verdict = json.loads((tmp_path / "reports" / "verdict.json").read_text(encoding="utf-8"))
+        summary = (tmp_path / "reports" / "summary.md").read_text(encoding="utf-8")
         failed = [c for s in verdict["stages"] for c in s["checks"] if c["status"] == "failed"]
         assert failed and all(c["id"].startswith("fuzz.") for c in failed)
         for check in failed:
@@ -163,10 +164,10 @@ def proxy(demo_target: Any) -> Iterator[CountingProxy]:
 
 
 def test_without_allow_writes_only_get_and_head_reach_the_target(proxy: CountingProxy, tmp_path: Path) -> None:
-    profile = demo_variant(tmp_path, allow_writes=False, max_examples=40)
+    profile = demo_variant(tmp_path, allow_writes=False, max_examples=25)
     result = stage(profile, proxy.url, tmp_path / "reports", {"seed": 3})
     methods = Counter(method for method, _ in proxy.seen)
-    assert methods["GET"] > 100 and set(methods) <= {"GET", "HEAD"}, methods
+    assert methods["GET"] > 60 and set(methods) <= {"GET", "HEAD"}, methods
     assert {header for _, header in proxy.seen} == {"synthgate"}  # every request marked as synthetic traffic
     assert result.status == "passed", [(c.id, c.message) for c in result.failed_checks]
     by_id = {c.id: c for c in result.checks}
@@ -176,7 +177,7 @@ def test_without_allow_writes_only_get_and_head_reach_the_target(proxy: Counting
 
 
 def test_declared_fields_drive_the_fuzzing_without_an_openapi_document(tmp_path: Path) -> None:
-    profile = demo_variant(tmp_path, openapi=None, max_examples=80)
+    profile = demo_variant(tmp_path, openapi=None, max_examples=60)
     with EmbeddedTarget() as healthy:
         result = stage(profile, healthy.url, tmp_path / "healthy", {"seed": 9}, only="test_endpoint")
     assert result.status == "passed", [(c.id, c.message) for c in result.failed_checks]

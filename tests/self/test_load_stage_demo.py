@@ -21,7 +21,7 @@ LOAD = LoadConfig(
         LoadTask(name="landing", path="/", weight=1),
     ],
     users=10,
-    duration_s=3.0,
+    duration_s=2.5,
     thresholds=LoadThresholds(p95_ms=500, error_rate=0.01),
 )
 
