@@ -247,7 +247,9 @@ def main() -> None:
     levels = [int(c) for c in args.concurrency.split(",")]
     load_before = os.getloadavg()[0]
     fresh, shared = client_setup_ms()
-    with tempfile.TemporaryDirectory(prefix="sg-probe-bench-") as tmpdir:
+    scratch = Path.home() / ".cache" / "synthgate-bench"  # not /tmp: other jobs on a shared machine clean it
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="probe-throughput-", dir=scratch) as tmpdir:
         tmp = Path(tmpdir)
         server, url = start_server(tmp)
         try:
