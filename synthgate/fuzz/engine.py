@@ -2,8 +2,8 @@
 
 Safety for production targets lives here: every request goes through `FuzzEnv.send`, which refuses writes
 unless the profile allows them, waits for the shared pacer, and sends the profile's synthetic-traffic headers.
-The time budget is enforced per example: once a test's share is spent, generation stops (a failure already
-found is still shrunk, without new requests, and reported).
+The time budget is enforced per example: once a test's share is spent, generation stops; a failure already
+found gets a little longer to shrink, then the smallest example found so far is reported.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import threading
 import time
 import unittest
 import zlib
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +156,6 @@ class FuzzEnv:
         self.pacer = Pacer(float(options.get("max_rps") or self.config.max_rps))
         self.budget = Budget(float(options.get("max_time_s") or self.config.max_time_s), tests_total)
         self.client = make_client(profile)
-        self.methods: Counter[str] = Counter()
         self.run: TestRun | None = None
 
     def close(self) -> None:
@@ -224,7 +222,6 @@ class FuzzEnv:
         if session is not None:
             session.update(self.client.cookies)
         self.client.cookies.clear()
-        self.methods[method] += 1
         if self.run is not None:
             self.run.requests += 1
             self.run.throttled += ex.status == THROTTLED
@@ -316,7 +313,8 @@ class FuzzEnv:
         failure = run.failure
         if isinstance(outcome, FlakyFailure) and failure is not None:
             # failed once, then passed on replay: intermittent (a blip, or load), reported apart like a retry
-            details.update(intermittent=failure.message, intermittent_properties=failure.properties, curl=failure.curl)
+            details.update(intermittent=failure.message, intermittent_properties=failure.properties,
+                           curl=failure.curl)
             sg.set(id=run.check_id, duration_ms=duration_ms, details=details, flaky=True, attempts=2)
             return
         if failure is None or not isinstance(outcome, PropertyBroken):

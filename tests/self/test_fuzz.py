@@ -15,7 +15,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from synthgate.fuzz.engine import Budget, Pacer, hypothesis_home
+from synthgate.fuzz.engine import Budget, FuzzEnv, Pacer, hypothesis_home
 from synthgate.fuzz.properties import Expectations, violations
 from synthgate.fuzz.repro import curl_for, curl_script
 from synthgate.fuzz.strategies import UNICODE_SAMPLES, Probe, probes
@@ -214,3 +214,37 @@ def test_budget_shares_what_is_left() -> None:
     assert 2.4 < deadline - time.monotonic() <= 2.5
     assert shrink > deadline
     assert budget.left == 3
+
+
+class Recorder:
+    """What the plugin's `sg` recorder receives."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+
+    def set(self, **values: Any) -> None:
+        self.fields.update(values)
+
+
+def test_a_seed_replays_the_same_inputs() -> None:
+    profile, _ = load_profile("demo")
+
+    def inputs(seed_value: int) -> list[tuple[str, bytes | None]]:
+        env = FuzzEnv(profile, "http://127.0.0.1:9", {"seed": seed_value}, tests_total=1)
+        seen: list[tuple[str, bytes | None]] = []
+
+        @env.settings_for(40)
+        @given(probes(GENERATE))
+        def collect(probe: Probe) -> None:
+            env.example()
+            seen.append((probe.label, probe.body))
+
+        recorder = Recorder()
+        env.run_test("fuzz.generate", collect, recorder)
+        env.close()
+        assert recorder.fields["details"]["seed"] == seed_value and recorder.fields["details"]["examples"] == 40
+        return seen
+
+    first = inputs(5)
+    assert inputs(5) == first
+    assert inputs(6) != first

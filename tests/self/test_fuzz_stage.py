@@ -190,3 +190,11 @@ def test_declared_fields_drive_the_fuzzing_without_an_openapi_document(tmp_path:
         for check in crashed.values():
             assert "never-5xx" in check.details["properties"]
             assert "HTTP/1.1 500" in run_by_hand(check.curl or "")
+
+
+def test_an_unavailable_openapi_document_fails_with_a_clear_message(demo_target: Any, tmp_path: Path) -> None:
+    profile = demo_variant(tmp_path, openapi="/nope.json", max_examples=5)
+    result = stage(profile, demo_target.url, tmp_path / "reports", {"seed": 1}, only="test_operation")
+    [check] = result.checks
+    assert check.id == "fuzz.openapi" and check.status == "failed" and check.kind == "assertion"
+    assert "/nope.json answered 404, expected 200" in check.message
