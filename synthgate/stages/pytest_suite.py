@@ -77,9 +77,8 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
     checks = read_results(results_file)
     duration = time.monotonic() - started
     if timed_out:
-        checks.append(CheckResult(id=f"{stage}.time-limit", status="failed", kind="error",
-                                  message=f"the {stage} stage did not finish within {timeout_s:.0f} s; see logs/{tag}.log",
-        ))
+        message = f"the {stage} stage did not finish within {timeout_s:.0f} s; see logs/{tag}.log"
+        checks.append(CheckResult(id=f"{stage}.time-limit", status="failed", kind="error", message=message))
     elif proc.returncode not in (0, 1) and not any(c.status == "failed" for c in checks):
         tail = _tail(log_file)
         checks.append(CheckResult(id=f"{stage}.suite", status="failed", kind="error",
