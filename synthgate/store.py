@@ -9,6 +9,7 @@ last commits (FULL would fsync every result and cost throughput for a risk probe
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -318,14 +319,39 @@ class Store:
             out.setdefault(r["check_id"], {"up": 0, "down": 0, "unknown": 0})[r["outcome"]] = int(r["n"])
         return out
 
-    def latencies(self, profile: str, location: str, since: float) -> dict[str, list[float]]:
-        """check id -> latencies (ms) of results that got an answer, since a time."""
+    def latency_percentiles(self, profile: str, location: str, since: float,
+                            percentiles: Sequence[float] = (50.0, 95.0)) -> dict[str, dict[str, float]]:
+        """check id -> {"n": samples, "p50": ms, ...} (nearest rank) over results with an answer since a time.
+
+        SQLite sorts and picks the ranks, so memory stays flat however long the history is.
+        """
+        answered = ("FROM probe_results WHERE profile=? AND location=? AND ts>=? AND outcome!='unknown' "
+                    "AND latency_ms IS NOT NULL")
+        base = (profile, location, since)
+        out: dict[str, dict[str, float]] = {}
+        for r in self.query(f"SELECT check_id, count(*) AS n {answered} GROUP BY check_id", base):
+            n = int(r["n"])
+            stats: dict[str, float] = {"n": float(n)}
+            for q in percentiles:
+                rank = max(1, min(n, math.ceil(q / 100.0 * n)))
+                row = self.query(f"SELECT latency_ms {answered} AND check_id=? ORDER BY latency_ms LIMIT 1 OFFSET ?",
+                                 (*base, r["check_id"], rank - 1))
+                stats[f"p{q:g}"] = float(row[0][0])
+            out[r["check_id"]] = stats
+        return out
+
+    def buckets(self, profile: str, location: str, start: float, width_s: float,
+                count: int) -> dict[str, list[tuple[int, int, float | None]]]:
+        """check id -> `count` time buckets from `start`: (up, down, mean latency ms), for charts."""
         rows = self.query(
-            "SELECT check_id, latency_ms FROM probe_results WHERE profile=? AND location=? AND ts>=? "
-            "AND outcome!='unknown' AND latency_ms IS NOT NULL", (profile, location, since))
-        out: dict[str, list[float]] = {}
+            "SELECT check_id, min(CAST((ts - ?) / ? AS INTEGER), ?) AS b, sum(outcome='up') AS up, "
+            "sum(outcome='down') AS down, avg(CASE WHEN outcome!='unknown' THEN latency_ms END) AS lat "
+            "FROM probe_results WHERE profile=? AND location=? AND ts>=? GROUP BY check_id, b",
+            (start, width_s, count - 1, profile, location, start))
+        out: dict[str, list[tuple[int, int, float | None]]] = {}
         for r in rows:
-            out.setdefault(r["check_id"], []).append(float(r["latency_ms"]))
+            series = out.setdefault(r["check_id"], [(0, 0, None)] * count)
+            series[int(r["b"])] = (int(r["up"]), int(r["down"]), r["lat"])
         return out
 
     def prune(self, older_than: float) -> int:

@@ -103,15 +103,6 @@ class ProbeReport:
         return total
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100) of a list; None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
 def build(store: Store, profile: str, location: str, since_s: float = 7 * 86400.0, now: float | None = None,
           slo: float | None = None) -> ProbeReport:
     """The report of one probed (profile, location) from the store."""
@@ -121,7 +112,7 @@ def build(store: Store, profile: str, location: str, since_s: float = 7 * 86400.
     config: dict[str, Any] = json.loads(row["config_json"]) if row is not None else {}
     states = store.check_states(profile, location)
     counts = {name: store.outcome_counts(profile, location, now - span) for name, span in WINDOWS}
-    latencies = store.latencies(profile, location, now - since_s)
+    latencies = store.latency_percentiles(profile, location, now - since_s)
     order = list(config.get("checks", []))
     known = set(order)
     extra = sorted({*states, *(cid for c in counts.values() for cid in c)} - known)
@@ -132,14 +123,14 @@ def build(store: Store, profile: str, location: str, since_s: float = 7 * 86400.
             checks.append(CheckReport(cid, None, {n: WindowStats() for n, _ in WINDOWS},
                                       interval_s=intervals.get(cid)))
             continue
-        lat = latencies.get(cid, [])
+        lat = latencies.get(cid, {})
         state = states.get(cid)
         interval = intervals.get(cid)
         stale = bool(state and state.last_ts and interval and cid in known
                      and now - state.last_ts > STALE_FACTOR * interval + float(config.get("timeout_s", 10)))
         checks.append(CheckReport(
             check_id=cid, state=state, windows={n: WindowStats(**counts[n].get(cid, {})) for n, _ in WINDOWS},
-            p50_ms=percentile(lat, 50), p95_ms=percentile(lat, 95), samples=len(lat), interval_s=interval,
+            p50_ms=lat.get("p50"), p95_ms=lat.get("p95"), samples=int(lat.get("n", 0)), interval_s=interval,
             stale=stale))
     return ProbeReport(
         profile=profile, location=location, base_url=row["base_url"] if row is not None else "",

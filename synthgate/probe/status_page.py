@@ -11,11 +11,12 @@ from pathlib import Path
 from synthgate.probe.alerts import human_duration, iso
 from synthgate.probe.report import CheckReport, ProbeReport, age, build, fmt_ms
 from synthgate.redact import redactor
-from synthgate.store import ProbeResult, Store
+from synthgate.store import Store
 
 MAX_BUCKETS = 60
 MIN_SPAN_S = 10.0
 MAX_SPAN_S = 30 * 86400.0
+LATENCY_SPAN_S = 86400.0  # P50/P95 of the page cover the last 24 h (incidents: 30 days)
 GREEN, AMBER, RED, GREY, BLUE = "#16a34a", "#d97706", "#dc2626", "#d1d5db", "#2563eb"
 
 CSS = """
@@ -55,26 +56,21 @@ def _tick(ts: float, span: float) -> str:
     return text[11:19] + "Z" if span <= 86400 else text[5:10] + " " + text[11:16] + "Z"
 
 
-def latency_svg(results: list[ProbeResult], start: float, end: float, n: int = MAX_BUCKETS, width: int = 900,
-                height: int = 110) -> str:
-    """Latency over time: the median of each of `n` time buckets as a line, failed runs as red bands."""
+Bucket = tuple[int, int, float | None]  # (up, down, mean latency ms) of one time slice
+
+
+def latency_svg(buckets: list[Bucket], start: float, end: float, width: int = 900, height: int = 110) -> str:
+    """Latency over time: the mean of each time bucket as a line, buckets with failed runs as red bands."""
+    n = max(1, len(buckets))
     pad_l, pad_b, pad_t = 52, 18, 8
     plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
     bucket_s = (end - start) / n
-    buckets: list[list[float]] = [[] for _ in range(n)]
-    failed: list[int] = []
-    for r in results:
-        i = min(n - 1, max(0, int((r.ts - start) / bucket_s)))
-        if r.latency_ms is not None and r.outcome != "unknown":
-            buckets[i].append(r.latency_ms)
-        if r.outcome == "down":
-            failed.append(i)
-    medians = [(i, sorted(b)[len(b) // 2]) for i, b in enumerate(buckets) if b]
+    means = [(i, lat) for i, (_up, _down, lat) in enumerate(buckets) if lat is not None]
     label = f"latency, last {human_duration(end - start)}"
-    if not medians:
-        return (f'<svg width="{width}" height="{height}" role="img" aria-label="{label}: no data">'
+    if not means:
+        return (f'<svg width="{width}" height="{height}" role="img" aria-label="{escape(label)}: no data">'
                 f'<text x="{pad_l}" y="{height // 2}" fill="#64748b">no latency data yet</text></svg>')
-    top = max(v for _, v in medians) * 1.15 or 1.0
+    top = max(v for _, v in means) * 1.15 or 1.0
 
     def x(i: float) -> float:
         return pad_l + (i + 0.5) * plot_w / n
@@ -89,14 +85,15 @@ def latency_svg(results: list[ProbeResult], start: float, end: float, n: int = M
         parts.append(f'<line x1="{pad_l}" x2="{width - 8}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e2e8f0"/>'
                      f'<text x="{pad_l - 4}" y="{yy + 4:.1f}" font-size="10" text-anchor="end" fill="#64748b">'
                      f'{fmt_ms(top * frac)}</text>')
-    for i in sorted(set(failed)):
-        parts.append(f'<rect x="{x(i) - plot_w / n / 2:.1f}" y="{pad_t}" width="{plot_w / n:.1f}" '
-                     f'height="{plot_h}" fill="{RED}" opacity="0.18"/>')
-    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in medians)
+    for i, (_up, down, _lat) in enumerate(buckets):
+        if down:
+            parts.append(f'<rect x="{x(i) - plot_w / n / 2:.1f}" y="{pad_t}" width="{plot_w / n:.1f}" '
+                         f'height="{plot_h}" fill="{RED}" opacity="0.18"/>')
+    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in means)
     parts.append(f'<polyline points="{points}" fill="none" stroke="{BLUE}" stroke-width="1.6"/>')
-    for i, v in medians:
+    for i, v in means:
         parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="1.8" fill="{BLUE}">'
-                     f'<title>{escape(iso(start + i * bucket_s) or "")}: median {fmt_ms(v)}</title></circle>')
+                     f'<title>{escape(iso(start + i * bucket_s) or "")}: mean {fmt_ms(v)}</title></circle>')
     span = end - start
     parts.append(f'<text x="{pad_l}" y="{height - 4}" font-size="10" fill="#64748b">{_tick(start, span)}</text>'
                  f'<text x="{width - 8}" y="{height - 4}" font-size="10" fill="#64748b" text-anchor="end">'
@@ -104,34 +101,26 @@ def latency_svg(results: list[ProbeResult], start: float, end: float, n: int = M
     return "".join(parts)
 
 
-def uptime_svg(results: list[ProbeResult], start: float, end: float, slo: float, n: int = MAX_BUCKETS,
-               width: int = 900, height: int = 34) -> str:
+def uptime_svg(buckets: list[Bucket], start: float, end: float, slo: float, width: int = 900,
+               height: int = 34) -> str:
     """Uptime per time bucket as bars: green at 100 %, amber down to the SLO, red below it, grey without data."""
+    n = max(1, len(buckets))
     bucket_s = (end - start) / n
-    up = [0] * n
-    down = [0] * n
-    for r in results:
-        i = min(n - 1, max(0, int((r.ts - start) / bucket_s)))
-        if r.outcome == "up":
-            up[i] += 1
-        elif r.outcome == "down":
-            down[i] += 1
     bar_w = width / n
     label = f"uptime, last {human_duration(end - start)}"
     parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="{escape(label)}"><title>{escape(label)}</title>']
-    for i in range(n):
-        total = up[i] + down[i]
+    for i, (up, down, _lat) in enumerate(buckets):
+        geometry = f'x="{i * bar_w + 0.5:.1f}" y="2" width="{max(1.0, bar_w - 1.5):.1f}" height="{height - 4}" rx="1.5"'
+        total = up + down
         if total == 0:  # no tooltip: keeps the page small
-            parts.append(f'<rect x="{i * bar_w + 0.5:.1f}" y="2" width="{max(1.0, bar_w - 1.5):.1f}" '
-                         f'height="{height - 4}" rx="1.5" fill="{GREY}"/>')
+            parts.append(f'<rect {geometry} fill="{GREY}"/>')
             continue
-        pct = 100.0 * up[i] / total
+        pct = 100.0 * up / total
         color = GREEN if pct >= 100 else AMBER if pct >= slo else RED
-        text = f"{pct:.2f} % ({down[i]} failed of {total})"
-        parts.append(f'<rect x="{i * bar_w + 0.5:.1f}" y="2" width="{max(1.0, bar_w - 1.5):.1f}" '
-                     f'height="{height - 4}" rx="1.5" fill="{color}"><title>'
-                     f'{escape(iso(start + i * bucket_s) or "")}: {escape(text)}</title></rect>')
+        text = f"{pct:.2f} % ({down} failed of {total})"
+        parts.append(f'<rect {geometry} fill="{color}"><title>{escape(iso(start + i * bucket_s) or "")}: '
+                     f'{escape(text)}</title></rect>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -150,8 +139,8 @@ def _check_row(c: CheckReport, slo: float, now: float) -> str:
     return "<tr>" + "".join(cells) + "</tr>"
 
 
-def render(report: ProbeReport, results: dict[str, list[ProbeResult]], span_s: float, n: int = MAX_BUCKETS) -> str:
-    """The status page HTML for a report and each check's recent results."""
+def render(report: ProbeReport, buckets: dict[str, list[Bucket]], span_s: float, n: int = MAX_BUCKETS) -> str:
+    """The status page HTML for a report and each check's time buckets over the last `span_s`."""
     now = report.generated_at
     start = now - span_s
     where = report.profile + (f" ({report.location})" if report.location != "default" else "")
@@ -166,12 +155,12 @@ def render(report: ProbeReport, results: dict[str, list[ProbeResult]], span_s: f
     rows = "".join(_check_row(c, report.slo, now) for c in report.checks)
     cards = []
     for c in report.checks:
-        mine = results.get(c.check_id, [])
+        mine = buckets.get(c.check_id) or [(0, 0, None)] * n
         msg = c.state.last_message if c.state and c.state.last_outcome != "up" else ""
         cards.append(f'<div class="check"><h3>{escape(c.check_id)} <span class="{_state_class(c.label)}">'
                      f'{escape(c.label)}</span></h3>'
                      + (f'<div class="msg">{escape(msg)}</div>' if msg else "")
-                     + uptime_svg(mine, start, now, report.slo, n) + latency_svg(mine, start, now, n) + "</div>")
+                     + uptime_svg(mine, start, now, report.slo) + latency_svg(mine, start, now) + "</div>")
     incidents = "".join(
         f"<tr><td>#{i.id}</td><td>{escape(iso(i.started_at) or '')}</td>"
         f"<td>{escape(iso(i.resolved_at) or 'open')}</td>"
@@ -190,12 +179,13 @@ def render(report: ProbeReport, results: dict[str, list[ProbeResult]], span_s: f
 {banner}
 <h2>Checks</h2>
 <table><tr><th>check</th><th>state</th><th>uptime 24 h</th><th>7 d</th><th>30 d</th><th>budget left (30 d)</th>
-<th>P50</th><th>P95</th><th>last run</th></tr>{rows}</table>
-<h2>Incidents (last {escape(human_duration(report.since_s))})</h2>
+<th>P50 24 h</th><th>P95 24 h</th><th>last run</th></tr>{rows}</table>
+<h2>Incidents (last {escape(human_duration(MAX_SPAN_S))})</h2>
 {incident_table}
 <h2>History (last {escape(human_duration(span_s))})</h2>
 {"".join(cards)}
-<p class="muted">Written by synthgate probe. Uptime counts results with evidence; latency is the median per bar.</p>
+<p class="muted">Written by synthgate probe. Uptime counts runs with evidence (passed or failed); P50/P95 over 24 h;
+the latency line is the mean of each bar.</p>
 </main></body></html>
 """
     return redactor(html)
@@ -204,13 +194,11 @@ def render(report: ProbeReport, results: dict[str, list[ProbeResult]], span_s: f
 def write(store: Store, profile: str, location: str, path: Path, now: float | None = None) -> Path:
     """Build the report and write the status page atomically (readers never see half a page)."""
     now = time.time() if now is None else now
-    report = build(store, profile, location, since_s=30 * 86400.0, now=now)
+    report = build(store, profile, location, since_s=LATENCY_SPAN_S, now=now)
+    report.incidents = store.incidents(profile, location, since=now - MAX_SPAN_S)  # a month of incidents
     intervals = [float(v) for v in report.config.get("intervals", {}).values()] or [60.0]
     span, n = _span(store, profile, location, now, min(intervals))
-    results: dict[str, list[ProbeResult]] = {}
-    for r in store.results(profile, location, since=now - span):
-        results.setdefault(r.check_id, []).append(r)
-    text = render(report, results, span, n)
+    text = render(report, store.buckets(profile, location, now - span, span / n, n), span, n)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".status.", suffix=".html", dir=path.parent)
     try:

@@ -46,3 +46,16 @@ def demo_target() -> Iterator[object]:
 
     with EmbeddedTarget() as target:
         yield target
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright):  # noqa: ANN001 - pytest-playwright's session-wide sync Playwright
+    """One headless Chromium for the whole session, found and launched the way the e2e stage does it.
+
+    It reuses pytest-playwright's Playwright instance: a second sync Playwright in the same thread fails.
+    """
+    from synthgate.e2e.browser import discover
+
+    browser = playwright.chromium.launch(**discover().launch_kwargs())
+    yield browser
+    browser.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -364,30 +363,6 @@ def test_fault_is_observable_and_rollback_heals(target: EmbeddedTarget, client: 
 
 
 # ---- the browser journeys (real Chromium when one is available) -----------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium(request: pytest.FixtureRequest) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    own = None
-    try:
-        # pytest-playwright's session-wide instance: a second sync Playwright in one thread would fail.
-        pw = request.getfixturevalue("playwright")
-    except pytest.FixtureLookupError:
-        own = pw = sync_api.sync_playwright().start()
-    try:
-        try:
-            launched = pw.chromium.launch()
-        except Exception:
-            executable = shutil.which("chromium") or shutil.which("chromium-browser")
-            if executable is None:
-                pytest.skip("no Chromium for Playwright")
-            launched = pw.chromium.launch(executable_path=executable)
-        yield launched
-        launched.close()
-    finally:
-        if own is not None:
-            own.stop()
 
 
 def _page(browser: Any) -> tuple[Any, list[str]]:

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,12 @@ from synthgate.results import CheckResult, LoadSummary, RollbackResult, StageRes
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """One headless Chromium for the module."""
-    from playwright.sync_api import sync_playwright
-
+def test_the_browser_is_launched_without_traffic_of_its_own(chromium: Any) -> None:
     from synthgate.e2e.browser import discover
 
-    choice = discover()  # the e2e stage's own discovery and launch flags
     assert {"--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"} <= set(choice.args)  # no traffic of its own
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(**choice.launch_kwargs())
-        yield b
-        b.close()
+            "--disable-component-update", "--disable-sync"} <= set(discover().args)
+    assert chromium.is_connected()
 
 
 class OfflinePage:

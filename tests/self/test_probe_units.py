@@ -14,7 +14,7 @@ from synthgate.probe import status_page
 from synthgate.probe.incidents import IncidentTracker, Policy, advance, step
 from synthgate.probe.jobs import Job, outcome_of
 from synthgate.probe.metrics import ProbeMetrics
-from synthgate.probe.report import WindowStats, build, percentile
+from synthgate.probe.report import WindowStats, build
 from synthgate.probe.scheduler import Scheduler
 from synthgate.probe.service import exit_code
 from synthgate.store import CheckState, Incident, ProbeResult, Store
@@ -188,15 +188,13 @@ def test_jitter_spreads_the_first_runs_and_stop_finishes_runs_in_flight() -> Non
 
 # -- report, page, metrics -------------------------------------------------------------------------------------------
 
-def test_uptime_budget_and_percentiles() -> None:
+def test_uptime_and_error_budget() -> None:
     w = WindowStats(up=999, down=1, unknown=50)
     assert w.uptime == pytest.approx(99.9)
     assert w.budget_left(99.9) == pytest.approx(0.0, abs=1e-6)
     assert WindowStats(up=1998, down=2).budget_left(99.8) == pytest.approx(50.0)
     assert WindowStats(up=90, down=10).budget_left(99.0) < 0
     assert WindowStats(unknown=5).uptime is None
-    assert percentile([5, 1, 4, 2, 3], 50) == 3 and percentile(list(range(1, 101)), 95) == 95
-    assert percentile([], 50) is None
 
 
 def test_report_and_status_page_are_right_and_self_contained(tmp_path: Path) -> None:

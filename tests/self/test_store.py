@@ -13,10 +13,10 @@ import pytest
 from synthgate.store import CheckState, Incident, ProbeResult, Store, StoreError, default_db_path
 
 
-def result(check: str = "health", ts: float = 1000.0, outcome: str = "up", **kw: object) -> ProbeResult:
+def result(check: str = "health", ts: float = 1000.0, outcome: str = "up", latency_ms: float = 10.0) -> ProbeResult:
     status = "passed" if outcome == "up" else "failed"
     return ProbeResult(check_id=check, ts=ts, duration_ms=12.5, status=status, outcome=outcome,
-                       message="ok" if outcome == "up" else "status 500, expected 200", latency_ms=10.0, **kw)
+                       message="ok" if outcome == "up" else "status 500, expected 200", latency_ms=latency_ms)
 
 
 def test_default_db_path_follows_synthgate_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -72,9 +72,27 @@ def test_results_queries(tmp_path: Path) -> None:
         store.record("demo", "eu", result("page", ts=1005.0), CheckState("page"), None)
         assert [r.ts for r in store.results("demo", "eu", check_id="health", limit=3)] == [1007.0, 1008.0, 1009.0]
         assert store.outcome_counts("demo", "eu", since=1002.0)["health"] == {"up": 5, "down": 2, "unknown": 1}
-        assert len(store.latencies("demo", "eu", since=0)["health"]) == 9  # unknown results have no latency
+        assert store.latency_percentiles("demo", "eu", since=0)["health"]["n"] == 9  # unknown: no latency
+        by_bucket = store.buckets("demo", "eu", start=1000.0, width_s=5.0, count=2)["health"]
+        assert [(up, down) for up, down, _lat in by_bucket] == [(3, 2), (4, 0)]
         assert store.prune(older_than=1005.0) == 5
         assert store.result_count("demo", "eu") == 6
+
+
+def test_latency_percentiles_match_nearest_rank(tmp_path: Path) -> None:
+    """The SQL percentiles equal the nearest-rank definition on the same samples."""
+    import math
+    import random
+
+    rng = random.Random(3)
+    values = [rng.lognormvariate(3, 0.7) for _ in range(257)]
+    with Store(tmp_path / "s.db") as store:
+        for n, v in enumerate(values):
+            store.record("demo", "eu", result(ts=1000.0 + n, latency_ms=v), CheckState("health"), None)
+        got = store.latency_percentiles("demo", "eu", since=0, percentiles=(50, 95, 99))["health"]
+    ordered = sorted(values)
+    for q in (50, 95, 99):
+        assert got[f"p{q}"] == ordered[math.ceil(q / 100 * len(ordered)) - 1]
 
 
 def test_run_history(tmp_path: Path) -> None:
