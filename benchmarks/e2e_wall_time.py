@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hostinfo import cpu_model, load_average  # noqa: E402 - benchmarks/ is on sys.path
+
 from synthgate.demo.server import EmbeddedTarget  # noqa: E402
 from synthgate.e2e import discover, plan_all  # noqa: E402
 from synthgate.e2e.runner import BrowserSession  # noqa: E402
@@ -34,23 +36,6 @@ from synthgate.stages.base import StageContext  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "RESULTS-e2e.md"
 
 
-def cpu_model() -> str:
-    """The CPU model name, from /proc/cpuinfo where there is one."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average() -> str:
-    """The 1-minute load average (the machine may be shared)."""
-    try:
-        return f"{os.getloadavg()[0]:.1f}"
-    except OSError:
-        return "n/a"
 
 
 def stats(values: list[float]) -> str:

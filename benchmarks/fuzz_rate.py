@@ -30,6 +30,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hostinfo import cpu_model, load_average  # noqa: E402 - benchmarks/ is on sys.path
+
 from synthgate.demo.server import EmbeddedTarget  # noqa: E402
 from synthgate.profile import load_profile  # noqa: E402
 from synthgate.results import StageResult  # noqa: E402
@@ -42,23 +44,6 @@ VALID = (b'{"companyName":"Acme","targetJobTitle":"CTO","problemTheyFace":"Deplo
          b'"yourProduct":"A deploy gate","keyBenefit":"Safe releases","callToAction":"Book a call","tone":"Direct"}')
 
 
-def cpu_model() -> str:
-    """The CPU model name, from /proc/cpuinfo where there is one."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average() -> float:
-    """The 1-minute load average (the machine may be shared)."""
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return float("nan")
 
 
 def rates(result: StageResult, prefix: str = "") -> dict[str, float]:

@@ -24,7 +24,6 @@ import argparse
 import csv
 import datetime as dt
 import os
-import platform
 import re
 import resource
 import shutil
@@ -39,6 +38,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from hostinfo import describe as machine  # noqa: E402 - benchmarks/ is on sys.path
 
 from synthgate.loadgen.runner import LoadRunSpec, run_load  # noqa: E402
 
@@ -156,18 +157,6 @@ def run_fastuser(url: str, seconds: float, workdir: Path, arrival_rate: float | 
     r = run_load(spec)
     return {"rps": r.rps, "p50_ms": r.p50_ms or float("nan"), "failures": r.failures, "elapsed_s": r.duration_s}
 
-
-def machine() -> str:
-    """nproc and CPU model."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores (nproc), {model}, Linux {platform.release()}, Python {platform.python_version()}"
 
 
 def main() -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,22 +83,33 @@ def sg_reports_dir(pytestconfig: pytest.Config) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def sg_target(pytestconfig: pytest.Config, sg_profile: Profile) -> Iterator[str]:
-    """The base URL under test; starts the embedded demo target when the profile asks and none is given."""
+def target_url(config: pytest.Config) -> str:
+    """The base URL under test, resolved once per run; starts the embedded demo target when the profile asks
+    for it and none is given (suites that need the URL at collection time, like fuzz, call this too)."""
+    profile, _ = sg_profile_of(config)
+    if _TARGET_KEY in config.stash:
+        return config.stash[_TARGET_KEY]
     try:
-        url, _ = resolve_base_url(pytestconfig.getoption("base_url", None), sg_profile)
+        url, _ = resolve_base_url(config.getoption("base_url", None), profile)
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if url:
-        yield url
-        return
-    if not sg_profile.embedded_demo:
-        raise pytest.UsageError("no base URL: pass --base-url, or set SYNTHGATE_BASE_URL or API_URL")
-    from synthgate.demo.server import EmbeddedTarget
+    if not url:
+        if not profile.embedded_demo:
+            raise pytest.UsageError("no base URL: pass --base-url, or set SYNTHGATE_BASE_URL or API_URL")
+        from synthgate.demo.server import EmbeddedTarget
 
-    with EmbeddedTarget() as target:
-        yield target.url
+        target = EmbeddedTarget()
+        target.start()
+        config.add_cleanup(target.stop)
+        url = target.url
+    config.stash[_TARGET_KEY] = url
+    return url
+
+
+@pytest.fixture(scope="session")
+def sg_target(pytestconfig: pytest.Config) -> str:
+    """The base URL under test (see `target_url`)."""
+    return target_url(pytestconfig)
 
 
 class Recorder:

@@ -16,6 +16,7 @@ import httpx
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, rule
 
+from synthgate.checks.expect import MISSING, lookup
 from synthgate.fuzz.engine import FuzzEnv
 from synthgate.fuzz.properties import Expectations, Violation, violations
 from synthgate.fuzz.repro import curl_script
@@ -28,14 +29,10 @@ def dotted(data: Any, path: str) -> Any:
     """The value at a dotted path of parsed JSON ("" is the whole document); KeyError when absent."""
     if not path:
         return data
-    for part in path.split("."):
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            raise KeyError(path)
-    return data
+    value = lookup(data, path)
+    if value is MISSING:
+        raise KeyError(path)
+    return value
 
 
 def _json(ex: Exchange) -> Any:

@@ -70,6 +70,8 @@ def probe(
     location: LocationOpt = "default",
     reports: Annotated[Path, typer.Option("--reports", help="where status.html is written")] = Path("reports"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print failures and incidents only")] = False,
+    no_alerts: Annotated[bool, typer.Option("--no-alerts", help="do not send the profile's alerts (e.g. to try "
+                                            "a profile without its webhook secrets)")] = False,
     alert_grace: Annotated[str, typer.Option(help="at exit, how long pending alerts may still take (the rest go "
                                              "out on the next start)")] = "10s",
 ) -> None:
@@ -81,7 +83,8 @@ def probe(
     stage_list = [s.strip() for s in stages.split(",") if s.strip()] if stages is not None else None
     opts = ProbeOptions(profile=profile, base_url=base_url, every=_duration("--every", every), stages=stage_list,
                         db=db, once=once, metrics_port=metrics_port, metrics_addr=metrics_addr, location=location,
-                        reports_dir=reports, quiet=quiet, alert_grace_s=_duration("--alert-grace", alert_grace) or 10.0)
+                        reports_dir=reports, quiet=quiet, alert_grace_s=_duration("--alert-grace", alert_grace) or 10.0,
+                        no_alerts=no_alerts)
     try:
         code = run_probe(opts)
     except (ProfileError, ProbeSetupError, StoreError) as exc:

@@ -56,6 +56,7 @@ class ProbeOptions:
     reports_dir: Path = Path("reports")
     quiet: bool = False
     alert_grace_s: float = ALERT_GRACE_S
+    no_alerts: bool = False  # try a profile without its alert channels (and their secrets)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -119,7 +120,10 @@ def run_probe(opts: ProbeOptions) -> int:
         raise ProfileError("--every: expected a positive duration such as 30s or 5m")
     if opts.metrics_port is not None and not 0 < opts.metrics_port < 65536:
         raise ProfileError(f"--metrics-port: expected a TCP port (1-65535), got {opts.metrics_port}")
-    channels = build_channels(profile)
+    try:
+        channels = [] if opts.no_alerts else build_channels(profile)
+    except ProfileError as exc:
+        raise ProfileError(f"{exc}; or pass --no-alerts to probe without alerting") from None
     if "e2e" in stages:
         _check_e2e_available()
     db = opts.db or default_db_path()
@@ -202,8 +206,9 @@ class _Probe:
         self.metrics.restore(self.tracker.states, self.tracker.incident is not None)
         self._prune()
         self.page.start()
-        self.dispatcher.start()
-        self.dispatcher.notify()
+        if not self.opts.no_alerts:  # --no-alerts leaves the outbox alone for the next probe with alerts
+            self.dispatcher.start()
+            self.dispatcher.notify()
         restore = self._install_signals()
         resumed = self.tracker.incident
         mode = "one round" if self.opts.once else "until stopped"

@@ -17,8 +17,7 @@ import pytest
 
 from synthgate.fuzz import plan
 from synthgate.fuzz.engine import FuzzEnv, hypothesis_home
-from synthgate.plugin import sg_profile_of
-from synthgate.profile import ProfileError, resolve_base_url
+from synthgate.plugin import sg_profile_of, target_url
 
 _PLAN = pytest.StashKey[list[plan.FuzzItem]]()
 FIXTURES = {"fuzz_endpoint": "endpoint", "fuzz_operation": "openapi", "fuzz_flow": "flow"}
@@ -33,31 +32,11 @@ def _options(config: pytest.Config) -> dict[str, Any]:
     return dict(json.loads(config.getoption("synthgate_options", None) or "{}"))
 
 
-def _base_url(config: pytest.Config) -> str:
-    """The target; the embedded demo target is started here when the profile asks for it and none is given."""
-    profile, _ = sg_profile_of(config)
-    try:
-        url, _ = resolve_base_url(config.getoption("base_url", None), profile)
-    except ProfileError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    if url:
-        return url
-    if not profile.embedded_demo:
-        raise pytest.UsageError("no base URL: pass --base-url, or set SYNTHGATE_BASE_URL or API_URL")
-    from synthgate.demo.server import EmbeddedTarget
-
-    target = EmbeddedTarget()
-    target.start()
-    config.add_cleanup(target.stop)
-    config.option.base_url = target.url  # the plugin's sg_target fixture reads it from here
-    return target.url
-
-
 def fuzz_plan(config: pytest.Config) -> list[plan.FuzzItem]:
     """The fuzz tests of this run, built once (fetching the OpenAPI document when the profile names one)."""
     if _PLAN not in config.stash:
         profile, _ = sg_profile_of(config)
-        items = plan.build(profile, _base_url(config)) if profile.fuzz else []
+        items = plan.build(profile, target_url(config)) if profile.fuzz else []
         rounds = max(1, int(_options(config).get("repeat", 1)))
         config.stash[_PLAN] = [dataclasses.replace(i, round=r) for r in range(rounds) for i in items]
     return config.stash[_PLAN]

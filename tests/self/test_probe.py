@@ -217,11 +217,14 @@ def test_usage_errors_are_clear(tmp_path: Path, cli: Any) -> None:
         (["--every", "soon"], "--every"),
         (["--stages", "load"], "--stages"),
         (["--location", "eu west!"], "--location"),
-        (["--profile", str(profile)], "PROBE_TEST_NOT_SET is not set"),
+        (["--profile", str(profile)], "PROBE_TEST_NOT_SET is not set; or pass --no-alerts"),
     ]:
         out = cli("probe", *args, "--once", "--db", str(tmp_path / "x.db"), timeout=60)
         assert out.returncode == 2, (args, out.stdout, out.stderr)
         assert expected in out.stderr and "Traceback" not in out.stderr
+    tried = cli("probe", "--profile", str(profile), "--no-alerts", "--once", "--db", str(tmp_path / "y.db"),
+                "--base-url", "http://synthgate-probe-test.invalid", timeout=60)
+    assert tried.returncode == 4, tried.stderr  # runs without the channels; nobody reached: inconclusive
     missing = cli("probe", "status", "--db", str(tmp_path / "nothing.db"))
     assert missing.returncode == 2 and "no probe history" in missing.stderr
 
