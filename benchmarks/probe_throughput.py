@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import signal
 import sqlite3
@@ -29,6 +28,7 @@ from typing import Any
 
 import httpx
 import yaml
+from hostinfo import describe  # noqa: E402 - benchmarks/ is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_CORE, SERVER_CORE = "0", "1"
@@ -40,19 +40,8 @@ def pinned(core: str, argv: list[str]) -> list[str]:
 
 
 def machine() -> str:
-    """CPU model, cores, kernel, Python and httpx versions."""
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "?",
-    )
-    return (
-        f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}, "
-        f"httpx {httpx.__version__}"
-    )
+    """The host line plus the httpx version (the probe's client)."""
+    return f"{describe()}, httpx {httpx.__version__}"
 
 
 def count(db: Path) -> int:

@@ -96,8 +96,8 @@ class Scheduler:
                         fut.add_done_callback(lambda f, job=slot.job: done.put((job, f)))
                 if not running and (self.stopping or (once and len(finished) == len(slots))):
                     break
-                idle = [s.due for s in slots.values() if s.job.id not in running and not (once and s.job.id in
-                                                                                           finished)]
+                waiting = (s for s in slots.values() if s.job.id not in running)
+                idle = [s.due for s in waiting if not (once and s.job.id in finished)]
                 wait = min(MAX_WAIT_S, max(0.0, min(idle, default=now + MAX_WAIT_S) - now))
                 try:
                     item: tuple[Job, Future[list[ProbeResult]]] | None = done.get(timeout=wait)

@@ -217,7 +217,7 @@ def test_usage_errors_are_clear(tmp_path: Path, cli: Any) -> None:
         (["--every", "soon"], "--every"),
         (["--stages", "load"], "--stages"),
         (["--location", "eu west!"], "--location"),
-        (["--profile", str(profile)], "PROBE_TEST_NOT_SET is not set; or pass --no-alerts"),
+        (["--profile", str(profile)], "PROBE_TEST_NOT_SET is not set (expected the webhook URL); or pass --no-alerts"),
     ]:
         out = cli("probe", *args, "--once", "--db", str(tmp_path / "x.db"), timeout=60)
         assert out.returncode == 2, (args, out.stdout, out.stderr)
