@@ -1,0 +1,122 @@
+"""summary.md: the human summary, readable as a CI step summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from synthgate.redact import redactor
+from synthgate.results import Verdict
+
+BADGE = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}
+ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render(verdict: Verdict) -> str:
+    """The summary as Markdown."""
+    v = verdict
+    out = [f"# {ICON[v.verdict]} synthgate: {v.target} {BADGE[v.verdict]} (exit {v.exit_code})", ""]
+    out.append(f"{v.reason}" if v.reason else "")
+    out += ["", f"- target: `{v.base_url}`" + (f", release `{v.release}`" if v.release else ""),
+            f"- started: {v.started_at}, took {v.duration_s:.1f} s", ""]
+    if v.verdict == "inconclusive" and any(c.kind == "unreachable" for _, c in v.failed_checks()):
+        out += ["> **The runner could not reach the target.** No check got an answer: this says nothing about",
+                "> the deployment. Check the runner's network, DNS and the base URL.", ""]
+    if v.baseline:
+        out += _baseline_section(v.baseline)
+    out += ["## Stages", "", "| stage | status | checks | failed | flaky | time |", "|---|---|---|---|---|---|"]
+    for s in v.stages:
+        failed = len(s.failed_checks)
+        flaky = sum(1 for c in s.checks if c.flaky and c.status == "passed")
+        out.append(f"| {s.name} | {s.status} | {len(s.checks)} | {failed} | {flaky} | {s.duration_s:.1f} s |")
+    out.append("")
+    failed_checks = v.failed_checks()
+    if failed_checks:
+        out += ["## Failed checks", ""]
+        for stage, c in failed_checks:
+            out.append(f"### {stage} / `{c.id}`")
+            out += ["", f"{c.message}", "", f"attempts: {c.attempts}, {c.duration_ms:.0f} ms"
+                    + (f", kind: {c.kind}" if c.kind else ""), ""]
+            if c.curl:
+                out += ["Reproduce:", "", "```sh", c.curl, "```", ""]
+            for item in c.evidence:
+                out.append(f"- evidence: [{item}]({item})")
+            if c.evidence:
+                out.append("")
+    flaky_checks = v.flaky_checks()
+    if flaky_checks:
+        out += ["## Flaky checks (passed after a retry; not failing the gate)", ""]
+        out += [f"- {stage} / `{c.id}`: passed on attempt {c.attempts}" for stage, c in flaky_checks]
+        out.append("")
+    if v.load is not None:
+        out += _load_section(v)
+    out += ["## Rollback", ""]
+    rb = v.rollback
+    if rb.triggered:
+        out += [f"- command: `{' '.join(rb.command or [])}`", f"- exit code: {rb.exit_code}",
+                f"- verified: {rb.verified}", f"- {rb.message}", ""]
+    else:
+        out += [f"- not triggered ({rb.message or 'gate passed'})", ""]
+    out += ["## All checks", "", "| stage | check | status | attempts | time | message |", "|---|---|---|---|---|---|"]
+    for stage, c in v.all_checks():
+        status = "flaky" if c.flaky and c.status == "passed" else c.status
+        out.append(f"| {stage} | `{c.id}` | {status} | {c.attempts} | {c.duration_ms:.0f} ms | {_cell(c.message)} |")
+    out.append("")
+    return redactor("\n".join(out))
+
+
+def _load_section(v: Verdict) -> list[str]:
+    load = v.load
+    assert load is not None
+    def ms(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.1f} ms"
+    rate = "n/a" if load.error_rate is None else f"{load.error_rate * 100:.2f} %"
+    rps = "n/a" if load.rps is None else f"{load.rps:.1f}"
+    out = ["## Load", "", "| P50 | P95 | P99 | error rate | req/s | requests |", "|---|---|---|---|---|---|",
+           f"| {ms(load.p50_ms)} | {ms(load.p95_ms)} | {ms(load.p99_ms)} | {rate} | {rps} | {load.requests} |", ""]
+    if load.thresholds:
+        out.append("thresholds: " + ", ".join(f"{k} {val}" for k, val in load.thresholds.items()))
+        out.append("")
+    out += [f"- {note}" for note in load.notes]
+    return out + ([""] if load.notes else [])
+
+
+def _baseline_section(baseline: dict) -> list[str]:
+    out = ["## What changed since the baseline", ""]
+    out.append(f"compared with release `{baseline.get('release')}` ({baseline.get('source', 'last passing run')})")
+    out.append("")
+    if baseline.get("summary"):
+        out += [str(baseline["summary"]), ""]
+    metrics = baseline.get("metrics") or []
+    if metrics:
+        out += ["| metric | before | after | change | p-value | decision |", "|---|---|---|---|---|---|"]
+        for m in metrics:
+            p_value = m.get("p_value")
+            shown_p = "n/a" if p_value is None else f"{p_value:.2g}"
+            out.append(f"| {m.get('kind')}: {m.get('name')} | {_side(m.get('before') or {})} | "
+                       f"{_side(m.get('after') or {})} | {m.get('change')} | {shown_p} | **{m.get('decision')}** |")
+        out.append("")
+    for key, title in (("regressions", "Regressions"), ("pre_existing", "Pre-existing failures")):
+        items = baseline.get(key) or []
+        if items:
+            out += [f"**{title}:** " + ", ".join(f"`{i}`" for i in items), ""]
+    return out
+
+
+def _side(figures: dict) -> str:
+    if "p50_ms" in figures:
+        return f"P50 {figures['p50_ms']:.1f} ms, P95 {figures['p95_ms']:.1f} ms (n={figures['n']})"
+    if "error_rate" in figures:
+        return f"{figures['error_rate'] * 100:.2f} % ({figures['errors']}/{figures['requests']})"
+    return ""
+
+
+def write(verdict: Verdict, reports_dir: Path) -> Path:
+    """Write summary.md."""
+    path = reports_dir / "summary.md"
+    path.write_text(render(verdict), encoding="utf-8")
+    return path
