@@ -240,6 +240,11 @@ def _reason(verdict: Verdict) -> str:
     return f"{len(failed)} check(s) failed: " + ", ".join(f"{s}/{c.id}" for s, c in failed)[:500]
 
 
+def _started_epoch(verdict: Verdict) -> float:
+    """The gate's start as epoch seconds."""
+    return datetime.fromisoformat(verdict.started_at).timestamp()
+
+
 def _maybe_roll_back(verdict: Verdict, profile: Profile, target: Target, opts: GateOptions,
                      progress: Callable[[str], None], context: Callable[[str], StageContext]) -> None:
     spec = profile.rollback
@@ -253,7 +258,8 @@ def _maybe_roll_back(verdict: Verdict, profile: Profile, target: Target, opts: G
     def verify() -> StageResult:
         return _run_stage("smoke", context("verify"))
 
-    result, stage = rollback.perform(spec, profile.name, target.base_url, target.rollback_env, verify, progress)
+    result, stage = rollback.perform(spec, profile.name, target.base_url, target.rollback_env, verify, progress,
+                                     gate_started=_started_epoch(verdict))
     verdict.rollback = result
     if stage is not None:
         verdict.rollback.message += f" ({len(stage.checks)} smoke checks re-run)"

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from synthgate.profile.model import Rollback
 from synthgate.redact import redactor
@@ -25,34 +26,39 @@ def lock_path(profile_name: str, base_url: str) -> Path:
     return root / f"rollback-{profile_name}-{digest}.lock"
 
 
+class HeldLock:
+    """The deployment's rollback lock, held: when its last rollback finished, and a way to record this one."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+        handle.seek(0)
+        fields = handle.read().split()
+        self.last_rollback_at = float(fields[1]) if len(fields) >= 2 else None
+
+    def mark_done(self) -> None:
+        """Record that a rollback of this deployment finished now."""
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(f"{os.getpid()} {time.time():.3f}\n")
+        self._handle.flush()
+
+
 @contextmanager
-def deployment_lock(path: Path, wait_s: float) -> Iterator[bool]:
-    """Yields True when this gate holds the lock; False when another gate held it for all of wait_s."""
+def deployment_lock(path: Path, wait_s: float) -> Iterator[HeldLock | None]:
+    """Hold the deployment's lock (waiting up to wait_s for another gate's rollback); None if never free."""
     with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    yield None
+                    return
                 time.sleep(0.2)
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    continue
-            else:
-                yield False
-                return
-            # another gate held the lock and released it: it rolled back; this gate only verifies
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            yield False
-            return
         try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()} {time.time():.0f}\n")
-            handle.flush()
-            yield True
+            yield HeldLock(handle)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -88,12 +94,24 @@ def perform(
     extra_env: dict[str, str],
     verify: Callable[[], StageResult],
     progress: Callable[[str], None],
+    gate_started: float,
 ) -> tuple[RollbackResult, StageResult | None]:
-    """Roll back at most once under the deployment lock, then verify with a smoke re-run."""
+    """Roll back at most once under the deployment lock, then verify with a smoke re-run.
+
+    Two gates of one deployment never both roll back: the second waits for the lock, sees that a rollback
+    finished after its own run started (its evidence is older than that rollback) and only verifies.
+    """
     command = [spec.command] if isinstance(spec.command, str) else list(spec.command)
     result = RollbackResult(triggered=True, command=[redactor(c) for c in command])
-    with deployment_lock(lock_path(profile_name, base_url), wait_s=spec.timeout_s) as holder:
-        if holder:
+    with deployment_lock(lock_path(profile_name, base_url), wait_s=spec.timeout_s + 30) as lock:
+        if lock is None:
+            result.verified = False
+            result.message = "another gate held the rollback lock for too long; not rolled back"
+            return result, None
+        if lock.last_rollback_at is not None and lock.last_rollback_at >= gate_started:
+            result.message = "another gate rolled this deployment back during this run; only verifying"
+            progress("rollback: " + result.message)
+        else:
             progress(f"rollback: running {' '.join(result.command or [])}")
             code, output, seconds = run_action(spec, extra_env)
             result.exit_code, result.output, result.duration_s = code, output, round(seconds, 3)
@@ -102,9 +120,7 @@ def perform(
                 result.message = (f"rollback command timed out after {spec.timeout_s:.0f} s" if code is None
                                   else f"rollback command exited {code}")
                 return result, None
-        else:
-            result.message = "another gate rolled this deployment back; only verifying"
-            progress("rollback: " + result.message)
+            lock.mark_done()
     if not spec.verify:
         result.message = (result.message + "; not verified (verify: false)").lstrip("; ")
         return result, None
