@@ -148,6 +148,34 @@ def run_fasthttp(url: str, seconds: float, workdir: Path, wait_s: float = 0.0) -
     return {"rps": rps, "p50_ms": float(row["50%"]), "elapsed_s": int(row["Request Count"]) / rps if rps else 0.0}
 
 
+def run_reference(url: str, requests: int = 3000, gap_s: float = 0.001) -> dict[str, float]:
+    """Ground truth for the fixed-load round: one blocking socket, one request at a time, nothing else in flight.
+
+    What it measures is the loopback round trip plus a few microseconds of Python: a floor the other tools'
+    reported latency can be held against.
+    """
+    host, port = url.removeprefix("http://").split(":")
+    request = f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    samples: list[float] = []
+    started = time.perf_counter()
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(requests):
+            t0 = time.perf_counter()
+            sock.sendall(request)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(body) < length:
+                body += sock.recv(65536)
+            samples.append((time.perf_counter() - t0) * 1000)
+            time.sleep(gap_s)
+    samples.sort()
+    return {"rps": requests / (time.perf_counter() - started), "p50_ms": samples[len(samples) // 2]}
+
+
 def run_fastuser(url: str, seconds: float, workdir: Path, arrival_rate: float | None = None) -> dict[str, float]:
     """synthgate's FastUser through synthgate's own runner (HDR recording, batched stats, CSV, HTML)."""
     profile = workdir / "bench.yaml"
@@ -206,6 +234,8 @@ def main() -> int:
             print(f"  fasthttp paced: {fixed['fasthttp']}", flush=True)
             fixed["fastuser"] = run_fastuser(url, args.seconds, work, arrival_rate=round(fixed["wrk"]["rps"]))
             print(f"  fastuser open model: {fixed['fastuser']}", flush=True)
+            fixed["reference"] = run_reference(url)
+            print(f"  reference (one request at a time): {fixed['reference']}", flush=True)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -277,12 +307,20 @@ def render(
         "| tool | req/s | P50 reported |",
         "|---|---|---|",
     ]
-    for tool in ("wrk", "fasthttp", "fastuser"):
-        lines.append(f"| {names[tool]} | {fixed[tool]['rps']:,.0f} | {fixed[tool]['p50_ms']:.3f} ms |")
+    names["reference"] = "reference: one blocking socket, one request at a time"
+    for tool in ("wrk", "fasthttp", "fastuser", "reference"):
+        if tool in fixed:
+            lines.append(f"| {names[tool]} | {fixed[tool]['rps']:,.0f} | {fixed[tool]['p50_ms']:.3f} ms |")
     pw, pu = fixed["wrk"]["p50_ms"], fixed["fastuser"]["p50_ms"]
     lines += [
         "",
         f"- **FastUser P50 / wrk P50: {pu / pw:.2f}** (goal: within 10 %, i.e. 0.90-1.10)",
+    ]
+    if "reference" in fixed:
+        pr = fixed["reference"]["p50_ms"]
+        lines.append(f"- against the one-request-at-a-time reference ({pr:.3f} ms): FastUser {pu / pr:.2f}x, "
+                     f"wrk {pw / pr:.2f}x; the tool closer to 1.0 reports closer to the server's real latency")
+    lines += [
         "- Locust's FastHttpUser reports whole milliseconds (its stats round response times), so its P50 at "
         "this load cannot be compared below 1 ms.",
         "",
