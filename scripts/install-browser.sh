@@ -3,13 +3,20 @@
 # download cannot work on closed networks), else Playwright's browser. Idempotent; never fails the set-up:
 # without a browser the e2e stage fails with an install hint instead.
 venv=${1:-.venv}
+cjk_font() {
+  # a CJK font, so e2e screenshots of zh pages show text rather than boxes (checks compare text either way)
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! dpkg -s fonts-wqy-zenhei >/dev/null 2>&1 \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1
+  return 0
+}
 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "${SYNTHGATE_CHROMIUM:-}" ]; then
+  cjk_font
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian's chromium for the e2e stage"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    && exit 0
+    && cjk_font && exit 0
   echo "apt-get could not install chromium" >&2
 fi
 echo "installing Playwright's chromium for the e2e stage"
