@@ -223,18 +223,16 @@ def demo_status(port: PortOpt = 8000, state: StateOpt = None) -> None:
         raise usage_error(f"{path}: {exc}") from None
 
 
-def _register_optional() -> None:
-    """Commands that live in their own packages (probe), added when present."""
-    try:
-        from synthgate.probe.cli import probe_app
-    except ImportError:
-        return
+def _register_subcommands() -> None:
+    """Commands that live in their own packages (probe), imported only when the CLI runs."""
+    from synthgate.probe.cli import probe_app
+
     app.add_typer(probe_app, name="probe")
 
 
 def main() -> None:
     """Console-script entry point."""
-    _register_optional()
+    _register_subcommands()
     app(prog_name="synthgate")
 
 

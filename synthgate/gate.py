@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synthgate import reports
+from synthgate import baseline, reports
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
@@ -176,13 +176,13 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
             progress(f"stage {name}: {result.status} ({result.duration_s:.1f} s)")
             failed = result.status == "failed"
             reports.write_verdict_json(verdict, opts.reports_dir)  # a crash later still leaves this
-        _compare_with_baseline(verdict, profile, opts, progress)
+        baseline.compare(verdict, profile, opts, progress)  # adds a `baseline` stage when a history exists
     verdict.verdict = decide(verdict.stages)
     verdict.exit_code = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}[verdict.verdict]
     verdict.reason = _reason(verdict)
     if verdict.verdict != "pass":
         _maybe_roll_back(verdict, profile, target, opts, progress, context)
-    _record_history(verdict, profile, opts)
+    baseline.record(verdict, profile, opts)
 
 
 def _run_stage(name: str, ctx: StageContext) -> StageResult:
@@ -208,24 +208,6 @@ def _release_of(profile: Profile, base_url: str) -> str | None:
         return None
     value = data.get("version") if isinstance(data, dict) else None
     return str(value) if value is not None else None
-
-
-def _compare_with_baseline(verdict: Verdict, profile: Profile, opts: GateOptions,
-                           progress: Callable[[str], None]) -> None:
-    """Compare with the previous release when a history exists (see synthgate.baseline)."""
-    try:
-        from synthgate import baseline
-    except ImportError:
-        return
-    baseline.compare(verdict, profile, opts, progress)
-
-
-def _record_history(verdict: Verdict, profile: Profile, opts: GateOptions) -> None:
-    try:
-        from synthgate import baseline
-    except ImportError:
-        return
-    baseline.record(verdict, profile, opts)
 
 
 def _reason(verdict: Verdict) -> str:
