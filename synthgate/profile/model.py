@@ -11,6 +11,7 @@ from synthgate.profile.e2e import E2EConfig, Journey
 from synthgate.profile.fuzz import FuzzConfig
 from synthgate.profile.load import LoadConfig
 from synthgate.profile.probe import Alert, ProbeConfig
+from synthgate.profile.readiness import HygieneConfig, LinksConfig, ReleaseConfig, TlsConfig
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -205,6 +206,10 @@ class Profile(Strict):
     alerts: list[Alert] = Field(default_factory=list)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     runbook_notes: list[RunbookNote] = Field(default_factory=list)
+    release: ReleaseConfig = Field(default_factory=ReleaseConfig)  # wait for the new release to be live
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    hygiene: HygieneConfig = Field(default_factory=HygieneConfig)
+    links: LinksConfig = Field(default_factory=LinksConfig)
 
     @field_validator("base_url")
     @classmethod
