@@ -69,9 +69,12 @@ def _secret_env(profile: Profile, name: str) -> str:
 
 
 @functools.cache
-def _ssl_context() -> ssl.SSLContext:
+def _ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
     """One SSL context per process: building one loads the CA bundle (~20-70 ms of CPU), once per client otherwise."""
-    return httpx.create_ssl_context()  # what httpx.Client() would build: certifi, or SSL_CERT_FILE/SSL_CERT_DIR
+    context = httpx.create_ssl_context()  # what httpx.Client() would build: certifi, or SSL_CERT_FILE/SSL_CERT_DIR
+    if ca_bundle:  # the profile's tls.ca_bundle (or the embedded target's CA): trusted besides the usual roots
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
 
 
 def make_client(profile: Profile, timeout_s: float | None = None, follow_redirects: bool = True) -> httpx.Client:
@@ -82,7 +85,8 @@ def make_client(profile: Profile, timeout_s: float | None = None, follow_redirec
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         headers=headers,
         follow_redirects=follow_redirects,
-        verify=_ssl_context(),  # shared: per-check clients cost 20x less CPU (benchmarks/RESULTS-probe.md)
+        # shared: per-check clients cost 20x less CPU (benchmarks/RESULTS-probe.md)
+        verify=_ssl_context(profile.tls.ca_bundle_path()),
     )
 
 
