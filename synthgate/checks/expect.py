@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from synthgate.checks.security import body_leaks
+from synthgate.checks.security import body_leaks, is_json_media_type
 from synthgate.http import Exchange
 from synthgate.profile.model import Expect
 
@@ -47,6 +47,13 @@ def parse_timestamp(value: Any) -> datetime | None:
     return None
 
 
+def content_type_matches(got: str, expected: str) -> bool:
+    """A prefix match, where an expected application/json also accepts any +json type (RFC 6839)."""
+    if got.lower().startswith(expected.lower()):
+        return True
+    return expected.split(";")[0].strip().lower() == "application/json" and is_json_media_type(got)
+
+
 def _status_text(statuses: list[int]) -> str:
     if len(statuses) >= 100:
         return f"{statuses[0] // 100}xx"
@@ -68,7 +75,7 @@ def check_response(ex: Exchange, expect: Expect, budget_ms: float | None) -> lis
     if status >= 500 and expect.status is None:
         failures.append(f"server error {status}")
     ctype = r.headers.get("content-type", "")
-    if expect.content_type and not ctype.startswith(expect.content_type):
+    if expect.content_type and not content_type_matches(ctype, expect.content_type):
         failures.append(f"content-type {ctype or '(none)'!r}, expected {expect.content_type}")
     if expect.not_html and "text/html" in ctype:
         failures.append("answered with an HTML page, not the API (static fallback: route not deployed?)")
@@ -88,7 +95,7 @@ def check_response(ex: Exchange, expect: Expect, budget_ms: float | None) -> lis
     for forbidden in expect.not_text:
         if forbidden in text:
             failures.append(f"body contains {forbidden!r}")
-    failures += body_leaks(text)
+    failures += body_leaks(text, ctype)
     if budget_ms is not None and ex.duration_ms > budget_ms:
         failures.append(f"took {ex.duration_ms:.0f} ms, over the {budget_ms:.0f} ms budget")
     return failures

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from synthgate.http import Exchange
 from synthgate.redact import redactor
@@ -18,16 +22,67 @@ STACK_TRACE_PATTERNS = [
 ]
 
 
-def body_leaks(text: str) -> list[str]:
-    """What a response body leaks: stack traces, internal paths, registered secret values."""
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_MAX_DECODED_STRINGS = 10_000  # a huge JSON document is still scanned, up to this many strings
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """True for application/json and every +json type (application/problem+json, application/vnd.api+json)."""
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _strings(data: Any) -> Iterator[str]:
+    """Every string of decoded JSON, keys included, depth-first (iterative: deep nesting cannot recurse)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                yield str(key)
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+
+
+def decoded_texts(text: str, content_type: str = "") -> list[str]:
+    """The texts a leak scan must look at: the raw body, every string of a JSON body, an HTML page's text.
+
+    JSON escapes newlines and slashes (a stack trace becomes one line with `\\n`), HTML escapes quotes and
+    angle brackets: patterns match what a reader would see, so they run on the decoded content too.
+    """
+    texts = [text]
+    stripped = text.lstrip()
+    if is_json_media_type(content_type) or stripped[:1] in ("{", "["):
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            data = None
+        if data is not None:
+            strings = []
+            for n, value in enumerate(_strings(data)):
+                if n >= _MAX_DECODED_STRINGS:
+                    break
+                strings.append(value)
+            texts += strings
+    if "html" in content_type.lower() or stripped[:1] == "<":
+        texts.append(html.unescape(_TAG.sub(" ", text)))
+    return texts
+
+
+def body_leaks(text: str, content_type: str = "") -> list[str]:
+    """What a response body leaks (stack traces, internal paths, registered secret values), decoded content too."""
     found = []
+    texts = decoded_texts(text, content_type)
     for pattern in STACK_TRACE_PATTERNS:
-        m = pattern.search(text)
+        m = next((m for t in texts if (m := pattern.search(t))), None)
         if m:
             snippet = m.group(0).strip().replace("\n", " ")[:80]
             found.append(f"response body leaks a stack trace or internal path: {snippet!r}")
             break
-    if any(value in text for value in redactor.values):
+    if any(value in t for t in texts for value in redactor.values):
         found.append("response body contains a secret value")
     return found
 

@@ -389,6 +389,7 @@ class DemoTarget:
         api = _is_api(req.path)
         fault = req.fault
         delay = faults.api_delay_s(fault) if api else faults.page_delay_s(fault)
+        delay += faults.endpoint_delay_s(fault, req.path)
         if delay:
             await asyncio.sleep(delay)  # async: a slow release must not block other requests
         if api and faults.spike_error(fault):
@@ -468,6 +469,8 @@ class DemoTarget:
         payload = reply.payload
         if req.fault == "leak-stacktrace" and 400 <= reply.status < 500 and isinstance(payload, dict):
             payload = {**payload, "trace": faults.LEAKED_TRACE}
+        if req.fault == "json-stack" and 400 <= reply.status < 500 and isinstance(payload, dict) and "error" in payload:
+            payload = {**payload, "stack": faults.JS_STACK}
         body = reply.body if reply.body is not None else _dumps(payload)
         headers: list[tuple[bytes, bytes]] = []
         if reply.media_type:

@@ -19,6 +19,9 @@ FAULTS: dict[str, str] = {
     "page-404": "GET /intake answers 404",
     "leak-stacktrace": "every 4xx JSON error body carries a Python traceback",
     "latency-regression": "every API response is 25 ms slower than the healthy release (pages unaffected)",
+    "slow-endpoint": "GET /api/session alone is slow (700 ms on 30 % of answers): its P95 over budget, the mix under",
+    "flaky-5xx": "2 % of API answers are 500s, at random",
+    "json-stack": "every 4xx JSON error body carries a JavaScript stack trace in a `stack` field (escaped by JSON)",
 }
 
 # What a leaked traceback looks like: realistic enough that a security check must recognise it.
@@ -31,10 +34,21 @@ LEAKED_TRACE = (
     "validation.ValidationError: invalid field 'companyName'\n"
 )
 
+# What a Workers/Pages function leaks when it returns `err.stack`: JSON escapes its newlines.
+JS_STACK = (
+    "TypeError: Cannot read properties of undefined (reading 'trim')\n"
+    "    at onRequestPost (functions/api/generate.js:42:17)\n"
+    "    at async handleRequest (functions/_middleware.js:12:5)"
+)
+
 # Error-spike rate and the delays, kept here so tests and docs quote one number.
 ERROR_SPIKE_RATE = 0.05
 SLOW_DELAY_S = (0.6, 0.8)
 LATENCY_REGRESSION_S = 0.025
+FLAKY_5XX_RATE = 0.02
+SLOW_ENDPOINT_PATH = "/api/session"
+SLOW_ENDPOINT_SHARE = 0.3  # of that endpoint's answers are delayed
+SLOW_ENDPOINT_DELAY_S = 0.7
 # Strings longer than this crash the `crash-on-bad-input` release.
 CRASH_STRING_LENGTH = 1000
 
@@ -56,6 +70,13 @@ def api_delay_s(fault: str | None) -> float:
     return 0.0
 
 
+def endpoint_delay_s(fault: str | None, path: str) -> float:
+    """Extra seconds one endpoint waits under `slow-endpoint` (the others answer at once)."""
+    if fault == "slow-endpoint" and path == SLOW_ENDPOINT_PATH and random.random() < SLOW_ENDPOINT_SHARE:
+        return SLOW_ENDPOINT_DELAY_S
+    return 0.0
+
+
 def page_delay_s(fault: str | None) -> float:
     """Extra seconds a page response waits under `fault`."""
     if fault == "slow":
@@ -65,4 +86,6 @@ def page_delay_s(fault: str | None) -> float:
 
 def spike_error(fault: str | None) -> bool:
     """Whether this API response should be a random 500 under `fault`."""
+    if fault == "flaky-5xx":
+        return random.random() < FLAKY_5XX_RATE
     return fault == "error-spike" and random.random() < ERROR_SPIKE_RATE

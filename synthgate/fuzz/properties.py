@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from synthgate.checks.security import body_leaks
+from synthgate.checks.security import body_leaks, is_json_media_type
 from synthgate.http import Exchange
 from synthgate.profile.fuzz import FuzzConfig, FuzzEndpoint
 
@@ -84,7 +84,7 @@ def violations(exp: Expectations, kind: str, ex: Exchange, path_mutated: bool = 
         problem = error_body_problem(ex, exp.error_content_type, exp.error_fields)
         if problem:
             out.append(Violation("json-error-body", problem))
-    for leak in body_leaks(r.text):
+    for leak in body_leaks(r.text, r.headers.get("content-type", "")):
         out.append(Violation("no-leaks", leak))
     if ex.duration_ms > exp.latency_ms:
         out.append(Violation("latency", f"took {ex.duration_ms:.0f} ms, over the {exp.latency_ms:.0f} ms bound"))
@@ -96,7 +96,8 @@ def error_body_problem(ex: Exchange, content_type: str, fields: tuple[str, ...])
     r = ex.response
     assert r is not None
     got = r.headers.get("content-type", "").split(";")[0].strip().lower()
-    if got != content_type.split(";")[0].strip().lower():
+    wanted = content_type.split(";")[0].strip().lower()
+    if got != wanted and not (wanted == "application/json" and is_json_media_type(got)):  # +json is JSON
         return f"{r.status_code} error body is {got or 'untyped'}, expected {content_type}"
     if "json" not in got:
         return None

@@ -330,6 +330,31 @@ def _latency_regression(c: httpx.Client) -> None:
     assert _median_s(c, "/") < 0.025  # pages unaffected
 
 
+def _slow_endpoint(c: httpx.Client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def timed(_: int) -> float:
+        started = time.perf_counter()
+        assert c.get("/api/session").status_code == 200
+        return time.perf_counter() - started
+
+    with ThreadPoolExecutor(8) as pool:  # 24 samples: 0.7^24 makes "none slow" a 1-in-5000 event
+        times = list(pool.map(timed, range(24)))
+    assert max(times) >= 0.7 and statistics.median(times) < 0.5, times
+    assert _median_s(c, "/v1/health") < 0.2  # the other endpoints are not slowed
+
+
+def _flaky_5xx(c: httpx.Client) -> None:
+    statuses = [c.get("/v1/health").status_code for _ in range(400)]
+    assert 1 <= statuses.count(500) <= 30, statuses.count(500)
+
+
+def _json_stack(c: httpx.Client) -> None:
+    response = c.post("/api/generate", json={"companyName": "Test"})
+    assert response.status_code == 400 and "\n    at onRequestPost (" in response.json()["stack"]
+    assert "\n" not in response.text  # JSON escapes the newlines: a raw-text pattern does not see the frames
+
+
 FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "missing-route": _missing_route,
     "health-500": _health_500,
@@ -345,6 +370,9 @@ FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "page-404": _page_404,
     "leak-stacktrace": _leak_stacktrace,
     "latency-regression": _latency_regression,
+    "slow-endpoint": _slow_endpoint,
+    "flaky-5xx": _flaky_5xx,
+    "json-stack": _json_stack,
 }
 
 
