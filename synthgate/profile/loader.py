@@ -9,9 +9,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from synthgate.bundled import targets_dir
 from synthgate.profile.model import Profile
 
-BUNDLED_DIR = Path(__file__).resolve().parent.parent.parent / "targets"
+BUNDLED_DIR = targets_dir()  # inside the package (wheel), or the checkout's targets/ (editable install)
 
 
 class ProfileError(Exception):

@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from synthgate.bundled import suites_root
 from synthgate.redact import redactor
 from synthgate.results import CheckResult, StageResult
 from synthgate.stages.base import StageContext
 
-SUITES_DIR = Path(__file__).resolve().parent.parent.parent / "tests"
+SUITES_DIR = suites_root()  # inside the package (wheel), or the checkout's tests/ (editable install)
 
 
 def suite_dir(stage: str) -> Path:
