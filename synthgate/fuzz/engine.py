@@ -15,6 +15,7 @@ import time
 import unittest
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.control import current_build_context
 from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition, Unsatisfiable
 
+from synthgate.fuzz import coverage
 from synthgate.fuzz.plan import FuzzItem
 from synthgate.fuzz.properties import THROTTLED, Violation
 from synthgate.fuzz.repro import curl_for
+from synthgate.fuzz.strategies import Probe
 from synthgate.http import Exchange, TemplateError, expand, make_client, send_raw
 from synthgate.profile import Profile
 from synthgate.profile.fuzz import SAFE_METHODS, FuzzConfig
@@ -92,6 +95,30 @@ class Failure:
     curl: str
     kind: str
     exchange: Exchange
+    input_class: str = ""  # the coverage class that found it ("" for the random phase)
+    phase: str = "random"
+
+
+Judge = Callable[[Probe, Exchange], list[Violation]]
+
+
+def failure_key(found: list[Violation], ex: Exchange) -> tuple[tuple[str, ...], str]:
+    """What makes two failures the same defect, input class aside: the broken properties and the answer."""
+    answer = str(ex.status) if ex.status is not None else (ex.error_kind or "error")
+    return tuple(sorted({v.prop for v in found})), answer
+
+
+@dataclass
+class Coverage:
+    """The coverage phase of one test: how many of its requests went out, and each distinct failure."""
+
+    planned: int = 0
+    sent: int = 0
+    unsendable: int = 0
+    seconds: float = 0.0
+    cut: bool = False  # the stage's time ran out before every case was sent
+    failures: list[Failure] = field(default_factory=list)
+    classes: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -109,6 +136,9 @@ class TestRun:
     budget_cut: bool = False
     failure: Failure | None = None
     started: float = field(default_factory=time.monotonic)
+    coverage: Coverage | None = None
+    known: set[tuple[tuple[str, ...], str]] = field(default_factory=set)  # failures the coverage phase reported
+    known_seen: int = 0  # random examples that met one of those again
 
 
 # Requests the HTTP client itself refuses to send (an illegal header value, a URL over its length limit):
@@ -156,11 +186,18 @@ class FuzzEnv:
         self.pacer = Pacer(float(options.get("max_rps") or self.config.max_rps))
         self.budget = Budget(float(options.get("max_time_s") or self.config.max_time_s), tests_total)
         self.client = make_client(profile)
+        self.concurrency = int(options.get("concurrency") or self.config.concurrency)
+        self.coverage_on = bool(options.get("coverage", self.config.coverage))
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._clients_lock = threading.Lock()
         self.run: TestRun | None = None
 
     def close(self) -> None:
-        """Close the shared client."""
+        """Close the shared client and the coverage phase's clients."""
         self.client.close()
+        for client in self._clients:
+            client.close()
 
     @staticmethod
     def new_session() -> httpx.Cookies:
@@ -227,6 +264,97 @@ class FuzzEnv:
             self.run.throttled += ex.status == THROTTLED
         return ex
 
+    # ---- the coverage phase ---------------------------------------------------------------------
+
+    def _thread_client(self) -> httpx.Client:
+        """One client per worker thread: one shared client serialises concurrent requests (MEASUREMENTS.md)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = make_client(self.profile)
+            self._local.client = client
+            with self._clients_lock:
+                self._clients.append(client)
+        return client
+
+    def send_alone(self, probe: Probe) -> Exchange | None:
+        """Send one probe from a worker thread, in a fresh session; None when the client cannot send it."""
+        method = probe.method.upper()
+        if method not in SAFE_METHODS and not self.allow_writes:
+            raise WriteRefused(f"{method} {probe.path}: writes are not allowed (set fuzz.allow_writes)")
+        client = self._thread_client()
+        self.pacer.wait()
+        try:
+            ex = send_raw(client, method, self.url(probe.path), probe.headers, probe.body,
+                          params=probe.query or None)
+        except (httpx.InvalidURL, UnicodeError):
+            return None
+        finally:
+            client.cookies.clear()
+        if ex.error and ex.error.startswith(CLIENT_SIDE_ERRORS):
+            return None
+        return ex
+
+    def cover(self, probes: list[Probe], judge: Judge, deadline: float) -> Coverage:
+        """Send every coverage probe (`concurrency` at a time), keep each distinct failure, shrink length ones."""
+        result = Coverage(planned=len(probes), classes={p.input_class for p in probes})
+        started = time.monotonic()
+
+        def one(probe: Probe) -> tuple[Probe, Exchange | None]:
+            if time.monotonic() > deadline:
+                return probe, None
+            return probe, self.send_alone(probe)
+
+        seen: dict[tuple[tuple[str, ...], str, str], tuple[Probe, Exchange, list[Violation]]] = {}
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="synthgate-fuzz") as pool:
+            for probe, ex in pool.map(one, probes):  # results in probe order: the first of a kind is kept
+                if ex is None:
+                    result.cut = result.cut or time.monotonic() > deadline
+                    result.unsendable += 0 if result.cut else 1
+                    continue
+                result.sent += 1
+                if self.run is not None:
+                    self.run.throttled += ex.status == THROTTLED
+                found = judge(probe, ex)
+                if found:
+                    seen.setdefault((*failure_key(found, ex), probe.input_class), (probe, ex, found))
+        for (props, answer, _), (probe, ex, found) in seen.items():
+            probe, ex, found = self._shrunk(probe, ex, found, judge, (props, answer), deadline)
+            result.failures.append(self._coverage_failure(probe, ex, found))
+        result.seconds = time.monotonic() - started
+        if self.run is not None:
+            self.run.requests += result.sent
+        return result
+
+    def _shrunk(self, probe: Probe, ex: Exchange, found: list[Violation], judge: Judge,
+                key: tuple[tuple[str, ...], str], deadline: float) -> tuple[Probe, Exchange, list[Violation]]:
+        """The shortest version of a failing length-class probe that fails the same way."""
+        best: list[tuple[Probe, Exchange, list[Violation]]] = [(probe, ex, found)]
+
+        def fails(candidate: Probe) -> bool:
+            if time.monotonic() > deadline:
+                return False
+            sent = self.send_alone(candidate)
+            if sent is None:
+                return False
+            if self.run is not None:
+                self.run.requests += 1
+            broken = judge(candidate, sent)
+            if broken and failure_key(broken, sent) == key:
+                best.append((candidate, sent, broken))
+                return True
+            return False
+
+        coverage.shrink_length(probe, fails, floor=0)
+        return min(best, key=lambda t: len(t[0].body or b""))
+
+    def _coverage_failure(self, probe: Probe, ex: Exchange, found: list[Violation]) -> Failure:
+        kind = "assertion" if ex.response is not None else (ex.error_kind or "error")
+        detail = "; ".join(str(v) for v in found)
+        message = (f"{ex.method} {_path_of(ex.url, self.base_url)} ({probe.kind} input, coverage class "
+                   f"{probe.input_class}: {probe.label}): {detail}")
+        return Failure(properties=sorted({v.prop for v in found}), message=message, curl=redactor(curl_for(ex)),
+                       kind=kind, exchange=ex, input_class=probe.input_class, phase="coverage")
+
     # ---- inside a Hypothesis example -----------------------------------------------------------
 
     def example(self) -> None:
@@ -249,6 +377,9 @@ class FuzzEnv:
             return
         run = self.run
         assert run is not None
+        if failure_key(found, ex) in run.known:
+            run.known_seen += 1  # the coverage phase reported this defect already: look for another one
+            return
         run.failures_seen += 1
         kind = "assertion" if ex.response is not None else (ex.error_kind or "error")
         detail = "; ".join(str(v) for v in found)
@@ -273,13 +404,28 @@ class FuzzEnv:
             stateful_step_count=steps or 10,
         )
 
-    def run_test(self, check_id: str, test: Callable[[], None], sg: Any, round_no: int = 0) -> None:
-        """Run a settings-wrapped Hypothesis test with the stage's seed and report its outcome through `sg`."""
+    def run_test(self, check_id: str, test: Callable[[], None], sg: Any, round_no: int = 0,
+                 cover: tuple[list[Probe], Judge] | None = None) -> None:
+        """Run the coverage phase (`cover`: its probes and how to judge an answer), then the settings-wrapped
+        Hypothesis test with the stage's seed in the rest of the test's share; report through `sg`."""
         run_seed = self.seed + round_no
         deadline, shrink_deadline = self.budget.next_share()
         run = TestRun(check_id=check_id, deadline=deadline, shrink_deadline=shrink_deadline, seed=run_seed)
         self.run = run
         outcome: BaseException | None = None
+        if cover is not None and self.coverage_on:
+            try:
+                # bounded by the stage's deadline, not the test's share: coverage comes before sampling
+                run.coverage = self.cover(cover[0], cover[1], self.budget.deadline)
+            except WriteRefused as exc:
+                self.run = None
+                self._report(run, exc, sg)
+                return
+            run.known = {failure_key_of(f) for f in run.coverage.failures}
+            if run.coverage.cut:
+                self.run = None
+                self._report(run, None, sg)
+                return
         try:
             # each test draws its own stream from the run's seed, so one test's changes leave the others alone
             seed(run_seed * 1_000_003 + zlib.crc32(check_id.encode()))(test)()
@@ -306,7 +452,24 @@ class FuzzEnv:
             details["throttled_429"] = run.throttled
         if run.budget_cut:
             details["budget_cut"] = True
+        cov = run.coverage
+        if cov is not None:
+            details["coverage"] = {"cases": cov.planned, "sent": cov.sent, "classes": len(cov.classes),
+                                   "seconds": round(cov.seconds, 3), "complete": not cov.cut,
+                                   "failures": len(cov.failures)}
+        if run.known_seen:
+            details["known_failures_met_again"] = run.known_seen
         duration_ms = round((time.monotonic() - run.started) * 1000, 1)
+        failures = list(cov.failures) if cov is not None else []
+        if failures and (outcome is None or isinstance(outcome, PropertyBroken | FlakyFailure)):
+            if isinstance(outcome, PropertyBroken) and run.failure is not None:
+                failures.append(run.failure)  # a new defect found by the random phase, after the coverage ones
+            self._report_failures(run, failures, details, duration_ms, sg)
+            return
+        if cov is not None and cov.cut and outcome is None:
+            sg.set(id=run.check_id, duration_ms=duration_ms, details=details, kind="no-data")
+            _fail(f"the coverage phase did not finish: {cov.sent} of {cov.planned} cases sent before the stage's "
+                  "time budget ran out (raise fuzz.max_time_s or fuzz.concurrency)")
         if outcome is None:
             sg.set(id=run.check_id, duration_ms=duration_ms, details=details)
             return
@@ -333,6 +496,29 @@ class FuzzEnv:
                evidence=evidence)
         _fail(redactor(message))
 
+    def _report_failures(self, run: TestRun, failures: list[Failure], details: dict[str, Any], duration_ms: float,
+                         sg: Any) -> None:
+        """Every distinct failure of one test, each with its own curl repro and evidence file."""
+        evidence: list[str] = []
+        listed: list[dict[str, Any]] = []
+        lines: list[str] = []
+        for n, failure in enumerate(failures, 1):
+            evidence += self._write_evidence(run.check_id if n == 1 else f"{run.check_id}-{n}", failure)
+            listed.append({"properties": failure.properties, "status": failure.exchange.status,
+                           "input_class": failure.input_class or "random", "phase": failure.phase,
+                           "message": failure.message[:500], "curl": failure.curl})
+            curl = failure.curl
+            quoted = curl if len(curl) <= MESSAGE_CURL_LIMIT else curl[:MESSAGE_CURL_LIMIT] + " ... (full command in " \
+                f"details.failures[{n - 1}].curl)"
+            lines.append(f"({n}) property {', '.join(failure.properties)} broken: {failure.message}\n"
+                         f"    reproduce: {quoted}")
+        details.update(failures=listed, properties=sorted({p for f in failures for p in f.properties}))
+        head = (f"{len(failures)} distinct failure(s) (by property, answer and input class) "
+                f"[{run.examples} random examples after the coverage phase; seed {run.seed}]")
+        sg.set(id=run.check_id, duration_ms=duration_ms, details=details, kind=failures[0].kind,
+               curl=failures[0].curl, evidence=evidence)
+        _fail(redactor(head + "\n" + "\n".join(lines)))
+
     def _write_evidence(self, check_id: str, failure: Failure) -> list[str]:
         if self.reports_dir is None:
             return []
@@ -342,6 +528,13 @@ class FuzzEnv:
         text = f"{failure.message}\n\nreproduce:\n{failure.curl}\n\n{failure.exchange.describe(limit=4000)}\n"
         path.write_text(redactor(text), encoding="utf-8")
         return [str(rel)]
+
+
+def failure_key_of(failure: Failure) -> tuple[tuple[str, ...], str]:
+    """`failure_key` of a recorded failure."""
+    ex = failure.exchange
+    answer = str(ex.status) if ex.status is not None else (ex.error_kind or "error")
+    return tuple(failure.properties), answer
 
 
 def _fail(message: str) -> None:

@@ -83,6 +83,8 @@ class Probe:
     body: bytes | None = None
     data: Any = None  # the JSON value sent, for flows that compare what reads back
     path_mutated: bool = False  # a path parameter was mutated: 404 is a fair answer
+    input_class: str = ""  # the coverage phase's class of this input (e.g. huge_length), "" for random ones
+    target: str = ""  # the field or parameter the class applies to, "" for whole-request classes
 
     def __repr__(self) -> str:
         body = "" if self.body is None else f", body={self.body[:200]!r}" + ("..." if len(self.body) > 200 else "")

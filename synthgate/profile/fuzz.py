@@ -159,6 +159,8 @@ class FuzzConfig(Strict):
     max_examples: int = Field(default=100, ge=1, le=100_000)  # per endpoint, operation and flow
     max_time_s: float = Field(default=60.0, gt=0, le=86_400)  # the whole stage, enforced
     max_rps: float = Field(default=20.0, gt=0, le=100_000)  # shared by every request of the stage
+    concurrency: int = Field(default=8, ge=1, le=64)  # coverage-phase requests in flight at once (paced by max_rps)
+    coverage: bool = True  # each boundary and class of every field once, before the random inputs
     latency_ms: float | None = Field(default=None, gt=0)  # default: defaults.latency_budget_ms
     huge_length: int = Field(default=20_000, ge=1_000, le=1_000_000)  # characters of a "huge" string
     error_content_type: str = "application/json"

@@ -8,7 +8,7 @@ unicode strings, malformed JSON, other content types), built from the document's
 from hypothesis import given, reject
 from hypothesis import strategies as st
 
-from synthgate.fuzz import openapi
+from synthgate.fuzz import coverage, openapi
 from synthgate.fuzz.properties import Expectations, Violation, violations
 from synthgate.fuzz.strategies import Probe, probes
 
@@ -42,4 +42,9 @@ def test_operation(fuzz_operation, fuzz, sg):
                       for title in openapi.schemathesis_failures(case, ex.response, sent_headers, fuzz.base_url)]
         fuzz.expect(found, ex, f"({probe.label})")
 
-    fuzz.run_test(item.check_id, keeps_properties, sg, item.round)
+    def judge(probe, ex):
+        return violations(exp, probe.kind, ex, probe.path_mutated)
+
+    # the coverage phase works from the operation's fields as the document declares them
+    cover = (coverage.probes(op.endpoint, fuzz.huge, headers), judge)
+    fuzz.run_test(item.check_id, keeps_properties, sg, item.round, cover=cover)
