@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from synthgate.demo import faults
+from synthgate.demo import faults, readiness_faults
 from synthgate.demo.releases import Release, ReleaseWatcher, db_path_for
 
 log = logging.getLogger("synthgate.demo")
@@ -478,6 +478,7 @@ class DemoTarget:
         if reply.status != 204:
             headers.append((b"content-length", str(len(body)).encode()))
         extra = {**SECURITY_HEADERS, "cache-control": "no-store", **reply.headers}
+        extra = readiness_faults.response_headers(req.fault, req.scheme, extra)
         if reply.media_type.startswith("text/html"):
             extra["content-security-policy"] = PAGE_CSP
         if api:
@@ -488,7 +489,8 @@ class DemoTarget:
                 extra["access-control-allow-origin"] = origin
                 extra["access-control-allow-credentials"] = "true"
         headers.extend((name.encode(), value.encode("latin-1")) for name, value in extra.items())
-        headers.extend((b"set-cookie", cookie.encode("latin-1")) for cookie in reply.cookies)
+        cookies = readiness_faults.cookies(req.fault, req.scheme, reply.cookies)
+        headers.extend((b"set-cookie", cookie.encode("latin-1")) for cookie in cookies)
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -507,7 +509,7 @@ class DemoTarget:
                 "status": "ok",
                 "environment": "production",
                 "timestamp": _utc_iso(now),
-                "version": req.release["version"],
+                "version": readiness_faults.shown_version(self.watcher.path, req.release),
             },
         )
 
@@ -618,7 +620,8 @@ class DemoTarget:
     # ---- pages ----------------------------------------------------------------------------------
 
     def _page(self, name: str, req: Req) -> Reply:
-        return Reply(200, body=self.pages.render(name, req.fault), media_type="text/html; charset=utf-8")
+        body = readiness_faults.page_body(name, req.fault, self.pages.render(name, req.fault))
+        return Reply(200, body=body, media_type="text/html; charset=utf-8")
 
     async def landing(self, req: Req) -> Reply:
         """GET /."""

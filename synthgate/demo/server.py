@@ -18,6 +18,8 @@ import httpx
 
 from synthgate.demo.faults import FAULTS, check_fault
 from synthgate.demo.releases import init_state
+from synthgate.demo.tls import tls_dir_for, uses_tls, uvicorn_tls_args
+from synthgate.profile.readiness import CA_BUNDLE_ENV
 
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
@@ -31,7 +33,8 @@ def default_state_path(port: int) -> Path:
     return Path.home() / ".local" / "state" / "synthgate" / f"demo-{port}.json"
 
 
-def serve(port: int, state_path: Path | None = None, fault: str | None = None, host: str = "127.0.0.1") -> None:
+def serve(port: int, state_path: Path | None = None, fault: str | None = None, host: str = "127.0.0.1",
+          tls: bool = False) -> None:
     """Initialise the release state (healthy, or carrying `fault`) and serve the demo target until stopped."""
     import uvicorn  # imported here: callers that only need default_state_path stay light
 
@@ -41,6 +44,8 @@ def serve(port: int, state_path: Path | None = None, fault: str | None = None, h
     state = Path(state_path) if state_path is not None else default_state_path(port)
     init_state(state, fault)
     app = create_app(state)
+    # HTTPS with a CA and certificate made now (for `cert-expiring`, one that ends in 3 days)
+    ssl_args = uvicorn_tls_args(state, fault, host) if uses_tls(fault, tls) else {}
     uvicorn.run(
         app,
         host=host,
@@ -49,6 +54,7 @@ def serve(port: int, state_path: Path | None = None, fault: str | None = None, h
         access_log=False,  # access lines would carry query strings; nothing here needs them
         timeout_keep_alive=10,  # load generators keep connections open between requests
         server_header=False,
+        **ssl_args,  # type: ignore[arg-type]
     )
 
 
@@ -62,8 +68,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedTarget:
     """The demo target in a child process on a free loopback port, with its state in a fresh temp dir."""
 
-    def __init__(self, fault: str | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, fault: str | None = None, host: str = "127.0.0.1", tls: bool = False) -> None:
         self.fault = check_fault(fault)
+        self.tls = uses_tls(self.fault, tls)
+        self.ca_bundle: Path | None = None  # the CA to trust when serving HTTPS
+        self._saved_ca_env: str | None = None
         self.host = host
         self.port = 0
         self.url = ""
@@ -87,7 +96,7 @@ class EmbeddedTarget:
         self.state_path = self._dir / "demo.json"
         self._log = self._dir / "server.log"
         self.port = free_port(self.host)
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
         cmd = [
             sys.executable,
             "-m",
@@ -101,6 +110,8 @@ class EmbeddedTarget:
         ]
         if self.fault:
             cmd += ["--fault", self.fault]
+        if self.tls:
+            cmd.append("--tls")
         # stderr to a file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks it.
         with open(self._log, "wb") as log:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -109,11 +120,15 @@ class EmbeddedTarget:
         except BaseException:
             self.stop()
             raise
+        if self.tls:  # hand the CA to every client of this process and its stage children
+            self.ca_bundle = tls_dir_for(self.state_path) / "ca.pem"
+            self._saved_ca_env = os.environ.get(CA_BUNDLE_ENV)
+            os.environ[CA_BUNDLE_ENV] = str(self.ca_bundle)
 
     def _wait_ready(self) -> None:
         assert self._proc is not None
         deadline = time.monotonic() + READY_TIMEOUT_S
-        with httpx.Client(timeout=1.0) as client:
+        with httpx.Client(timeout=1.0, verify=False) as client:  # only "is it up": the CA is checked later
             while time.monotonic() < deadline:
                 if self._proc.poll() is not None:
                     raise RuntimeError(
@@ -136,6 +151,12 @@ class EmbeddedTarget:
     def stop(self) -> None:
         """Stop the server (terminate, then kill after 5 s) and remove its temp dir."""
         proc, self._proc = self._proc, None
+        if self.ca_bundle is not None:
+            if self._saved_ca_env is None:
+                os.environ.pop(CA_BUNDLE_ENV, None)
+            else:
+                os.environ[CA_BUNDLE_ENV] = self._saved_ca_env
+            self.ca_bundle = None
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:
@@ -155,9 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--state", type=Path, default=None, help="state file (default: per-port, in ~/.local/state)")
     parser.add_argument("--fault", choices=sorted(FAULTS), default=None, help="start with this broken release")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a CA and certificate made at start")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        serve(args.port, args.state, args.fault, args.host)
+        serve(args.port, args.state, args.fault, args.host, tls=args.tls)
     return 0
 
 
