@@ -30,6 +30,8 @@ class Defaults(Strict):
     retries: int = Field(default=2, ge=0, le=10)
     backoff_s: float = Field(default=0.5, ge=0, le=60)
     latency_budget_ms: float = Field(default=2000.0, gt=0)
+    # the first request to each endpoint in a run (a serverless cold start) is judged apart, by this budget
+    cold_budget_ms: float = Field(default=3000.0, gt=0)
 
 
 class Expect(Strict):
@@ -87,6 +89,7 @@ class Check(Strict):
     steps: list[Step] = Field(default_factory=list)
     retries: int | None = Field(default=None, ge=0, le=10)
     budget_ms: float | None = Field(default=None, gt=0)
+    cold_budget_ms: float | None = Field(default=None, gt=0)  # its endpoints' first request in a run
     runbook: list[int] = Field(default_factory=list)  # RUNBOOK-CHECKS.md items this check automates
     every: Duration | None = None  # probe interval of this check, when it differs from the profile's
 
@@ -105,6 +108,7 @@ class Health(Strict):
     method: Method = "GET"
     expect: Expect = Field(default_factory=lambda: Expect(status=[200]))
     budget_ms: float | None = None
+    cold_budget_ms: float | None = Field(default=None, gt=0)
     runbook: list[int] = Field(default_factory=list)
     every: Duration | None = None
 
@@ -118,6 +122,7 @@ class Route(Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     allow_405: bool = False
     expect_status: StatusSet | None = None  # narrower than "any 4xx but 404"
+    cold_budget_ms: float | None = Field(default=None, gt=0)
     runbook: list[int] = Field(default_factory=list)
 
 
@@ -128,6 +133,7 @@ class Page(Strict):
     path: str
     expect: Expect = Field(default_factory=lambda: Expect(status=[200]))
     budget_ms: float | None = None
+    cold_budget_ms: float | None = Field(default=None, gt=0)
     runbook: list[int] = Field(default_factory=list)
 
 
