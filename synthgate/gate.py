@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synthgate import baseline, reports
+from synthgate import baseline, reports, server_errors
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
@@ -100,7 +100,7 @@ def preflight(profile: Profile, base_url: str) -> CheckResult | None:
     def attempt() -> Outcome:
         with make_client(profile) as client:
             ex = send_raw(client, "GET", base_url.rstrip("/") + (profile.health.path if profile.health else "/"))
-        if ex.response is not None:
+        if ex.response is not None or ex.answered_status is not None:  # an answer over a bound is still one
             return Outcome(ok=True, exchanges=[ex])
         return Outcome(ok=False, message=ex.error or "no response", kind=ex.error_kind, exchanges=[ex],
                        curl=ex.curl())
@@ -151,6 +151,7 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
                             reports_dir=opts.reports_dir, progress=progress, options=opts.stage_options,
                             label=label)
 
+    server_errors.tally.take()  # this gate's own requests count from here (self-tests run gates in one process)
     unreachable = preflight(profile, target.base_url)
     if unreachable is not None:
         progress(f"  FAIL {unreachable.message}")
@@ -176,6 +177,11 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
             progress(f"stage {name}: {result.status} ({result.duration_s:.1f} s)")
             failed = result.status == "failed"
             reports.write_verdict_json(verdict, opts.reports_dir)  # a crash later still leaves this
+        budget = server_errors.budget_stage(verdict.stages, server_errors.tally.take(),
+                                            profile.defaults.max_server_error_rate)
+        if budget is not None:  # every 5xx of every stage against every request sent
+            verdict.stages.append(budget)
+            progress(f"server errors: {budget.message}")
         baseline.compare(verdict, profile, opts, progress)  # adds a `baseline` stage when a history exists
     verdict.verdict = decide(verdict.stages)
     verdict.exit_code = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}[verdict.verdict]

@@ -16,8 +16,17 @@ from typing import Any
 
 import httpx
 
+from synthgate import server_errors
+from synthgate.bounded import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_BODY_BYTES,
+    BoundExceeded,
+    SocketWatchdog,
+    headers_late_message,
+    read_body,
+)
 from synthgate.profile.model import Profile, Request
-from synthgate.redact import redactor
+from synthgate.redact import SENSITIVE_HEADERS, redactor
 
 USER_AGENT = "synthgate/0.1 (synthetic check)"
 _TEMPLATE = re.compile(r"\$\{(secrets|vars|env|saved)\.([A-Za-z0-9_]+)\}")
@@ -81,13 +90,25 @@ def make_client(profile: Profile, timeout_s: float | None = None, follow_redirec
     """A client with the profile's timeout and synthetic-traffic headers; no transport-level retries."""
     timeout = timeout_s or profile.defaults.timeout_s
     headers = {"User-Agent": USER_AGENT, **expand(profile.headers, profile)}
-    return httpx.Client(
+    return BoundedClient(
+        deadline_s=timeout,
+        max_body_bytes=profile.defaults.max_body_bytes,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         headers=headers,
         follow_redirects=follow_redirects,
         # shared: per-check clients cost 20x less CPU (benchmarks/RESULTS-probe.md)
         verify=_ssl_context(profile.tls.ca_bundle_path()),
     )
+
+
+class BoundedClient(httpx.Client):
+    """An httpx client whose responses `send_raw` reads within one deadline and a decoded-size cap."""
+
+    def __init__(self, *, deadline_s: float, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, **kwargs: Any) -> None:
+        headers = {"Accept-Encoding": ACCEPT_ENCODING, **(kwargs.pop("headers", None) or {})}
+        super().__init__(headers=headers, **kwargs)
+        self.deadline_s = deadline_s
+        self.max_body_bytes = max_body_bytes
 
 
 @dataclass
@@ -101,6 +122,7 @@ class Exchange:
     response: httpx.Response | None = None
     error: str | None = None
     error_kind: str | None = None  # "unreachable" when no answer could be had at all, else "error"
+    answered_status: int | None = None  # the status of an answer rejected for a bound (too slow, too large)
     duration_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -186,22 +208,65 @@ def send_raw(
     if params:
         url = str(httpx.URL(url, params=params))
     ex = Exchange(method=method, url=url, headers=merged, body=body)
+    for name, value in merged.items():
+        if name.lower() in SENSITIVE_HEADERS:
+            redactor.add_header(name, value)
+    redactor.add_url(url)
     start = time.perf_counter()
+    deadline_s = getattr(client, "deadline_s", None) or float(client.timeout.read or 30.0)
+    max_bytes = getattr(client, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+    watchdog = SocketWatchdog(deadline_s)
     try:
-        ex.response = client.request(
-            method, url, headers=headers, content=body, follow_redirects=follow_redirects
-        )
-    except httpx.HTTPError as exc:
-        ex.error_kind, ex.error = classify(exc)
-    except OSError as exc:
-        ex.error_kind, ex.error = classify(exc)
+        ex.response = _exchange(client, method, url, headers, body, follow_redirects, watchdog, deadline_s,
+                                max_bytes)
+    except BoundExceeded as exc:
+        ex.error_kind, ex.error, ex.answered_status = "error", str(exc), exc.status
+    except (httpx.HTTPError, OSError) as exc:
+        if watchdog.fired:
+            ex.error_kind, ex.error = "error", headers_late_message(deadline_s)
+        else:
+            ex.error_kind, ex.error = classify(exc)
+    finally:
+        watchdog.cancel()
     ex.duration_ms = (time.perf_counter() - start) * 1000
+    # every request counts toward the gate's server-error budget
+    server_errors.tally.record(ex.status if ex.status is not None else ex.answered_status)
     return ex
+
+
+def _exchange(client: httpx.Client, method: str, url: str, headers: dict[str, str] | None, body: bytes | None,
+              follow_redirects: bool, watchdog: SocketWatchdog, deadline_s: float, max_bytes: int) -> httpx.Response:
+    """Send, follow redirects ourselves (httpx would read each redirect's body unbounded), read bounded."""
+    started = time.monotonic()
+    request = client.build_request(method, url, headers=headers, content=body,
+                                   extensions={"trace": watchdog.trace})
+    history: list[httpx.Response] = []
+    while True:
+        response = client.send(request, stream=True, follow_redirects=False)
+        _learn(response)
+        if not (follow_redirects and response.next_request is not None):
+            break
+        response.close()  # a redirect's body is never read
+        history.append(response)
+        if len(history) > client.max_redirects:
+            raise httpx.TooManyRedirects(f"more than {client.max_redirects} redirects (last to "
+                                         f"{response.headers.get('location', '?')})", request=request)
+        request = response.next_request
+        redactor.add_url(str(request.url))
+    response.history = history
+    read_body(response, started, deadline_s, max_bytes, watchdog)
+    return response
+
+
+def _learn(response: httpx.Response) -> None:
+    """Every Set-Cookie value the target hands out is a secret from now on."""
+    for header in response.headers.get_list("set-cookie"):
+        redactor.add_set_cookie(header)
 
 
 def to_curl(method: str, url: str, headers: dict[str, str], body: bytes | None) -> str:
     """A curl command line; secret values are written as "$ENV" so the command runs where the env is set."""
-    parts = ["curl", "-sS", "-i", "--max-time", "30", "-X", method, shlex.quote(url)]
+    parts = ["curl", "-sS", "-i", "--max-time", "30", "-X", method, _quote_with_secrets(url)]
     skip = {"host", "content-length", "accept-encoding", "connection", "accept", "user-agent"}
     for name, value in headers.items():
         if name.lower() in skip:
@@ -213,11 +278,17 @@ def to_curl(method: str, url: str, headers: dict[str, str], body: bytes | None) 
 
 
 def _quote_with_secrets(text: str) -> str:
-    """Shell-quote text, turning registered secret values into "$ENV" expansions."""
-    for value in sorted(redactor.values, key=len, reverse=True):
-        if value in text:
-            placeholder = redactor.placeholder(value) or "[REDACTED]"
-            pieces = text.split(value)
-            return f'"{placeholder}"'.join(shlex.quote(p) if p else "" for p in pieces)
-    quoted = shlex.quote(text)
-    return redactor(quoted)
+    """Shell-quote text, turning every occurrence of every registered secret into a "$ENV" expansion."""
+    pattern = redactor.pattern()
+    if pattern is None:
+        return redactor(shlex.quote(text))
+    out: list[str] = []
+    last = 0
+    for match in pattern.finditer(text):
+        if match.start() > last:
+            out.append(shlex.quote(text[last:match.start()]))
+        out.append(f'"${redactor.name_of(match.group(0))}"')
+        last = match.end()
+    if last < len(text) or not out:
+        out.append(shlex.quote(text[last:]))
+    return redactor("".join(out))

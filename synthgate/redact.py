@@ -1,16 +1,49 @@
-"""The one secret registry: every report writer, log line and console message passes through it."""
+"""The one secret registry: every report writer, log line and console message passes through it.
+
+It learns at run time: besides the profile's secrets it registers the credentials of Authorization and Cookie
+headers, the userinfo of every URL, every Set-Cookie value received and every value saved from a response.
+Stages run in child processes, so the registry is shared through a file (`SYNTHGATE_SECRETS_FILE`, in a private
+temporary folder outside the reports): every process appends what it learns and reads what the others learned
+before it redacts, so a cookie learned in the smoke child is redacted by the gate's report writers too.
+"""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import html
+import json
 import os
 import re
+import tempfile
+import threading
 from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-from synthgate.profile.model import Profile
+if TYPE_CHECKING:
+    from synthgate.profile.model import Profile
 
 # Header values that are secret whatever the profile says.
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
+SHARE_ENV = "SYNTHGATE_SECRETS_FILE"
+MIN_SECRET = 4  # a declared secret shorter than this would redact noise
+MIN_LEARNED = 8  # a value learned from traffic (a cookie, a saved field) must look like a credential
+
+
+def env_name(text: str) -> str:
+    """A shell variable name for a learned secret (curl repros reference it as "$NAME")."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", text).upper().strip("_") or "SECRET"
+    return name if not name[0].isdigit() else f"_{name}"
+
+
+def forms(value: str) -> set[str]:
+    """A secret as it may appear in text: raw, JSON-, URL- and HTML-escaped."""
+    out = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""),
+           quote_plus(value), html.escape(value), html.escape(value, quote=False)}
+    return {f for f in out if f}
 
 
 class Redactor:
@@ -18,32 +51,166 @@ class Redactor:
 
     def __init__(self) -> None:
         self._secrets: dict[str, str] = {}  # value -> env var name
+        self._pattern: re.Pattern[str] | None = None
+        self._lookup: dict[str, str] = {}  # each form -> env var name
+        self._lock = threading.RLock()
+        self._share: Path | None = None
+        self._offset = 0
+        shared = os.environ.get(SHARE_ENV)
+        if shared:
+            self._share = Path(shared)
+            self._sync()
 
-    def add(self, value: str | None, name: str) -> None:
-        """Register a secret value; values shorter than 4 characters would redact noise, so they are refused."""
-        if value and len(value) >= 4:
-            self._secrets[value] = name
+    # -- registering ---------------------------------------------------------------------------------------
+    def add(self, value: str | None, name: str, min_length: int = MIN_SECRET) -> None:
+        """Register a secret value; too-short values would redact noise, so they are refused."""
+        if not value or len(value) < min_length:
+            return
+        with self._lock:
+            self._sync()
+            if value in self._secrets:
+                return
+            self._remember(value, name)
+            if self._share is not None:
+                _append(self._share, name, value)  # read back by _sync later, and skipped as known
+
+    def learn(self, value: str | None, name: str) -> None:
+        """Register a value learned from traffic (cookie, saved field, storage state) under a derived name."""
+        if isinstance(value, str):
+            self.add(value, env_name(name), MIN_LEARNED)
+
+    def add_url(self, url: str | None) -> None:
+        """Register the userinfo (password, user:password, its Basic form) of a URL."""
+        if not url or "@" not in url:
+            return
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return
+        if parts.password is None:
+            return
+        raw_user, _, raw_password = parts.netloc.rpartition("@")[0].partition(":")
+        user, password = unquote(raw_user), unquote(raw_password)
+        for value in {raw_password, password}:
+            self.add(value, "URL_PASSWORD")
+        self.add(f"{user}:{password}", "URL_USERINFO")
+        self.add(f"{raw_user}:{raw_password}", "URL_USERINFO")
+        self.add(base64.b64encode(f"{user}:{password}".encode()).decode(), "URL_USERINFO")
+
+    def add_header(self, name: str, value: str) -> None:
+        """Register the credential in an Authorization, Cookie or API-key header."""
+        low = name.lower()
+        if low in ("authorization", "proxy-authorization"):
+            scheme, _, credential = value.partition(" ")
+            self.add(credential.strip() or scheme, env_name(f"{name}_header"))
+        elif low == "cookie":
+            for pair in value.split(";"):
+                cookie, _, cookie_value = pair.strip().partition("=")
+                self.learn(cookie_value.strip('"'), f"COOKIE_{cookie}")
+        elif low in SENSITIVE_HEADERS:
+            self.add(value, env_name(f"{name}_header"))
+
+    def add_set_cookie(self, header: str) -> None:
+        """Register the value of one Set-Cookie header."""
+        cookie, _, rest = header.partition("=")
+        self.learn(rest.split(";", 1)[0].strip().strip('"'), f"COOKIE_{cookie.strip()}")
 
     def add_profile(self, profile: Profile) -> None:
-        """Register every secret the profile takes from the environment."""
+        """Register every secret the profile takes from the environment, and its base URL's userinfo."""
         for ref in profile.secrets.values():
             self.add(os.environ.get(ref.env), ref.env)
         for alert in profile.alerts:
             if alert.webhook and alert.webhook.url_env:
                 self.add(os.environ.get(alert.webhook.url_env), alert.webhook.url_env)
+        self.add_url(profile.base_url)
 
+    def _remember(self, value: str, name: str) -> None:
+        self._secrets[value] = name
+        for form in forms(value):
+            self._lookup.setdefault(form, name)
+        self._pattern = None
+
+    # -- sharing between the gate and its stage processes -------------------------------------------------
+    def share(self) -> Path:
+        """Start sharing (in the gate): a private file every child process inherits through the environment."""
+        with self._lock:
+            if self._share is None:
+                folder = Path(tempfile.mkdtemp(prefix="synthgate-secrets-"))  # 0700
+                self._share = folder / "secrets.jsonl"
+                for value, name in self._secrets.items():
+                    _append(self._share, name, value)
+                self._share.touch()
+                self._offset = self._share.stat().st_size
+                os.environ[SHARE_ENV] = str(self._share)
+            return self._share
+
+    def unshare(self) -> None:
+        """Stop sharing and delete the file (the values stay registered in this process)."""
+        with self._lock:
+            self._sync()
+            path, self._share = self._share, None
+            if os.environ.get(SHARE_ENV) == str(path):
+                del os.environ[SHARE_ENV]
+            if path is not None:
+                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()
+
+    def _sync(self) -> None:
+        """Read what other processes appended since the last look."""
+        path = self._share
+        if path is None:
+            return
+        with self._lock:
+            self._read_share(path)
+
+    def _read_share(self, path: Path) -> None:
+        try:
+            size = path.stat().st_size
+            if size == self._offset:
+                return
+            with open(path, "rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except OSError:
+            return
+        complete = data.rfind(b"\n") + 1  # a line being written by another process waits for the next look
+        self._offset += complete
+        for line in data[:complete].splitlines():
+            try:
+                name, value = json.loads(line)
+            except (ValueError, TypeError):
+                continue
+            if isinstance(value, str) and value not in self._secrets:
+                self._remember(value, str(name))
+
+    # -- using -------------------------------------------------------------------------------------------
     def placeholder(self, value: str) -> str | None:
         """The `$ENV` reference standing for a secret value, if it is one."""
+        self._sync()
         name = self._secrets.get(value)
         return f"${name}" if name else None
+
+    def pattern(self) -> re.Pattern[str] | None:
+        """One regex matching every form of every secret, longest first (None when there is none)."""
+        with self._lock:
+            self._sync()
+            if self._pattern is None and self._lookup:
+                alternatives = sorted(self._lookup, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(a) for a in alternatives))
+            return self._pattern
+
+    def name_of(self, form: str) -> str:
+        """The env var name of a matched secret form."""
+        return self._lookup.get(form, "SECRET")
 
     def __call__(self, text: str) -> str:
         """The text with every secret replaced by [REDACTED:ENV]."""
         if not text:
             return text
-        for value in sorted(self._secrets, key=len, reverse=True):
-            if value in text:
-                text = text.replace(value, f"[REDACTED:{self._secrets[value]}]")
+        pattern = self.pattern()
+        if pattern is not None:
+            text = pattern.sub(lambda m: f"[REDACTED:{self._lookup.get(m.group(0), 'SECRET')}]", text)
         return _BEARER.sub(lambda m: f"{m.group(1)} [REDACTED]", text)
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -52,11 +219,34 @@ class Redactor:
 
     @property
     def values(self) -> list[str]:
-        """The registered secret values (for self-tests that grep outputs)."""
+        """The registered secret values (for scrubbers and self-tests that grep outputs)."""
+        self._sync()
         return list(self._secrets)
 
 
-# The process-wide registry: filled once the profile is loaded.
+def _append(path: Path, name: str, value: str) -> None:
+    line = (json.dumps([name, value], ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line)  # one write of one line: appends of several processes never interleave
+    finally:
+        os.close(fd)
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced, for reports and the console."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parts._replace(netloc=f"{user}:[REDACTED]@{host}").geturl()
+
+
+# The process-wide registry: filled once the profile is loaded (and, in stage processes, from the shared file).
 redactor = Redactor()
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from synthgate.fuzz.openapi import Operation, operations
-from synthgate.http import classify, make_client
+from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile
 from synthgate.profile.fuzz import SAFE_METHODS, CreateReadFlow, FuzzEndpoint, QuotaFlow, flow_key
 
@@ -40,12 +40,11 @@ def _write_skip(method: str, what: str) -> str | None:
 def fetch_openapi(profile: Profile, base_url: str, location: str) -> tuple[dict | None, str | None, str]:
     """(document, error, error kind): the OpenAPI document from the target, with the synthetic headers."""
     url = location if location.startswith(("http://", "https://")) else base_url.rstrip("/") + location
-    try:
-        with make_client(profile) as client:
-            response = client.get(url)
-    except Exception as exc:  # noqa: BLE001 - transport errors become a clear check failure
-        kind, message = classify(exc)
-        return None, f"the OpenAPI document {url} could not be fetched: {message}", kind
+    with make_client(profile) as client:  # read bounded in time and size, like every response
+        ex = send_raw(client, "GET", url)
+    response = ex.response
+    if response is None:
+        return None, f"the OpenAPI document {url} could not be fetched: {ex.error}", ex.error_kind or "error"
     if response.status_code != 200:
         return None, f"the OpenAPI document {url} answered {response.status_code}, expected 200", "assertion"
     try:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from synthgate.profile.common import Duration, Regex, StatusSet, Strict
+from synthgate.profile.contract import Drift, Unverifiable
 from synthgate.profile.e2e import E2EConfig, Journey
 from synthgate.profile.fuzz import FuzzConfig
 from synthgate.profile.load import LoadConfig
@@ -30,8 +31,12 @@ class Defaults(Strict):
     retries: int = Field(default=2, ge=0, le=10)
     backoff_s: float = Field(default=0.5, ge=0, le=60)
     latency_budget_ms: float = Field(default=2000.0, gt=0)
+    # 5xx answers allowed over every request the gate sends (all stages); a 5xx is never retried away
+    max_server_error_rate: float = Field(default=0.01, ge=0, le=1)
     # the first request to each endpoint in a run (a serverless cold start) is judged apart, by this budget
     cold_budget_ms: float = Field(default=3000.0, gt=0)
+    # decoded size cap of every response body (decompression included): a gzip bomb stops here
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1 << 30)
 
 
 class Expect(Strict):
@@ -50,6 +55,8 @@ class Expect(Strict):
     not_text: list[str] = Field(default_factory=list)
     content_type: str | None = None  # e.g. application/json (prefix match)
     not_html: bool = False  # an API answered by an HTML page (SPA fallback) means "not deployed"
+    drift: list[Drift] = Field(default_factory=list)  # known departures from this contract: still fail
+    unverifiable: list[Unverifiable] = Field(default_factory=list)  # answers that prove nothing here: no-data
 
 
 class Request(Strict):
@@ -88,10 +95,20 @@ class Check(Strict):
     expect: Expect = Field(default_factory=Expect)
     steps: list[Step] = Field(default_factory=list)
     retries: int | None = Field(default=None, ge=0, le=10)
+    # may a retry re-run the steps from the start? default: only when every step is a safe method (GET/HEAD)
+    retry: Literal["from_start", "never"] | None = None
     budget_ms: float | None = Field(default=None, gt=0)
     cold_budget_ms: float | None = Field(default=None, gt=0)  # its endpoints' first request in a run
     runbook: list[int] = Field(default_factory=list)  # RUNBOOK-CHECKS.md items this check automates
     every: Duration | None = None  # probe interval of this check, when it differs from the profile's
+
+    @property
+    def retry_policy(self) -> Literal["from_start", "never"]:
+        """The declared retry policy, or the default: steps that write must not be re-run blindly."""
+        if self.retry is not None:
+            return self.retry
+        safe = all(step.request.method in ("GET", "HEAD", "OPTIONS") for step in self.steps)
+        return "from_start" if safe else "never"
 
     @model_validator(mode="after")
     def _request_or_steps(self) -> Check:
