@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from synthgate import server_errors
 from synthgate.checks import smoke
 from synthgate.checks.outcome import Attempted
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
@@ -127,15 +128,25 @@ class Recorder:
         final = result.final
         fields: dict[str, Any] = {"id": check_id, "attempts": result.attempts, "flaky": result.flaky,
                                   "duration_ms": round(result.duration_ms, 1)}
+        first = result.first_failure
         if not final.ok:
-            fields.update(kind=final.kind or "assertion", curl=redactor(final.curl) if final.curl else None)
+            # the first failing attempt tells why: a retry may fail for another reason (state it changed)
+            shown = first or final
+            fields.update(kind=shown.kind or final.kind or "assertion",
+                          curl=redactor(shown.curl) if shown.curl else None)
         if final.exchanges:
             fields["details"] = {"status": final.exchanges[-1].status,
                                  "latency_ms": round(final.exchanges[-1].duration_ms, 2)}
+        if final.details:  # contract_drift / unverifiable (synthgate.checks.contract)
+            fields["details"] = {**fields.get("details", {}), **final.details}
+        if result.attempts > 1 or first is not None:
+            fields["details"] = {**fields.get("details", {}), "attempts_detail": [
+                {**a, "message": redactor(a["message"]), "curl": redactor(a["curl"]) if a["curl"] else None}
+                for a in result.attempts_detail()]}
         self.set(**fields)
         _attach_exchanges(result)
         if not final.ok:
-            pytest.fail(redactor(final.message), pytrace=False)
+            pytest.fail(redactor(result.message), pytrace=False)
 
 
 def _attach_exchanges(result: Attempted) -> None:
@@ -217,6 +228,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         "evidence": props.get("evidence", []),
         "details": props.get("details", {}),
     }
+    # what this test sent and how many 5xx came back, for the gate's server-error budget
+    line["details"] = {**line["details"], "traffic": server_errors.tally.take()}
     if status == "failed" and line["kind"] is None:
         line["kind"] = "error" if report.when != "call" else "assertion"
     handle.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -18,6 +18,7 @@ Rules for thin or missing data (inconclusive is never a pass):
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from synthgate.results import CheckResult, LoadSummary, StageResult
 from synthgate.stages.base import StageContext
 
 STAGE = "load"
+_HTTP_5XX = re.compile(r": HTTP 5\d\d$")
 MAX_DURATION_S = 86_400.0
 MAX_USERS = 10_000
 MAX_WORKERS = 64
@@ -95,6 +97,7 @@ def run(ctx: StageContext) -> StageResult:
     )
     details: dict[str, Any] = {
         "summary": summary.model_dump(),
+        "traffic": {"sent": result.requests, "server_errors": server_error_count(result)},  # the 5xx budget
         "histograms": result.histograms,
         "samples_ms": result.samples_ms,
         "run": {
@@ -120,6 +123,11 @@ def run(ctx: StageContext) -> StageResult:
         message=_headline(result),
         details=details,
     )
+
+
+def server_error_count(result: LoadRunResult) -> int:
+    """How many load requests the deployment answered with a 5xx (errors are recorded as "NAME: HTTP 5xx")."""
+    return sum(count for err, count in result.errors.items() if _HTTP_5XX.search(err))
 
 
 def _spec(ctx: StageContext, cfg: LoadConfig, out_dir: Path) -> LoadRunSpec:

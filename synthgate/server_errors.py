@@ -1,0 +1,93 @@
+"""The server-error budget: every 5xx the deployment answered, anywhere in the gate, against every request sent.
+
+A 5xx is the deployment answering, so it is never retried away; a check that still passed after one (its expected
+statuses allowed it, or a journey's retry went through) is reported apart from transport flakes. The budget
+(`defaults.max_server_error_rate`) is over all requests the gate sent: this process's (preflight, release
+marker) and those each stage's child process reports back (per check in result details, or per stage for load).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from synthgate.results import CheckResult, StageResult
+
+STAGE = "server-errors"
+CHECK_ID = "server-error-budget"
+
+
+class Tally:
+    """Requests sent and 5xx answers received by this process since the last `take()` (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent = 0
+        self._server_errors = 0
+
+    def record(self, status: int | None) -> None:
+        """Count one request; `status` is None when it got no answer."""
+        with self._lock:
+            self._sent += 1
+            if status is not None and status >= 500:
+                self._server_errors += 1
+
+    def take(self) -> dict[str, int]:
+        """The counts so far, and start again from zero."""
+        with self._lock:
+            out = {"sent": self._sent, "server_errors": self._server_errors}
+            self._sent = self._server_errors = 0
+        return out
+
+
+# the process-wide tally: http.send_raw records into it
+tally = Tally()
+
+
+def _counts(details: dict[str, Any]) -> tuple[int, int]:
+    req = details.get("traffic")
+    if not isinstance(req, dict):
+        return 0, 0
+    return int(req.get("sent") or 0), int(req.get("server_errors") or 0)
+
+
+def stage_counts(stage: StageResult) -> tuple[int, int]:
+    """(requests sent, 5xx answers) of one stage: its own total when it has one, else the sum over its checks."""
+    if isinstance(stage.details.get("traffic"), dict):
+        return _counts(stage.details)
+    sent = errors = 0
+    for check in stage.checks:
+        s, e = _counts(check.details)
+        sent, errors = sent + s, errors + e
+    return sent, errors
+
+
+def passed_after_server_error(stages: list[StageResult]) -> list[tuple[str, CheckResult]]:
+    """Checks that passed although the deployment answered them (or one of their attempts) with a 5xx."""
+    return [(s.name, c) for s in stages for c in s.checks
+            if c.status == "passed" and _counts(c.details)[1] > 0]
+
+
+def budget_stage(stages: list[StageResult], own: dict[str, int], limit: float) -> StageResult | None:
+    """A stage holding the one budget check, or None when no request was counted at all."""
+    per_stage = {s.name: stage_counts(s) for s in stages if s.status != "skipped"}
+    sent = own.get("sent", 0) + sum(n for n, _ in per_stage.values())
+    errors = own.get("server_errors", 0) + sum(e for _, e in per_stage.values())
+    if sent == 0:
+        return None
+    rate = errors / sent
+    passed_after = passed_after_server_error(stages)
+    parts = [f"{name} {e}/{n}" for name, (n, e) in per_stage.items() if n]
+    message = (f"{errors:,} of {sent:,} requests answered 5xx ({100 * rate:.2f} %), "
+               f"{'within' if rate <= limit else 'over'} the {100 * limit:g} % budget"
+               f" (by stage: {', '.join(parts) or 'none'})")
+    if passed_after:
+        message += "; passed only after a 5xx: " + ", ".join(f"{s}/{c.id}" for s, c in passed_after)
+    ok = rate <= limit
+    check = CheckResult(
+        id=CHECK_ID, status="passed" if ok else "failed", kind=None if ok else "assertion", message=message,
+        details={"counted": {"sent": sent, "server_errors": errors}, "rate": round(rate, 6), "limit": limit,
+                 "by_stage": {name: {"sent": n, "server_errors": e} for name, (n, e) in per_stage.items()},
+                 "passed_after_server_error": [f"{s}/{c.id}" for s, c in passed_after]},
+    )
+    return StageResult.from_checks(STAGE, [check], 0.0, message=message)
