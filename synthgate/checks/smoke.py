@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from synthgate.checks.expect import MISSING, check_response, lookup
+from synthgate.checks.expect import LATENCY_FAILURE, MISSING, check_response, lookup
 from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
 from synthgate.checks.security import cors_problems
 from synthgate.http import TemplateError, make_client, send, send_raw
@@ -40,6 +40,8 @@ def plan(profile: Profile) -> list[SmokeCheck]:
         out.append(SmokeCheck(f"route-exists:{route.method} {route.path}", "route", route, retries, route.runbook))
     for check in profile.checks:
         r = check.retries if check.retries is not None else retries
+        if check.steps and check.retry_policy == "never":
+            r = 0  # re-running steps that changed server state would fail for another reason than the first
         out.append(SmokeCheck(check.id, "check", check, r, check.runbook, check.every))
     for page in profile.pages:
         out.append(SmokeCheck(f"page:{page.id}", "page", page, retries, page.runbook))
@@ -88,7 +90,14 @@ def _single(profile: Profile, base_url: str, request: Request, expect: Expect, b
     with make_client(profile) as client:
         ex = send(client, base_url, profile, request)
     failures = check_response(ex, expect, budget)
-    return Outcome.from_failures(failures, [ex], _transport_kind([ex]))
+    return Outcome.from_failures(failures, [ex], _transport_kind([ex]), retryable=_retryable(ex, failures))
+
+
+def _retryable(ex: Any, failures: list[str]) -> bool:
+    """Transport failures are retried; so is an answer whose only fault is its latency (one slow request says as
+    much about the runner's machine as about the deployment, and the load stage judges latency on many samples).
+    Anything else the deployment answered, a 5xx above all, is evidence and is not retried."""
+    return ex.response is None or (bool(failures) and all(f.startswith(LATENCY_FAILURE) for f in failures))
 
 
 def health(profile: Profile, base_url: str, spec: Health) -> Outcome:
@@ -121,8 +130,9 @@ def declared(profile: Profile, base_url: str, check: Check) -> Outcome:
             exchanges.append(ex)
             failures = check_response(ex, step.expect, budget) + _save(ex, step.save, saved)
             if failures:
+                retryable = _retryable(ex, failures)
                 failures[0] = f"step {n} ({step.request.method} {step.request.path}): {failures[0]}"
-                return Outcome.from_failures(failures, exchanges, _transport_kind([ex]))
+                return Outcome.from_failures(failures, exchanges, _transport_kind([ex]), retryable=retryable)
     return Outcome(ok=True, message="ok", exchanges=exchanges)
 
 
