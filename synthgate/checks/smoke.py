@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from synthgate.checks import contract
 from synthgate.checks.expect import LATENCY_FAILURE, MISSING, check_response, lookup
 from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
 from synthgate.checks.security import cors_problems
@@ -90,7 +91,8 @@ def _single(profile: Profile, base_url: str, request: Request, expect: Expect, b
     with make_client(profile) as client:
         ex = send(client, base_url, profile, request)
     failures = check_response(ex, expect, budget)
-    return Outcome.from_failures(failures, [ex], _transport_kind([ex]), retryable=_retryable(ex, failures))
+    outcome = Outcome.from_failures(failures, [ex], _transport_kind([ex]), retryable=_retryable(ex, failures))
+    return contract.apply(outcome, ex, expect, failures)
 
 
 def _retryable(ex: Any, failures: list[str]) -> bool:
@@ -132,7 +134,8 @@ def declared(profile: Profile, base_url: str, check: Check) -> Outcome:
             if failures:
                 retryable = _retryable(ex, failures)
                 failures[0] = f"step {n} ({step.request.method} {step.request.path}): {failures[0]}"
-                return Outcome.from_failures(failures, exchanges, _transport_kind([ex]), retryable=retryable)
+                outcome = Outcome.from_failures(failures, exchanges, _transport_kind([ex]), retryable=retryable)
+                return contract.apply(outcome, ex, step.expect, failures)
     return Outcome(ok=True, message="ok", exchanges=exchanges)
 
 
