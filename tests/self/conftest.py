@@ -35,7 +35,7 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("SYNTHGATE_LOCK_DIR", str(home / "locks"))
     monkeypatch.setenv("SYNTHGATE_HOME", str(home))
-    for name in ("SYNTHGATE_BASE_URL", "API_URL", "GITHUB_ACTIONS", "GITLAB_CI"):
+    for name in ("SYNTHGATE_BASE_URL", "API_URL", "GITHUB_ACTIONS", "GITLAB_CI", "SYNTHGATE_DB"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -59,3 +59,22 @@ def chromium(playwright):  # noqa: ANN001 - pytest-playwright's session-wide syn
     browser = playwright.chromium.launch(**discover().launch_kwargs())
     yield browser
     browser.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One throwaway PostgreSQL cluster for the session (tests/self/pg.py); its URL."""
+    from pg import cluster
+
+    with cluster() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store location on each backend: a SQLite path, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    from pg import fresh_database
+
+    return fresh_database(request.getfixturevalue("postgres_url"), f"t_{abs(hash(request.node.nodeid)) % 10**12}")

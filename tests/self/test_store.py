@@ -1,4 +1,5 @@
-"""The SQLite store: WAL, atomic writes, state that survives reopening, run history, clear errors."""
+"""The store on both backends (SQLite and a real PostgreSQL): atomic writes, state that survives reopening and
+kill -9, run history, migrations, locks, clear errors."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from synthgate.store import CheckState, Incident, ProbeResult, Store, StoreError, default_db_path
+from synthgate.store import (
+    SCHEMA_VERSION,
+    CheckState,
+    Incident,
+    ProbeResult,
+    Store,
+    StoreError,
+    default_db_path,
+    resolve_db,
+)
 
 
 def result(check: str = "health", ts: float = 1000.0, outcome: str = "up", latency_ms: float = 10.0) -> ProbeResult:
@@ -35,11 +45,13 @@ def test_wal_mode_and_schema(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"probe_results", "check_state", "incidents", "alerts", "probe_targets", "runs", "run_samples"} <= tables
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")] == \
+        list(range(1, SCHEMA_VERSION + 1))
 
 
-def test_record_is_atomic_and_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
+def test_record_is_atomic_and_survives_reopening(db_target: str) -> None:
+    path = db_target
     with Store(path) as store:
         state = CheckState("health", consecutive_failures=2, down=True, failing_since=1000.0, last_ts=1001.0,
                            last_outcome="down")
@@ -61,11 +73,12 @@ def test_record_is_atomic_and_survives_reopening(tmp_path: Path) -> None:
         assert opened is not None and opened.checks == ["health"] and opened.started_at == 1000.0
         alert = store.next_alert("demo", "eu", "alerts[0].webhook")
         assert alert is not None and alert.payload == {"incident": 1} and alert.status == "pending"
-        assert store.open_incident("demo", "us") is None  # locations are separate
+        assert store.open_incident("other") is None  # profiles are separate
+        assert store.open_incident("demo", "us") is not None  # locations share the profile's incident
 
 
-def test_results_queries(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+def test_results_queries(db_target: str) -> None:
+    with Store(db_target) as store:
         for n in range(10):
             outcome = "down" if n in (3, 4) else "unknown" if n == 7 else "up"
             store.record("demo", "eu", result(ts=1000.0 + n, outcome=outcome), CheckState("health"), None)
@@ -79,14 +92,14 @@ def test_results_queries(tmp_path: Path) -> None:
         assert store.result_count("demo", "eu") == 6
 
 
-def test_latency_percentiles_match_nearest_rank(tmp_path: Path) -> None:
+def test_latency_percentiles_match_nearest_rank(db_target: str) -> None:
     """The SQL percentiles equal the nearest-rank definition on the same samples."""
     import math
     import random
 
     rng = random.Random(3)
     values = [rng.lognormvariate(3, 0.7) for _ in range(257)]
-    with Store(tmp_path / "s.db") as store:
+    with Store(db_target) as store:
         for n, v in enumerate(values):
             store.record("demo", "eu", result(ts=1000.0 + n, latency_ms=v), CheckState("health"), None)
         got = store.latency_percentiles("demo", "eu", since=0, percentiles=(50, 95, 99))["health"]
@@ -95,8 +108,8 @@ def test_latency_percentiles_match_nearest_rank(tmp_path: Path) -> None:
         assert got[f"p{q}"] == ordered[math.ceil(q / 100 * len(ordered)) - 1]
 
 
-def test_run_history(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+def test_run_history(db_target: str) -> None:
+    with Store(db_target) as store:
         first = store.add_run("demo", "demo", "1.4.0", "pass", "2025-01-01T00:00:00+00:00", "reports", "{}",
                               samples={"GET /v1/health": b"HISTFAAA", "POST /api/generate": "HISTFBBB"},
                               encoding="hdr-base64")
@@ -118,9 +131,9 @@ def test_unusable_files_give_clear_errors(tmp_path: Path) -> None:
         Store(newer)
 
 
-def test_a_second_process_reads_while_one_writes(tmp_path: Path) -> None:
-    """WAL: a reader in another process sees committed rows while the writer keeps its connection open."""
-    path = tmp_path / "s.db"
+def test_a_second_process_reads_while_one_writes(db_target: str) -> None:
+    """A reader in another process sees committed rows while the writer keeps its connection open (WAL on SQLite)."""
+    path = db_target
     with Store(path) as store:
         for n in range(5):
             store.record("demo", "eu", result(ts=1000.0 + n), CheckState("health"), None)
@@ -133,10 +146,140 @@ def test_a_second_process_reads_while_one_writes(tmp_path: Path) -> None:
         assert out.stdout.strip() == "5"
 
 
-def test_alerts_of_removed_channels_expire(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
+def test_alerts_of_removed_channels_expire(db_target: str) -> None:
+    with Store(db_target) as store:
         rows = [("down", "alerts[0].webhook", {}), ("down", "alerts[1].command", {})]
         store.save_states("demo", "eu", [], None, rows)
         assert store.expire_orphans("demo", "eu", ["alerts[0].webhook"]) == 1
         assert [(a.channel, a.status) for a in store.alerts("demo", "eu")] == [("alerts[0].webhook", "pending"),
                                                                                ("alerts[1].command", "expired")]
+
+
+def test_kill_9_loses_nothing_committed(db_target: str) -> None:
+    """A writer killed with SIGKILL mid-stream: every result it printed as committed is there afterwards."""
+    code = textwrap.dedent(f"""
+        import itertools, sys
+        from synthgate.store import CheckState, ProbeResult, Store
+        with Store({db_target!r}) as s:
+            for n in itertools.count():
+                s.record("demo", "eu", ProbeResult("health", 1000.0 + n, 1.0, "passed", "up"), CheckState("health"),
+                         None)
+                print(n + 1, flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    printed = 0
+    for line in proc.stdout:
+        printed = int(line)
+        if printed >= 40:
+            break
+    proc.kill()
+    proc.wait(timeout=30)
+    with Store(db_target) as store:
+        assert store.result_count() >= printed  # printed only after the commit returned
+
+
+def test_one_shared_incident_however_many_processes_race(db_target: str) -> None:
+    """Six processes decide the same outage at once: one incident opens, one "down" row reaches the outbox."""
+    code = textwrap.dedent(f"""
+        import sys
+        from synthgate.store import CheckState, Incident, ProbeResult, Store
+        loc = sys.argv[1]
+        def decide(states, incident):
+            if incident is not None:
+                return None, []
+            return Incident(None, 1000.0, 1001.0, ["health"], "down"), ["down"]
+        with Store({db_target!r}) as s:
+            state = CheckState("health", consecutive_failures=2, down=True, last_ts=1001.0)
+            _, inc, events = s.record_shared("demo", loc, ProbeResult("health", 1001.0, 1.0, "failed", "down"),
+                                             [state], decide, lambda i: [("down", "hook", {{"by": loc}})])
+            print(events)
+    """)
+    Store(db_target).close()  # migrations first, so the race is about the incident only
+    procs = [subprocess.Popen([sys.executable, "-c", code, f"loc{n}"], stdout=subprocess.PIPE, text=True)
+             for n in range(6)]
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sum("down" in o for o in outs) == 1
+    with Store(db_target) as store:
+        assert len(store.incidents("demo")) == 1
+        assert len([a for a in store.alerts("demo") if a.event == "down"]) == 1
+        assert set(store.all_check_states("demo")) == {f"loc{n}" for n in range(6)}
+
+
+def test_an_open_incident_is_unique_per_profile(db_target: str) -> None:
+    """The database itself refuses a second open incident of a profile (the backstop of the transaction)."""
+    with Store(db_target) as store:
+        store.save_states("demo", "eu", [], Incident(None, 1.0, 2.0, ["health"], "m"))
+        with pytest.raises(Exception):  # noqa: B017 - sqlite3.IntegrityError or StoreError
+            store.save_states("demo", "us", [], Incident(None, 1.0, 2.0, ["health"], "m"))
+        assert len(store.incidents("demo")) == 1
+
+
+def test_exclusive_lock_is_held_across_processes(db_target: str) -> None:
+    holder = textwrap.dedent(f"""
+        import time
+        from synthgate.store import Store
+        with Store({db_target!r}) as s, s.exclusive("rollback:demo", wait_s=5) as got:
+            print(got, flush=True)
+            time.sleep(3)
+    """)
+    with Store(db_target) as store:
+        proc = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "True"
+        with store.exclusive("rollback:demo", wait_s=0.5) as got:
+            assert got is False  # held elsewhere
+        assert store.lock_holder("rollback:demo") != "?"
+        with store.exclusive("rollback:other", wait_s=0.5) as got:
+            assert got is True  # another name is another lock
+        with store.exclusive("rollback:demo", wait_s=30) as got:
+            assert got is True  # released when the holder ended
+        proc.wait(timeout=30)
+
+
+def test_rollback_records_use_one_clock(db_target: str) -> None:
+    with Store(db_target) as store:
+        assert store.last_rollback_finished("d") is None
+        rid = store.rollback_started("d", "demo", "http://x")
+        assert store.last_rollback_finished("d") is None  # not finished yet
+        store.rollback_finished(rid, 0)
+        finished = store.last_rollback_finished("d")
+        assert finished is not None and abs(finished - store.now()) < 5
+        failed = store.rollback_started("d", "demo", "http://x")
+        store.rollback_finished(failed, 1)
+        assert store.last_rollback_finished("d") == finished  # a failed rollback restored nothing
+        assert [r["exit_code"] for r in store.rollbacks("d")] == [0, 1]
+
+
+def test_a_version_1_sqlite_database_is_migrated(tmp_path: Path) -> None:
+    """A database from before the schema_version table keeps its rows and gains the new tables."""
+    from synthgate.store import schema
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for statement in schema.statements(schema.MIGRATIONS[0].ddl, "sqlite"):
+        conn.execute(statement)
+    conn.execute("INSERT INTO runs (profile, target, verdict, started_at, verdict_json) VALUES "
+                 "('demo', 't', 'pass', '2025', '{}')")
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        assert [r["profile"] for r in store.runs("demo")] == ["demo"]
+        assert store.rollbacks() == []
+        assert store.query("SELECT max(version) FROM schema_version")[0][0] == SCHEMA_VERSION
+
+
+def test_resolve_db_prefers_the_option_then_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    monkeypatch.setenv("SYNTHGATE_HOME", str(tmp_path))
+    assert resolve_db(None) == tmp_path / "synthgate.db"
+    monkeypatch.setenv("SYNTHGATE_DB", "postgresql://u:secret@db.example/sg")
+    assert resolve_db(None) == "postgresql://u:secret@db.example/sg"
+    assert resolve_db(str(tmp_path / "x.db")) == tmp_path / "x.db"
+
+
+def test_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL") as info:
+        Store("postgresql://u:hunter2@127.0.0.1:1/sg")
+    assert "hunter2" not in str(info.value)

@@ -1,9 +1,8 @@
-"""The one SQLite store: probe results, check state, incidents, alert outbox, and the gate's run history.
+"""The store's one interface: every piece of state, written in SQL both backends understand.
 
-One file in WAL mode, shared by `synthgate probe` and `synthgate run` (baseline comparison). Every write is its own
-short transaction, committed before anything is printed or alerted, so a `kill -9` loses nothing that was committed.
-`synchronous=NORMAL` in WAL mode survives any crash of the process; only an OS crash or power loss may drop the
-last commits (FULL would fsync every result and cost throughput for a risk probes can live with).
+Backends (SQLite, PostgreSQL) supply the connection, transactions, a few dialect fragments and the locks; every
+query lives here once. Statements use `?` placeholders (the PostgreSQL backend rewrites them). Every write is one
+short transaction committed before anything is printed or alerted, so a `kill -9` loses nothing committed.
 """
 
 from __future__ import annotations
@@ -11,263 +10,79 @@ from __future__ import annotations
 import json
 import math
 import os
-import sqlite3
-import threading
+import socket
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
-SCHEMA_VERSION = 1
-OutboxRow = tuple[str, str, dict[str, Any]]  # (event, channel key, alert document)
-BUSY_TIMEOUT_S = 10.0
+from synthgate.store.models import AlertRow, CheckState, Incident, Outbox, ProbeResult
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS probe_targets (
-    profile     TEXT NOT NULL,
-    location    TEXT NOT NULL,
-    base_url    TEXT NOT NULL,
-    slo         REAL NOT NULL,
-    config_json TEXT NOT NULL,
-    started_at  REAL NOT NULL,
-    pid         INTEGER,
-    PRIMARY KEY (profile, location)
-);
-CREATE TABLE IF NOT EXISTS probe_results (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    profile     TEXT NOT NULL,
-    location    TEXT NOT NULL,
-    check_id    TEXT NOT NULL,
-    stage       TEXT NOT NULL,
-    ts          REAL NOT NULL,
-    duration_ms REAL NOT NULL,
-    latency_ms  REAL,
-    status      TEXT NOT NULL CHECK (status IN ('passed', 'failed')),
-    outcome     TEXT NOT NULL CHECK (outcome IN ('up', 'down', 'unknown')),
-    kind        TEXT,
-    attempts    INTEGER NOT NULL,
-    message     TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS probe_results_by_check ON probe_results (profile, location, check_id, ts);
-CREATE INDEX IF NOT EXISTS probe_results_by_time ON probe_results (ts);
-CREATE TABLE IF NOT EXISTS check_state (
-    profile               TEXT NOT NULL,
-    location              TEXT NOT NULL,
-    check_id              TEXT NOT NULL,
-    stage                 TEXT NOT NULL,
-    consecutive_failures  INTEGER NOT NULL,
-    consecutive_successes INTEGER NOT NULL,
-    down                  INTEGER NOT NULL,
-    failing_since         REAL,
-    recovering_since      REAL,
-    last_ts               REAL,
-    last_outcome          TEXT,
-    last_message          TEXT NOT NULL DEFAULT '',
-    last_latency_ms       REAL,
-    PRIMARY KEY (profile, location, check_id)
-);
-CREATE TABLE IF NOT EXISTS incidents (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    profile       TEXT NOT NULL,
-    location      TEXT NOT NULL,
-    started_at    REAL NOT NULL,
-    detected_at   REAL NOT NULL,
-    resolved_at   REAL,
-    checks_json   TEXT NOT NULL,
-    message       TEXT NOT NULL,
-    last_alert_at REAL NOT NULL,
-    reminders     INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS incidents_by_target ON incidents (profile, location, resolved_at);
-CREATE TABLE IF NOT EXISTS alerts (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id     INTEGER REFERENCES incidents (id),
-    profile         TEXT NOT NULL,
-    location        TEXT NOT NULL,
-    event           TEXT NOT NULL,
-    channel         TEXT NOT NULL,
-    payload_json    TEXT NOT NULL,
-    created_at      REAL NOT NULL,
-    status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'expired')),
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    last_error      TEXT,
-    sent_at         REAL
-);
-CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (profile, location, channel, status, id);
-CREATE TABLE IF NOT EXISTS runs (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    profile      TEXT NOT NULL,
-    target       TEXT NOT NULL,
-    release      TEXT,
-    verdict      TEXT NOT NULL,
-    started_at   TEXT NOT NULL,
-    reports_dir  TEXT,
-    verdict_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_profile ON runs (profile, started_at);
-CREATE TABLE IF NOT EXISTS run_samples (
-    run_id   INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    name     TEXT NOT NULL,
-    encoding TEXT NOT NULL DEFAULT '',
-    samples  BLOB NOT NULL,
-    PRIMARY KEY (run_id, name)
-);
-"""
+Row = Any  # sqlite3.Row or the PostgreSQL backend's Row: both index by position and by column name
 
 
 class StoreError(Exception):
     """The database cannot be opened or used; the message is meant for the user as is."""
 
 
-def default_db_path() -> Path:
-    """`$SYNTHGATE_HOME/synthgate.db`, else `~/.local/share/synthgate/synthgate.db`."""
-    home = os.environ.get("SYNTHGATE_HOME")
-    if home:
-        return Path(home).expanduser() / "synthgate.db"
-    return Path.home() / ".local" / "share" / "synthgate" / "synthgate.db"
+class Tx(Protocol):
+    """The connection inside one transaction."""
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        """Run one statement in the transaction; returns a cursor (fetchone, fetchall, rowcount)."""
+        ...
 
 
-@dataclass
-class ProbeResult:
-    """One probe result: one check, one time, what came of it."""
-
-    check_id: str
-    ts: float  # wall-clock start, Unix seconds
-    duration_ms: float  # the whole check, retries and backoff included
-    status: str  # "passed" | "failed"
-    outcome: str  # "up" | "down" | "unknown" (failed without evidence: unreachable, no data)
-    message: str = ""
-    kind: str | None = None
-    attempts: int = 1
-    latency_ms: float | None = None  # the final attempt's requests alone: what a user would wait
-    stage: str = "smoke"
+# decides the shared incident inside the write transaction: (every location's states, open incident) ->
+# (the incident to write or None, event kinds)
+Decide = Callable[[dict[str, dict[str, CheckState]], Incident | None], tuple[Incident | None, list[str]]]
 
 
-@dataclass
-class CheckState:
-    """Where one check stands: its current streaks and whether it counts as down."""
+class BaseStore(ABC):
+    """What every backend offers. Thread-safe; one short transaction per write."""
 
-    check_id: str
-    stage: str = "smoke"
-    consecutive_failures: int = 0
-    consecutive_successes: int = 0
-    down: bool = False
-    failing_since: float | None = None  # first failure of the current failure streak
-    recovering_since: float | None = None  # first success of the current success streak
-    last_ts: float | None = None
-    last_outcome: str | None = None
-    last_message: str = ""
-    last_latency_ms: float | None = None
+    dialect = "sqlite"
+    label = ""  # where the data lives, safe to print (no password)
 
+    # -- backend hooks -------------------------------------------------------------------------------------------
 
-@dataclass
-class Incident:
-    """An outage of one probed target: opened on a check going down, resolved when none is down."""
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """One write transaction, serialised against every other writer; rolled back if the block raises."""
 
-    id: int | None
-    started_at: float  # the first failure that led to it: downtime starts here
-    detected_at: float  # when it opened (the N-th consecutive failure)
-    checks: list[str] = field(default_factory=list)
-    message: str = ""
-    last_alert_at: float = 0.0
-    resolved_at: float | None = None  # the first success of the recovery: downtime ends here
-    reminders: int = 0
-    profile: str = ""
-    location: str = ""
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
+        """Rows of one read query."""
 
-    @property
-    def downtime_s(self) -> float | None:
-        """Seconds from the first failure to the first success of the recovery (None while open)."""
-        return None if self.resolved_at is None else max(0.0, self.resolved_at - self.started_at)
-
-
-# outbox rows, or a function that makes them once a new incident has its id (inside the same transaction)
-Outbox = Sequence[OutboxRow] | Callable[[Incident | None], Sequence[OutboxRow]]
-
-
-@dataclass
-class AlertRow:
-    """One alert waiting for (or done with) delivery on one channel."""
-
-    id: int
-    incident_id: int | None
-    event: str
-    channel: str
-    payload: dict[str, Any]
-    created_at: float
-    status: str
-    attempts: int
-    next_attempt_at: float
-    last_error: str | None = None
-
-
-class Store:
-    """The SQLite store (WAL). Thread-safe: one connection, one lock, one short transaction per write."""
-
-    def __init__(self, path: Path | str, timeout_s: float = BUSY_TIMEOUT_S) -> None:
-        self.path = Path(path).expanduser()
-        self._lock = threading.RLock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None,
-                                         check_same_thread=False)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
-        self._conn.row_factory = sqlite3.Row
-        try:
-            self._setup(timeout_s)
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise StoreError(f"{self.path}: not a usable synthgate database: {exc}") from None
-
-    def _setup(self, timeout_s: float) -> None:
-        conn = self._conn
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise sqlite3.DatabaseError(f"cannot switch to WAL mode (journal mode is {mode})")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"written by a newer synthgate (schema {version}, this one knows "
-                                        f"{SCHEMA_VERSION})")
-        with self.transaction() as tx:
-            tx.executescript_in_tx(_SCHEMA)
-            tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-    # -- plumbing ------------------------------------------------------------------------------------------------
-
+    @abstractmethod
     def close(self) -> None:
         """Close the connection (everything is committed already)."""
-        with self._lock:
-            self._conn.close()
 
-    def __enter__(self) -> Store:
+    @abstractmethod
+    def exclusive(self, name: str, wait_s: float) -> AbstractContextManager[bool]:
+        """Hold a named lock of this database (True), or False when another holder kept it for wait_s."""
+
+    def lock_holder(self, name: str) -> str:
+        """Who holds a named lock, as far as the backend knows (for error messages)."""
+        return "?"
+
+    def now(self) -> float:
+        """The database's clock (Unix seconds): one clock for every machine that shares it."""
+        return time.time()
+
+    def _serialize_profile(self, tx: Tx, profile: str) -> None:
+        """Make concurrent writers of one profile's shared incident take turns (SQLite's writers always do)."""
+        return None
+
+    def _bucket(self, expr: str, last: str) -> str:
+        return f"min(CAST({expr} AS INTEGER), {last})"
+
+    def __enter__(self) -> BaseStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[_Tx]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back if the block raises."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield _Tx(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
-        """Rows of one read query."""
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
 
     # -- probes: targets and results -----------------------------------------------------------------------------
 
@@ -282,7 +97,7 @@ class Store:
                 (profile, location, base_url, slo, json.dumps(config), time.time(), os.getpid()),
             )
 
-    def probe_targets(self, profile: str | None = None, location: str | None = None) -> list[sqlite3.Row]:
+    def probe_targets(self, profile: str | None = None, location: str | None = None) -> list[Row]:
         """Every probed (profile, location), optionally filtered."""
         sql, params = _where("SELECT * FROM probe_targets", profile=profile, location=location)
         return self.query(sql + " ORDER BY profile, location", params)
@@ -299,7 +114,7 @@ class Store:
             sql += " AND check_id=?"
             params.append(check_id)
         if limit is not None:
-            sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?)"
+            sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT ?) AS newest"
             params.append(limit)
         rows = self.query(sql + " ORDER BY ts, id", params)
         return [_result(r) for r in rows]
@@ -308,6 +123,12 @@ class Store:
         """How many results are stored."""
         sql, params = _where("SELECT count(*) FROM probe_results", profile=profile, location=location)
         return int(self.query(sql, params)[0][0])
+
+    def first_result_ts(self, profile: str, location: str, since: float) -> float | None:
+        """Time of the oldest result since a time (None without any)."""
+        rows = self.query("SELECT min(ts) FROM probe_results WHERE profile=? AND location=? AND ts>=?",
+                          (profile, location, since))
+        return None if not rows or rows[0][0] is None else float(rows[0][0])
 
     def outcome_counts(self, profile: str, location: str, since: float) -> dict[str, dict[str, int]]:
         """check id -> {"up": n, "down": n, "unknown": n} since a time."""
@@ -323,7 +144,7 @@ class Store:
                             percentiles: Sequence[float] = (50.0, 95.0)) -> dict[str, dict[str, float]]:
         """check id -> {"n": samples, "p50": ms, ...} (nearest rank) over results with an answer since a time.
 
-        SQLite sorts and picks the ranks, so memory stays flat however long the history is.
+        The database sorts and picks the ranks, so memory stays flat however long the history is.
         """
         answered = ("FROM probe_results WHERE profile=? AND location=? AND ts>=? AND outcome!='unknown' "
                     "AND latency_ms IS NOT NULL")
@@ -343,15 +164,18 @@ class Store:
     def buckets(self, profile: str, location: str, start: float, width_s: float,
                 count: int) -> dict[str, list[tuple[int, int, float | None]]]:
         """check id -> `count` time buckets from `start`: (up, down, mean latency ms), for charts."""
+        bucket = self._bucket("(ts - ?) / ?", "?")
         rows = self.query(
-            "SELECT check_id, min(CAST((ts - ?) / ? AS INTEGER), ?) AS b, sum(outcome='up') AS up, "
-            "sum(outcome='down') AS down, avg(CASE WHEN outcome!='unknown' THEN latency_ms END) AS lat "
-            "FROM probe_results WHERE profile=? AND location=? AND ts>=? GROUP BY check_id, b",
+            "SELECT check_id, b, sum(CASE WHEN outcome='up' THEN 1 ELSE 0 END) AS up, "
+            "sum(CASE WHEN outcome='down' THEN 1 ELSE 0 END) AS down, "
+            "avg(CASE WHEN outcome!='unknown' THEN latency_ms END) AS lat "
+            f"FROM (SELECT check_id, outcome, latency_ms, {bucket} AS b FROM probe_results "
+            "WHERE profile=? AND location=? AND ts>=?) AS t GROUP BY check_id, b",
             (start, width_s, count - 1, profile, location, start))
         out: dict[str, list[tuple[int, int, float | None]]] = {}
         for r in rows:
             series = out.setdefault(r["check_id"], [(0, 0, None)] * count)
-            series[int(r["b"])] = (int(r["up"]), int(r["down"]), r["lat"])
+            series[int(r["b"])] = (int(r["up"]), int(r["down"]), None if r["lat"] is None else float(r["lat"]))
         return out
 
     def prune(self, older_than: float) -> int:
@@ -366,25 +190,34 @@ class Store:
     # -- probes: state and incidents -----------------------------------------------------------------------------
 
     def check_states(self, profile: str, location: str) -> dict[str, CheckState]:
-        """The stored state of every check of a probed target."""
+        """The stored state of every check of a probed target at one location."""
         rows = self.query("SELECT * FROM check_state WHERE profile=? AND location=? ORDER BY check_id",
                           (profile, location))
         return {r["check_id"]: _state(r) for r in rows}
 
-    def open_incident(self, profile: str, location: str) -> Incident | None:
-        """The open incident of a probed target, if any."""
-        rows = self.query("SELECT * FROM incidents WHERE profile=? AND location=? AND resolved_at IS NULL "
-                          "ORDER BY id DESC LIMIT 1", (profile, location))
+    def all_check_states(self, profile: str) -> dict[str, dict[str, CheckState]]:
+        """location -> check id -> state, for every location that probes a profile."""
+        return _states_by_location(self.query("SELECT * FROM check_state WHERE profile=? ORDER BY location, "
+                                              "check_id", (profile,)))
+
+    def open_incident(self, profile: str, location: str | None = None) -> Incident | None:
+        """The open incident of a profile (shared by every location), if any; `location` is accepted and unused."""
+        rows = self.query("SELECT * FROM incidents WHERE profile=? AND resolved_at IS NULL ORDER BY id DESC LIMIT 1",
+                          (profile,))
         return _incident(rows[0]) if rows else None
 
     def incidents(self, profile: str | None = None, location: str | None = None,
                   since: float | None = None) -> list[Incident]:
-        """Incidents that were open at some time since `since` (all when None), oldest first."""
-        sql, params = _where("SELECT * FROM incidents", profile=profile, location=location)
+        """Incidents that were open at some time since `since` (all when None), oldest first.
+
+        `location` keeps those that location saw (opened or joined).
+        """
+        sql, params = _where("SELECT * FROM incidents", profile=profile)
         if since is not None:
             sql += (" AND" if params else " WHERE") + " (resolved_at IS NULL OR resolved_at>=?)"
             params.append(since)
-        return [_incident(r) for r in self.query(sql + " ORDER BY started_at, id", params)]
+        found = [_incident(r) for r in self.query(sql + " ORDER BY started_at, id", params)]
+        return [i for i in found if location is None or location == i.location or location in i.locations]
 
     def record(self, profile: str, location: str, result: ProbeResult, state: CheckState,
                incident: Incident | None, alerts: Outbox = ()) -> int:
@@ -393,17 +226,39 @@ class Store:
         `alerts` holds (event, channel, payload) rows for the outbox, or makes them once a new incident has its id.
         """
         with self.transaction() as tx:
-            rid = tx.execute(
-                "INSERT INTO probe_results (profile, location, check_id, stage, ts, duration_ms, latency_ms, status, "
-                "outcome, kind, attempts, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (profile, location, result.check_id, result.stage, result.ts, result.duration_ms, result.latency_ms,
-                 result.status, result.outcome, result.kind, result.attempts, result.message),
-            ).lastrowid
+            rid = self._insert_result(tx, profile, location, result)
             self._save_state(tx, profile, location, state)
             if incident is not None:
                 self._save_incident(tx, profile, location, incident)
             self._enqueue_all(tx, profile, location, incident, alerts)
-        return int(rid or 0)
+        return rid
+
+    def record_shared(self, profile: str, location: str, result: ProbeResult | None, states: Sequence[CheckState],
+                      decide: Decide, alerts: Outbox = (), deleted: Sequence[str] = ()
+                      ) -> tuple[int, Incident | None, list[str]]:
+        """Commit a result and this location's states, then decide the profile's one shared incident.
+
+        In one transaction that every other location's writer waits for, so two probe processes can never both
+        open (or both resolve) an incident: the decision reads the states of every location and the open incident
+        as committed, never as a process remembers them. Returns (result id, incident written or None, events).
+        """
+        with self.transaction() as tx:
+            rid = self._insert_result(tx, profile, location, result) if result is not None else 0
+            for state in states:
+                self._save_state(tx, profile, location, state)
+            for cid in deleted:
+                tx.execute("DELETE FROM check_state WHERE profile=? AND location=? AND check_id=?",
+                           (profile, location, cid))
+            self._serialize_profile(tx, profile)
+            everywhere = _states_by_location(tx.execute("SELECT * FROM check_state WHERE profile=?",
+                                                        (profile,)).fetchall())
+            rows = tx.execute("SELECT * FROM incidents WHERE profile=? AND resolved_at IS NULL ORDER BY id DESC "
+                              "LIMIT 1", (profile,)).fetchall()
+            incident, events = decide(everywhere, _incident(rows[0]) if rows else None)
+            if incident is not None:
+                self._save_incident(tx, profile, location, incident)
+                self._enqueue_all(tx, profile, location, incident, alerts)
+        return rid, incident, events
 
     def save_states(self, profile: str, location: str, states: Sequence[CheckState],
                     incident: Incident | None = None, alerts: Outbox = ()) -> None:
@@ -423,38 +278,56 @@ class Store:
                            (profile, location, cid))
 
     @staticmethod
-    def _save_state(tx: _Tx, profile: str, location: str, s: CheckState) -> None:
+    def _insert_result(tx: Tx, profile: str, location: str, result: ProbeResult) -> int:
+        row = tx.execute(
+            "INSERT INTO probe_results (profile, location, check_id, stage, ts, duration_ms, latency_ms, status, "
+            "outcome, kind, attempts, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (profile, location, result.check_id, result.stage, result.ts, result.duration_ms, result.latency_ms,
+             result.status, result.outcome, result.kind, result.attempts, result.message),
+        ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _save_state(tx: Tx, profile: str, location: str, s: CheckState) -> None:
         tx.execute(
-            "INSERT OR REPLACE INTO check_state (profile, location, check_id, stage, consecutive_failures, "
+            "INSERT INTO check_state (profile, location, check_id, stage, consecutive_failures, "
             "consecutive_successes, down, failing_since, recovering_since, last_ts, last_outcome, last_message, "
-            "last_latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "last_latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (profile, location, check_id) DO UPDATE SET stage=excluded.stage, "
+            "consecutive_failures=excluded.consecutive_failures, consecutive_successes=excluded.consecutive_successes, "
+            "down=excluded.down, failing_since=excluded.failing_since, recovering_since=excluded.recovering_since, "
+            "last_ts=excluded.last_ts, last_outcome=excluded.last_outcome, last_message=excluded.last_message, "
+            "last_latency_ms=excluded.last_latency_ms",
             (profile, location, s.check_id, s.stage, s.consecutive_failures, s.consecutive_successes, int(s.down),
              s.failing_since, s.recovering_since, s.last_ts, s.last_outcome, s.last_message, s.last_latency_ms),
         )
 
     @staticmethod
-    def _save_incident(tx: _Tx, profile: str, location: str, inc: Incident) -> None:
+    def _save_incident(tx: Tx, profile: str, location: str, inc: Incident) -> None:
+        if location not in inc.locations:
+            inc.locations = [*inc.locations, location]
         values = (inc.started_at, inc.detected_at, inc.resolved_at, json.dumps(inc.checks), inc.message,
-                  inc.last_alert_at, inc.reminders)
+                  inc.last_alert_at, inc.reminders, json.dumps(sorted(set(inc.locations))))
         if inc.id is None:
-            inc.id = tx.execute(
+            # the unique index on open incidents per profile backs the transaction up: a second open one fails
+            inc.id = int(tx.execute(
                 "INSERT INTO incidents (started_at, detected_at, resolved_at, checks_json, message, last_alert_at, "
-                "reminders, profile, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (*values, profile, location),
-            ).lastrowid
+                "reminders, locations_json, profile, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (*values, profile, location)).fetchone()[0])
             inc.profile, inc.location = profile, location
         else:
             tx.execute("UPDATE incidents SET started_at=?, detected_at=?, resolved_at=?, checks_json=?, message=?, "
-                       "last_alert_at=?, reminders=? WHERE id=?", (*values, inc.id))
+                       "last_alert_at=?, reminders=?, locations_json=? WHERE id=?", (*values, inc.id))
 
     # -- alert outbox --------------------------------------------------------------------------------------------
 
-    def _enqueue_all(self, tx: _Tx, profile: str, location: str, incident: Incident | None, alerts: Outbox) -> None:
+    def _enqueue_all(self, tx: Tx, profile: str, location: str, incident: Incident | None, alerts: Outbox) -> None:
         rows = alerts(incident) if callable(alerts) else alerts
         for event, channel, payload in rows:
             self._enqueue(tx, profile, location, incident.id if incident else None, event, channel, payload)
 
     @staticmethod
-    def _enqueue(tx: _Tx, profile: str, location: str, incident_id: int | None, event: str, channel: str,
+    def _enqueue(tx: Tx, profile: str, location: str, incident_id: int | None, event: str, channel: str,
                  payload: dict[str, Any]) -> None:
         now = time.time()
         tx.execute(
@@ -504,8 +377,8 @@ class Store:
         with self.transaction() as tx:
             run_id = int(tx.execute(
                 "INSERT INTO runs (profile, target, release, verdict, started_at, reports_dir, verdict_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (profile, target, release, verdict, started_at, reports_dir,
-                                                 verdict_json)).lastrowid or 0)
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (profile, target, release, verdict, started_at, reports_dir, verdict_json)).fetchone()[0])
             for name, data in (samples or {}).items():
                 blob = data.encode() if isinstance(data, str) else data
                 tx.execute("INSERT INTO run_samples (run_id, name, encoding, samples) VALUES (?, ?, ?, ?)",
@@ -513,9 +386,9 @@ class Store:
         return run_id
 
     def runs(self, profile: str, verdict: str | None = None, release: str | None = None,
-             limit: int = 20) -> list[sqlite3.Row]:
-        """The newest runs of a profile first, optionally only those with a verdict or release."""
-        sql, params = _where("SELECT * FROM runs", profile=profile, verdict=verdict, release=release)
+             target: str | None = None, limit: int = 20) -> list[Row]:
+        """The newest runs of a profile first, optionally only those with a verdict, release or target."""
+        sql, params = _where("SELECT * FROM runs", profile=profile, verdict=verdict, release=release, target=target)
         return self.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
 
     def run_samples(self, run_id: int) -> dict[str, tuple[str, bytes]]:
@@ -523,22 +396,30 @@ class Store:
         rows = self.query("SELECT name, encoding, samples FROM run_samples WHERE run_id=? ORDER BY name", (run_id,))
         return {r["name"]: (r["encoding"], bytes(r["samples"])) for r in rows}
 
+    # -- rollback records ----------------------------------------------------------------------------------------
 
-class _Tx:
-    """The connection inside one transaction (executescript would commit, so statements run one by one)."""
+    def last_rollback_finished(self, deployment: str) -> float | None:
+        """When the last successful rollback of a deployment finished (database clock), if ever."""
+        rows = self.query("SELECT max(finished_at) FROM rollbacks WHERE deployment=? AND exit_code=0", (deployment,))
+        return None if not rows or rows[0][0] is None else float(rows[0][0])
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def rollback_started(self, deployment: str, profile: str, base_url: str) -> int:
+        """Record that this process starts rolling a deployment back; returns the record's id."""
+        with self.transaction() as tx:
+            return int(tx.execute(
+                "INSERT INTO rollbacks (deployment, profile, base_url, started_at, host, pid) VALUES "
+                "(?, ?, ?, ?, ?, ?) RETURNING id",
+                (deployment, profile, base_url, self.now(), socket.gethostname(), os.getpid())).fetchone()[0])
 
-    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
-        """Run one statement in the transaction."""
-        return self._conn.execute(sql, params)
+    def rollback_finished(self, record_id: int, exit_code: int | None) -> None:
+        """Record how a rollback ended (exit code None: timed out)."""
+        with self.transaction() as tx:
+            tx.execute("UPDATE rollbacks SET finished_at=?, exit_code=? WHERE id=?", (self.now(), exit_code, record_id))
 
-    def executescript_in_tx(self, script: str) -> None:
-        """Run semicolon-separated DDL statements inside the open transaction."""
-        for statement in script.split(";"):
-            if statement.strip():
-                self._conn.execute(statement)
+    def rollbacks(self, deployment: str | None = None) -> list[Row]:
+        """Rollback records, oldest first."""
+        sql, params = _where("SELECT * FROM rollbacks", deployment=deployment)
+        return self.query(sql + " ORDER BY id", params)
 
 
 def _where(sql: str, **filters: Any) -> tuple[str, list[Any]]:
@@ -548,13 +429,20 @@ def _where(sql: str, **filters: Any) -> tuple[str, list[Any]]:
     return sql + " WHERE " + " AND ".join(f"{k}=?" for k, _ in parts), [v for _, v in parts]
 
 
-def _result(r: sqlite3.Row) -> ProbeResult:
+def _states_by_location(rows: Sequence[Row]) -> dict[str, dict[str, CheckState]]:
+    out: dict[str, dict[str, CheckState]] = {}
+    for r in rows:
+        out.setdefault(r["location"], {})[r["check_id"]] = _state(r)
+    return out
+
+
+def _result(r: Row) -> ProbeResult:
     return ProbeResult(check_id=r["check_id"], ts=r["ts"], duration_ms=r["duration_ms"], status=r["status"],
                        outcome=r["outcome"], message=r["message"], kind=r["kind"], attempts=r["attempts"],
                        latency_ms=r["latency_ms"], stage=r["stage"])
 
 
-def _state(r: sqlite3.Row) -> CheckState:
+def _state(r: Row) -> CheckState:
     return CheckState(check_id=r["check_id"], stage=r["stage"], consecutive_failures=r["consecutive_failures"],
                       consecutive_successes=r["consecutive_successes"], down=bool(r["down"]),
                       failing_since=r["failing_since"], recovering_since=r["recovering_since"], last_ts=r["last_ts"],
@@ -562,13 +450,15 @@ def _state(r: sqlite3.Row) -> CheckState:
                       last_latency_ms=r["last_latency_ms"])
 
 
-def _incident(r: sqlite3.Row) -> Incident:
+def _incident(r: Row) -> Incident:
     return Incident(id=r["id"], started_at=r["started_at"], detected_at=r["detected_at"], resolved_at=r["resolved_at"],
                     checks=list(json.loads(r["checks_json"])), message=r["message"], last_alert_at=r["last_alert_at"],
-                    reminders=r["reminders"], profile=r["profile"], location=r["location"])
+                    reminders=r["reminders"], profile=r["profile"], location=r["location"],
+                    locations=list(json.loads(r["locations_json"] or "[]")))
 
 
-def _alert(r: sqlite3.Row) -> AlertRow:
+def _alert(r: Row) -> AlertRow:
     return AlertRow(id=r["id"], incident_id=r["incident_id"], event=r["event"], channel=r["channel"],
                     payload=json.loads(r["payload_json"]), created_at=r["created_at"], status=r["status"],
                     attempts=r["attempts"], next_attempt_at=r["next_attempt_at"], last_error=r["last_error"])
+

@@ -1,0 +1,66 @@
+"""The store: every piece of synthgate's state behind one interface, on SQLite (default) or PostgreSQL.
+
+`Store(target)` opens a SQLite file for a path and PostgreSQL for a `postgresql://` URL; both offer the same
+methods (see `synthgate.store.base.BaseStore`). SQLite serves one machine; PostgreSQL is shared by every runner
+and probe location that uses the same server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from synthgate.store.base import BaseStore, Decide, Row, StoreError
+from synthgate.store.models import AlertRow, CheckState, Incident, Outbox, OutboxRow, ProbeResult
+from synthgate.store.schema import LATEST as SCHEMA_VERSION
+from synthgate.store.sqlite import BUSY_TIMEOUT_S, SqliteStore
+
+__all__ = ["BUSY_TIMEOUT_S", "SCHEMA_VERSION", "AlertRow", "BaseStore", "CheckState", "Decide", "Incident", "Outbox",
+           "OutboxRow", "ProbeResult", "Row", "Store", "StoreError", "default_db_path", "describe", "is_postgres",
+           "resolve_db"]
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(target: object) -> bool:
+    """Whether a --db value names a PostgreSQL server."""
+    return isinstance(target, str) and target.startswith(PG_SCHEMES)
+
+
+def default_db_path() -> Path:
+    """`$SYNTHGATE_HOME/synthgate.db`, else `~/.local/share/synthgate/synthgate.db`."""
+    home = os.environ.get("SYNTHGATE_HOME")
+    if home:
+        return Path(home).expanduser() / "synthgate.db"
+    return Path.home() / ".local" / "share" / "synthgate" / "synthgate.db"
+
+
+def resolve_db(value: str | Path | None) -> str | Path:
+    """What to open: --db, else $SYNTHGATE_DB, else the default SQLite file (a URL stays a string)."""
+    chosen: str | Path | None = value if value not in (None, "") else os.environ.get("SYNTHGATE_DB") or None
+    if chosen is None:
+        return default_db_path()
+    if is_postgres(str(chosen)):
+        return str(chosen)
+    return Path(chosen).expanduser()
+
+
+def describe(target: str | Path) -> str:
+    """A --db value safe to print (a URL without its password)."""
+    if is_postgres(str(target)):
+        from synthgate.store.postgres import safe_url
+
+        return safe_url(str(target))
+    return str(target)
+
+
+class Store(SqliteStore):
+    """Open the store: `Store(path)` is SQLite, `Store("postgresql://...")` is PostgreSQL (same interface)."""
+
+    def __new__(cls, target: str | Path, *args: Any, **kwargs: Any) -> Any:
+        if cls is Store and is_postgres(str(target)):
+            from synthgate.store.postgres import PostgresStore
+
+            return PostgresStore(str(target), *args, **kwargs)
+        return super().__new__(cls)
