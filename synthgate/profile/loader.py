@@ -10,7 +10,9 @@ import yaml
 from pydantic import ValidationError
 
 from synthgate.bundled import targets_dir
+from synthgate.profile import safe_yaml
 from synthgate.profile.model import Profile
+from synthgate.redact import redactor
 
 BUNDLED_DIR = targets_dir()  # inside the package (wheel), or the checkout's targets/ (editable install)
 
@@ -91,10 +93,21 @@ def load_profile(spec: str) -> tuple[Profile, Path]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ProfileError(f"{path}: profile not found: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read profile: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: not a text file: a profile is UTF-8 YAML (byte {exc.start} is not UTF-8)"
+                           ) from None
+    except IsADirectoryError:
+        raise ProfileError(f"{path}: is a directory, expected a profile file (YAML)") from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc.strerror or exc}") from None
+    if "\x00" in text:
+        raise ProfileError(f"{path}: not a text file (it contains NUL bytes): a profile is UTF-8 YAML") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml.load(text)
+    except safe_yaml.YamlLimitError as exc:
+        raise ProfileError(f"{path}: profile refused: {exc}") from None
+    except RecursionError:
+        raise ProfileError(f"{path}: profile refused: nested too deeply") from None
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -119,8 +132,13 @@ def resolve_base_url(cli_url: str | None, profile: Profile) -> tuple[str | None,
         (os.environ.get("API_URL"), "API_URL"),
         (profile.base_url, "profile"),
     ):
+        if value is not None and not value.strip():  # a CI variable that is set but empty: never fall through
+            raise ProfileError(f"{source}: set but empty: expected an http:// or https:// URL (an unset CI "
+                               "variable? pass a URL, or unset it to use the next source)")
         if value:
+            value = value.strip()
             if not value.startswith(("http://", "https://")):
                 raise ProfileError(f"{source}: expected an http:// or https:// URL, got {value!r}")
+            redactor.add_url(value)  # a password in the URL is a secret from now on, in every process
             return value.rstrip("/"), source
     return None, "none"
