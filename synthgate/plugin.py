@@ -30,6 +30,9 @@ SMOKE_FIXTURES = {
     "declared_check": "check",
     "page_check": "page",
     "cors_check": "cors",
+    "tls_check": "tls",  # readiness: synthgate/checks/readiness.py
+    "hygiene_check": "hygiene",
+    "links_check": "links",
 }
 
 

@@ -49,6 +49,9 @@ def plan(profile: Profile) -> list[SmokeCheck]:
     if profile.security.enabled:
         for path in cors_paths(profile):
             out.append(SmokeCheck(f"cors:{path}", "cors", path, retries, profile.security.runbook))
+    from synthgate.checks import readiness  # TLS, hygiene, links: imported here to keep the import block short
+
+    out += [SmokeCheck(cid, kind, spec, retries) for cid, kind, spec in readiness.plan(profile)]
     return out
 
 
@@ -63,7 +66,9 @@ def cors_paths(profile: Profile) -> list[str]:
 
 def execute(check: SmokeCheck, profile: Profile, base_url: str) -> Attempted:
     """Run a planned check with bounded retries and backoff."""
-    fn = _KINDS[check.kind]
+    from synthgate.checks import readiness
+
+    fn = _KINDS.get(check.kind) or readiness.KINDS[check.kind]
 
     def attempt() -> Outcome:
         try:

@@ -1,0 +1,202 @@
+"""Deploy hygiene: security headers and session-cookie flags on pages and API answers, banners without versions.
+
+Each item is its own check (`hygiene:nosniff`, ...), so a report names what is missing; the answers they look at
+are fetched once per process and re-fetched before an item fails on them, so one blip never fails it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from synthgate.checks.findings import judge
+from synthgate.checks.outcome import Outcome
+from synthgate.http import Exchange, expand, make_client, send_raw
+from synthgate.profile.model import Profile
+from synthgate.profile.readiness import HygieneConfig
+
+# item (the hygiene: field) -> check id suffix
+ITEMS = {
+    "nosniff": "nosniff",
+    "framing": "framing",
+    "csp": "csp",
+    "referrer_policy": "referrer-policy",
+    "cookie_secure": "cookie-secure",
+    "cookie_httponly": "cookie-httponly",
+    "cookie_samesite": "cookie-samesite",
+    "server_banner": "server-banner",
+}
+_VERSION = re.compile(r"\d+\.\d+")
+_BANNER_HEADERS = ("server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version")
+_CACHE_S = 60.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer looked at: how it was asked for, and its headers."""
+
+    label: str  # e.g. "GET /" or "POST /api/generate"
+    headers: httpx.Headers
+    https: bool
+
+    @property
+    def is_html(self) -> bool:
+        """Whether the answer is an HTML document (where CSP, framing and referrer policy matter)."""
+        return self.headers.get("content-type", "").lower().startswith(("text/html", "application/xhtml"))
+
+
+def cookie_flags(set_cookie: str) -> tuple[str, set[str], str | None]:
+    """(name, lower-case attribute names, SameSite value) of one Set-Cookie value."""
+    name = set_cookie.split("=", 1)[0].strip()
+    attributes: set[str] = set()
+    samesite: str | None = None
+    for part in set_cookie.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        key = key.strip().lower()
+        if key:
+            attributes.add(key)
+        if key == "samesite":
+            samesite = value.strip()
+    return name, attributes, samesite
+
+
+def _session_cookie(name: str, cfg: HygieneConfig) -> bool:
+    if not cfg.session_cookies:
+        return True
+    return name in cfg.session_cookies
+
+
+def item_findings(item: str, answer: Answer, cfg: HygieneConfig) -> list[str]:
+    """What one answer lacks for one hygiene item (empty when it is fine or the item does not apply)."""
+    h = answer.headers
+    if item == "nosniff":
+        if h.get("x-content-type-options", "").strip().lower() != "nosniff":
+            return ["X-Content-Type-Options: nosniff missing"]
+    elif item == "framing" and answer.is_html:
+        csp = h.get("content-security-policy", "").lower()
+        xfo = h.get("x-frame-options", "").strip().upper()
+        if "frame-ancestors" not in csp and xfo not in ("DENY", "SAMEORIGIN"):
+            return ["no framing policy (CSP frame-ancestors or X-Frame-Options)"]
+    elif item == "csp" and answer.is_html:
+        if not h.get("content-security-policy", "").strip():
+            return ["Content-Security-Policy missing"]
+    elif item == "referrer_policy" and answer.is_html:
+        if not h.get("referrer-policy", "").strip():
+            return ["Referrer-Policy missing"]
+    elif item.startswith("cookie_"):
+        return _cookie_findings(item, answer, cfg)
+    elif item == "server_banner":
+        return [f"{name}: {h[name]} names a version" for name in _BANNER_HEADERS
+                if name in h and _VERSION.search(h[name])]
+    return []
+
+
+def _cookie_findings(item: str, answer: Answer, cfg: HygieneConfig) -> list[str]:
+    out = []
+    for raw in answer.headers.get_list("set-cookie"):
+        name, attributes, samesite = cookie_flags(raw)
+        if not _session_cookie(name, cfg):
+            continue
+        if item == "cookie_httponly" and "httponly" not in attributes:
+            out.append(f"cookie {name} set without HttpOnly")
+        elif item == "cookie_secure" and answer.https and "secure" not in attributes:
+            out.append(f"cookie {name} set without Secure over HTTPS")
+        elif item == "cookie_samesite":
+            if samesite is None:
+                out.append(f"cookie {name} set without SameSite")
+            elif samesite.lower() == "none" and "secure" not in attributes:
+                out.append(f"cookie {name} has SameSite=None without Secure")
+    return out
+
+
+def requests_of(profile: Profile) -> list[tuple[str, str, object, dict[str, str]]]:
+    """(method, path, JSON body, headers) of every answer looked at: pages, health, routes, hygiene.paths."""
+    out: list[tuple[str, str, object, dict[str, str]]] = []
+    for page in profile.pages:
+        out.append(("GET", page.path, None, {}))
+    if profile.health is not None:
+        out.append((profile.health.method, profile.health.path, None, {}))
+    for route in profile.routes:
+        out.append((route.method, route.path, route.json_body, dict(route.headers)))
+    out += [("GET", path, None, {}) for path in profile.hygiene.paths]
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for method, path, body, headers in out:
+        if (method, path) not in seen:
+            seen.add((method, path))
+            unique.append((method, path, body, headers))
+    return unique
+
+
+_cache: dict[str, tuple[float, list[Exchange]]] = {}
+_lock = threading.Lock()
+
+
+def fetch(profile: Profile, base_url: str, fresh: bool = False) -> list[Exchange]:
+    """The answers looked at, from this process's cache unless `fresh` (or older than a minute)."""
+    import json
+
+    with _lock:
+        hit = _cache.get(base_url)
+        if hit is not None and not fresh and time.monotonic() - hit[0] < _CACHE_S:
+            return hit[1]
+        exchanges = []
+        with make_client(profile, follow_redirects=False) as client:
+            for method, path, body, headers in requests_of(profile):
+                payload = None
+                hdrs = {str(k): str(v) for k, v in expand(headers, profile).items()}
+                if body is not None and method not in ("GET", "HEAD"):
+                    payload = json.dumps(expand(body, profile)).encode()
+                    hdrs.setdefault("Content-Type", "application/json")
+                url = base_url.rstrip("/") + str(expand(path, profile))
+                exchanges.append(send_raw(client, method, url, hdrs, payload, follow_redirects=False))
+        _cache[base_url] = (time.monotonic(), exchanges)
+        return exchanges
+
+
+def _label(ex: Exchange, base_url: str) -> str:
+    return f"{ex.method} {ex.url[len(base_url.rstrip('/')):] or '/'}"
+
+
+def _evaluate(item: str, exchanges: list[Exchange], profile: Profile, base_url: str) -> tuple[list[str], list[str]]:
+    """(findings, each naming the answers it was seen on; transport failures) of one item over the answers."""
+    https = base_url.lower().startswith("https://")
+    where: dict[str, list[str]] = {}
+    errors: list[str] = []
+    for ex in exchanges:
+        label = _label(ex, base_url)
+        if ex.response is None:
+            errors.append(f"{label}: no answer ({ex.error})")
+            continue
+        for finding in item_findings(item, Answer(label, ex.response.headers, https), profile.hygiene):
+            where.setdefault(finding, []).append(label)
+    return [f"{finding} on {', '.join(labels)}" for finding, labels in where.items()], errors
+
+
+def check_item(profile: Profile, base_url: str, item: str) -> Outcome:
+    """One hygiene item over every answer looked at."""
+    exchanges = fetch(profile, base_url)
+    findings, errors = _evaluate(item, exchanges, profile, base_url)
+    if findings or errors:  # never judge on a cached answer alone: look again
+        exchanges = fetch(profile, base_url, fresh=True)
+        findings, errors = _evaluate(item, exchanges, profile, base_url)
+    if errors:
+        return Outcome(ok=False, message="; ".join(errors), kind="error", exchanges=exchanges,
+                       curl=next((ex.curl() for ex in exchanges if ex.response is None), None))
+    severity = getattr(profile.hygiene, item)
+    labels = [_label(ex, base_url) for ex in exchanges]
+    culprit = [ex for ex, label in zip(exchanges, labels, strict=True) if any(label in f for f in findings)]
+    return judge([(severity, f) for f in findings], culprit or exchanges,
+                 ok_message=f"ok on {len(exchanges)} answers ({', '.join(labels)})")
+
+
+def planned_items(profile: Profile) -> list[str]:
+    """The hygiene items the profile does not switch off."""
+    if not profile.hygiene.enabled:
+        return []
+    return [item for item in ITEMS if getattr(profile.hygiene, item) != "off"]
+
