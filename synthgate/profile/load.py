@@ -11,6 +11,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LoadThresholds(_Strict):
+    """Limits the load stage gates on; each is one check in verdict.json."""
+
+    p50_ms: float | None = None
+    p95_ms: float | None = 500.0
+    p99_ms: float | None = None
+    error_rate: float | None = 0.01
+    min_rps: float | None = None
+
+
+class TaskThresholds(_Strict):
+    """One task's own limits (its request name's checks); a limit it does not set is the profile's, null drops it."""
+
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    error_rate: float | None = None
+
+
 class LoadTask(_Strict):
     """One weighted request the virtual users send."""
 
@@ -22,21 +41,22 @@ class LoadTask(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     # statuses that count as success; anything else (and every transport error) is an error
     expect_status: list[int] = Field(default_factory=lambda: list(range(200, 400)))
+    thresholds: TaskThresholds | None = None  # this request name's own limits (else the profile's)
+
+    def limits(self, inherited: LoadThresholds) -> dict[str, float]:
+        """This task's P50/P95/P99/error-rate limits: its own where it sets them, else the profile's."""
+        own = self.thresholds
+        out = {}
+        for key, name in (("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"), ("error_rate", "error_rate")):
+            value = getattr(own, name) if own is not None and name in own.model_fields_set else getattr(inherited, name)
+            if value is not None:
+                out[key] = float(value)
+        return out
 
     @property
     def label(self) -> str:
         """The name this task's samples are recorded under."""
         return self.name or f"{self.method} {self.path}"
-
-
-class LoadThresholds(_Strict):
-    """Limits the load stage gates on; each is one check in verdict.json."""
-
-    p50_ms: float | None = None
-    p95_ms: float | None = 500.0
-    p99_ms: float | None = None
-    error_rate: float | None = 0.01
-    min_rps: float | None = None
 
 
 class LoadConfig(_Strict):

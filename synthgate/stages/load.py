@@ -82,6 +82,11 @@ def run(ctx: StageContext) -> StageResult:
     for check in checks:
         if check.status == "failed":
             check.evidence = evidence
+    for task in cfg.tasks:  # each request name's limits and verdicts beside its figures
+        if task.label in result.per_request:
+            result.per_request[task.label]["thresholds"] = task.limits(cfg.thresholds)
+            result.per_request[task.label]["checks"] = {
+                c.id: c.status for c in checks if c.details.get("task") == task.label}
     summary = LoadSummary(
         p50_ms=result.p50_ms,
         p95_ms=result.p95_ms,
@@ -191,7 +196,41 @@ def threshold_checks(result: LoadRunResult, cfg: LoadConfig) -> list[CheckResult
                 details={"samples": result.samples},
             )
         )
+    return checks + task_checks(result, cfg)
+
+
+def task_checks(result: LoadRunResult, cfg: LoadConfig) -> list[CheckResult]:
+    """Per request name (like k6 thresholds on tags): each task's P50/P95/P99/error rate, ids `load.p95[NAME]`.
+
+    A task inherits the profile's thresholds unless it sets its own; one bad endpoint cannot hide in the mix.
+    """
+    checks: list[CheckResult] = []
+    for task in cfg.tasks:
+        name = task.label
+        stats = result.per_request.get(name)
+        for key, limit in task.limits(cfg.thresholds).items():
+            cid = f"load.{key}[{name}]"
+            if not stats or not stats.get("requests"):
+                checks.append(CheckResult(id=cid, status="skipped", message=f"{name}: no request of this task was "
+                                          "sent", details={"task": name, "limit": limit, "unmeasurable": True}))
+                continue
+            check = _one(_task_result(result, name, stats), key, limit)
+            check.id = cid
+            check.message = f"{name}: {check.message}"
+            check.details["task"] = name
+            checks.append(check)
     return checks
+
+
+def _task_result(result: LoadRunResult, name: str, stats: dict[str, Any]) -> LoadRunResult:
+    """One request name's figures in the shape `_one` judges."""
+    prefix = f"{name}: "
+    return LoadRunResult(
+        requests=int(stats.get("requests") or 0), failures=int(stats.get("failures") or 0),
+        samples=int(stats.get("samples") or 0), error_rate=stats.get("error_rate"),
+        p50_ms=stats.get("p50_ms"), p95_ms=stats.get("p95_ms"), p99_ms=stats.get("p99_ms"),
+        errors={k[len(prefix):]: v for k, v in result.errors.items() if k.startswith(prefix)},
+    )
 
 
 def _one(result: LoadRunResult, key: str, limit: float) -> CheckResult:
