@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from synthgate import baseline, reports, server_errors
+from synthgate.checks import cold
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
 from synthgate.redact import redactor
-from synthgate.reports import ci
+from synthgate.reports import ci, har
 from synthgate.results import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
@@ -152,6 +153,8 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
                             label=label)
 
     server_errors.tally.take()  # this gate's own requests count from here (self-tests run gates in one process)
+    cold.begin(opts.reports_dir, target.base_url)  # from here on, each endpoint's first request is a cold sample
+    har.clear_stale(opts.reports_dir)
     unreachable = preflight(profile, target.base_url)
     if unreachable is not None:
         progress(f"  FAIL {unreachable.message}")

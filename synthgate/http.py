@@ -25,6 +25,7 @@ from synthgate.bounded import (
     headers_late_message,
     read_body,
 )
+from synthgate.checks import cold
 from synthgate.profile.model import Profile, Request
 from synthgate.redact import SENSITIVE_HEADERS, redactor
 
@@ -231,6 +232,7 @@ def send_raw(
     ex.duration_ms = (time.perf_counter() - start) * 1000
     # every request counts toward the gate's server-error budget
     server_errors.tally.record(ex.status if ex.status is not None else ex.answered_status)
+    cold.observe(ex)  # the run's first request to this endpoint is a cold-start sample, not a warm one
     return ex
 
 

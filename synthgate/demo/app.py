@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from synthgate.demo import faults, readiness_faults
+from synthgate.demo import cold_a11y_faults, faults, readiness_faults
 from synthgate.demo.releases import Release, ReleaseWatcher, db_path_for
 
 log = logging.getLogger("synthgate.demo")
@@ -349,6 +349,7 @@ class DemoTarget:
         self.watcher = ReleaseWatcher(state_path)
         self.store = Store(db_path or db_path_for(Path(state_path)))
         self.pages = Pages()
+        self.cold_starts = cold_a11y_faults.ColdStarts()
         self.allowed_origins = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)
         self._openapi = _dumps(openapi_document())
         # path -> {method: handler}; GET routes answer HEAD as well.
@@ -390,6 +391,8 @@ class DemoTarget:
         fault = req.fault
         delay = faults.api_delay_s(fault) if api else faults.page_delay_s(fault)
         delay += faults.endpoint_delay_s(fault, req.path)
+        delay += self.cold_starts.delay_s(fault, release["version"],
+                                          cold_a11y_faults.endpoint(req.path, self.routes, CAMPAIGN_PATH_RE))
         if delay:
             await asyncio.sleep(delay)  # async: a slow release must not block other requests
         if api and faults.spike_error(fault):
@@ -621,6 +624,7 @@ class DemoTarget:
 
     def _page(self, name: str, req: Req) -> Reply:
         body = readiness_faults.page_body(name, req.fault, self.pages.render(name, req.fault))
+        body = cold_a11y_faults.page(name, req.fault, body)
         return Reply(200, body=body, media_type="text/html; charset=utf-8")
 
     async def landing(self, req: Req) -> Reply:

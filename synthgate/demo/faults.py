@@ -24,6 +24,8 @@ FAULTS: dict[str, str] = {
     "missing-nosniff": "no X-Content-Type-Options: nosniff header on any answer",
     "cookie-not-httponly": "the session cookie coldcopy_session is set without HttpOnly",
     "broken-link": "the landing page links /pricing, which answers 404",
+    "a11y-violation": "a field of the intake form (target_company) has no label",
+    "cold-start-slow": "the first call of each endpoint after a start or deploy takes 3 s (warm calls are fast)",
     "slow-endpoint": "GET /api/session alone is slow (700 ms on 30 % of answers): its P95 over budget, the mix under",
     "flaky-5xx": "2 % of API answers are 500s, at random",
     "json-stack": "every 4xx JSON error body carries a JavaScript stack trace in a `stack` field (escaped by JSON)",

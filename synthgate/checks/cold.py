@@ -1,0 +1,289 @@
+"""Cold starts: the first request to each endpoint in a run, recorded apart from the warm ones, with its own budget.
+
+A serverless function that was just deployed answers its first request slowly (it starts a runtime, loads
+code, opens connections); later requests are warm. Judging that first request by the warm latency budget
+fails healthy deploys, and letting the warm checks absorb it hides a start-up that takes seconds. So:
+
+- one *ledger* per gate run (a JSON-lines file, `SYNTHGATE_COLD_LEDGER`) holds, per endpoint (the path of a URL
+  on the target), the first exchange any process of the run made with it: the gate's preflight and release
+  polls in the parent (the true first contact of the health endpoint), then the smoke suite's children;
+- `observe` is called by the one request helper (`http.send_raw`) and marks that first exchange `cold`, so the
+  warm budget never judges it;
+- the smoke suite's `cold-start:<path>` checks run first: each makes the first contact with its endpoint when
+  nothing did before (a safe request: a GET the profile declares, or a route's minimal invalid request) and
+  judges the recorded time against `cold_budget_ms`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from synthgate.profile.model import Profile, Request
+from synthgate.redact import redactor
+
+LEDGER_ENV = "SYNTHGATE_COLD_LEDGER"
+ORIGIN_ENV = "SYNTHGATE_COLD_ORIGIN"
+BY_ENV = "SYNTHGATE_COLD_BY"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_ENDPOINTS = 1000  # a stage that walks random paths (fuzz) must not grow the ledger without end
+
+_lock = threading.Lock()
+_seen: dict[str, set[str]] = {}  # ledger path -> endpoints this process knows are recorded
+_owner: list[int] = []  # the process that opened the ledger: the gate itself
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def endpoint_of(url: str) -> str:
+    """The endpoint a URL addresses: its path (query and fragment dropped), '/' when empty."""
+    return urlsplit(url).path or "/"
+
+
+def begin(reports_dir: Path, base_url: str, label: str = "") -> Path:
+    """Start a fresh ledger for a run (or for the re-verification after a rollback: a new release starts cold)."""
+    folder = Path(reports_dir).resolve() / ".work"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (f"cold-{label}.jsonl" if label else "cold.jsonl")
+    path.write_text("", encoding="utf-8")
+    os.environ[LEDGER_ENV] = str(path)  # inherited by every stage's child process
+    os.environ[ORIGIN_ENV] = _origin(base_url)
+    _seen.pop(str(path), None)
+    _owner[:] = [os.getpid()]
+    return path
+
+
+def active() -> Path | None:
+    """The ledger of this run, if one is open."""
+    value = os.environ.get(LEDGER_ENV)
+    return Path(value) if value else None
+
+
+def close() -> None:
+    """Stop recording: after the smoke stage, first contacts judge nothing (fuzz would add one per random path)."""
+    os.environ.pop(LEDGER_ENV, None)
+    os.environ.pop(ORIGIN_ENV, None)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with _lock, open(path.with_name(path.name + ".lock"), "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The ledger: endpoint -> its first sample (the first line for an endpoint wins)."""
+    path = path or active()
+    out: dict[str, dict[str, Any]] = {}
+    if path is None or not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            sample = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a killed process
+        if isinstance(sample, dict) and isinstance(sample.get("endpoint"), str):
+            out.setdefault(sample["endpoint"], sample)
+    return out
+
+
+def observe(ex: Any, by: str | None = None) -> bool:
+    """Record `ex` (an http.Exchange) when it is the run's first request to its endpoint; mark it `cold` then."""
+    path = active()
+    if path is None or _origin(ex.url) != os.environ.get(ORIGIN_ENV, ""):
+        return False
+    endpoint = endpoint_of(ex.url)
+    known = _seen.setdefault(str(path), set())
+    if endpoint in known or len(known) >= MAX_ENDPOINTS:
+        return False
+    with _locked(path):
+        recorded = read(path)
+        known.update(recorded)
+        if endpoint in recorded:
+            return False
+        sample = {
+            "endpoint": endpoint,
+            "method": ex.method,
+            "url": redactor(ex.url),
+            "status": ex.status,
+            "duration_ms": round(ex.duration_ms, 1),
+            "error": redactor(ex.error) if ex.error else None,
+            "error_kind": ex.error_kind,
+            "by": by or _who(),
+            "at": time.time(),
+            "har_entry": _har_entry(ex),
+        }
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(sample, ensure_ascii=False) + "\n")
+        known.add(endpoint)
+    ex.extra["cold"] = True
+    return True
+
+
+def _who() -> str:
+    if os.environ.get(BY_ENV):
+        return os.environ[BY_ENV]
+    return "the gate's first contact (preflight)" if _owner == [os.getpid()] else f"process {os.getpid()}"
+
+
+def _har_entry(ex: Any) -> dict[str, Any] | None:
+    try:
+        from synthgate.reports.har import entry
+    except ImportError:  # the HAR writer is optional evidence
+        return None
+    return entry(ex)
+
+
+# ---- the plan: which endpoints the smoke checks touch, how to make first contact, which budget ----
+
+
+@dataclass
+class ColdEndpoint:
+    """One endpoint of the profile: its path, its cold budget, and a safe request that wakes it (or None)."""
+
+    path: str
+    budget_ms: float
+    probe: Request | None = None
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        """The check id: cold-start:<path>."""
+        return f"cold-start:{self.path}"
+
+
+def plan(profile: Profile) -> list[ColdEndpoint]:
+    """Every endpoint the smoke checks touch, in a stable order, with the probe and budget for each."""
+    from synthgate.http import TemplateError, expand  # http imports this module: import at call time
+
+    found: dict[str, ColdEndpoint] = {}
+    declared: dict[str, list[float]] = {}
+
+    rank: dict[str, int] = {}
+
+    def add(path: str, source: str, budget: float | None, probe: Request | None, order: int = 0) -> None:
+        if "${saved." in path:
+            return  # known only after an earlier step answered: that step's endpoint is the cold one
+        try:
+            path = str(expand(path, profile))
+        except TemplateError:
+            return
+        path = path.split("?")[0] or "/"
+        item = found.setdefault(path, ColdEndpoint(path, profile.defaults.cold_budget_ms))
+        item.sources.append(source)
+        if budget is not None:
+            declared.setdefault(path, []).append(budget)
+        # wake-up call: a request the profile declares as safe, else a route's minimal invalid request, else
+        # the CORS probe's plain GET
+        if probe is not None and order < rank.get(path, 99):
+            item.probe, rank[path] = probe, order
+
+    if profile.health is not None:
+        h = profile.health
+        add(h.path, h.id, h.cold_budget_ms, Request(method=h.method, path=h.path) if h.method in SAFE_METHODS
+            else None)
+    for page in profile.pages:
+        add(page.path, f"page:{page.id}", page.cold_budget_ms, Request(path=page.path))
+    for route in profile.routes:
+        add(route.path, f"route-exists:{route.method} {route.path}", route.cold_budget_ms,
+            Request(method=route.method, path=route.path, json=route.json_body, headers=route.headers), 1)
+    for check in profile.checks:
+        requests = [check.request] if check.request is not None else [s.request for s in check.steps]
+        for request in requests:
+            assert request is not None
+            safe = request if request.method in SAFE_METHODS else None
+            add(request.path, check.id, check.cold_budget_ms, safe)
+    if profile.security.enabled:
+        from synthgate.checks.smoke import cors_paths
+
+        for path in cors_paths(profile):
+            add(path, f"cors:{path}", None, Request(path=path), 2)
+    for path, budgets in declared.items():
+        found[path].budget_ms = max(budgets)  # the entry that names a budget knows its endpoint best
+    return list(found.values())
+
+
+# ---- judging ----
+
+
+@dataclass
+class Judgement:
+    """A cold-start check's outcome: status, message, failure kind, and the sample it judged."""
+
+    status: str  # "passed" | "failed" | "skipped"
+    message: str
+    kind: str | None = None
+    sample: dict[str, Any] | None = None
+
+
+def first_contact(endpoint: ColdEndpoint, profile: Profile, base_url: str) -> None:
+    """Send the endpoint's probe when no process of the run has touched it yet (observe() records it)."""
+    from synthgate.http import TemplateError, make_client, send
+
+    if endpoint.probe is None or endpoint.path in read():
+        return
+    try:
+        with make_client(profile) as client:
+            send(client, base_url, profile, endpoint.probe)
+    except TemplateError:
+        return  # the check that declares it reports the profile error
+
+
+def judge(endpoint: ColdEndpoint, sample: dict[str, Any] | None) -> Judgement:
+    """The recorded first request of an endpoint against its cold budget."""
+    if sample is None:
+        return Judgement("skipped", f"no request reached {endpoint.path} in this run (nothing to judge)")
+    ms, budget = float(sample["duration_ms"]), endpoint.budget_ms
+    who = f"{sample.get('method', 'GET')} by {sample.get('by', 'unknown')}"
+    if sample.get("error"):
+        kind = "unreachable" if sample.get("error_kind") == "unreachable" else "error"
+        return Judgement("failed", f"cold start: the first request to {endpoint.path} ({who}) got no answer "
+                         f"after {ms:.0f} ms: {sample['error']}", kind, sample)
+    if ms > budget:
+        return Judgement("failed", f"cold start: the first request to {endpoint.path} ({who}) took {ms:.0f} ms, "
+                         f"over the cold budget of {budget:.0f} ms (warm requests are judged by the latency "
+                         "budget)", "assertion", sample)
+    return Judgement("passed", f"first request {ms:.0f} ms, within the cold budget of {budget:.0f} ms ({who})",
+                     sample=sample)
+
+
+def check(endpoint: ColdEndpoint, profile: Profile, base_url: str,
+          reports_dir: Path) -> tuple[Judgement, dict[str, Any]]:
+    """Run one cold-start check: first contact if needed, judge; the result fields (a HAR when it failed)."""
+    first_contact(endpoint, profile, base_url)
+    result = judge(endpoint, read().get(endpoint.path))
+    sample = result.sample or {}
+    fields: dict[str, Any] = {
+        "id": endpoint.id, "attempts": 1, "flaky": False,
+        "duration_ms": float(sample.get("duration_ms", 0.0)),
+        "details": {"observed": result.message, "cold_ms": sample.get("duration_ms"),
+                    "cold_budget_ms": endpoint.budget_ms, "status": sample.get("status"), "by": sample.get("by"),
+                    "method": sample.get("method")},
+    }
+    if result.status == "failed":
+        fields["kind"] = result.kind
+        entry = sample.get("har_entry")
+        if isinstance(entry, dict):
+            from synthgate.reports.har import write
+
+            saved = write(reports_dir, endpoint.id, [entry],
+                          comment=f"synthgate: the first request to {endpoint.path} in this run (a cold start)")
+            if saved:
+                fields["evidence"] = [saved]
+    return result, fields

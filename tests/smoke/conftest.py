@@ -1,0 +1,43 @@
+"""The smoke suite's fixtures: cold-start checks are parametrised by endpoint and run before the warm checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from synthgate.checks import cold
+from synthgate.plugin import sg_profile_of
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One `cold_endpoint` per endpoint the smoke checks touch (ids: cold-start:<path>)."""
+    if "cold_endpoint" in metafunc.fixturenames:
+        profile, _ = sg_profile_of(metafunc.config)
+        endpoints = cold.plan(profile)
+        metafunc.parametrize("cold_endpoint", endpoints, ids=[e.id for e in endpoints])
+
+
+def _rank(item: pytest.Item) -> int:
+    callspec = getattr(item, "callspec", None)
+    endpoint = callspec.params.get("cold_endpoint") if callspec is not None else None
+    if endpoint is None:
+        return 1
+    # an endpoint with a safe wake-up request is touched first; one only a check's own (unsafe) request
+    # reaches is judged last, on the sample that check's request left
+    return 0 if endpoint.probe is not None else 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Cold-start checks first (they make each endpoint's first contact), warm checks after."""
+    items.sort(key=_rank)  # stable: the warm checks keep their order
+
+
+@pytest.fixture(scope="session")
+def cold_ledger(sg_target: str, sg_reports_dir: Path) -> Path | None:
+    """The run's cold-start ledger: the gate's (it holds the preflight's first contact), or this session's own."""
+    if cold.active() is None:  # the suite run alone, without the gate: this session is the run
+        cold.begin(sg_reports_dir, sg_target)
+    os.environ[cold.BY_ENV] = "the smoke suite"
+    return cold.active()
