@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 
-from synthgate.checks import contract
-from synthgate.checks import cold
+from synthgate.checks import cold, contract
 from synthgate.checks.expect import LATENCY_FAILURE, MISSING, check_response, lookup
 from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
 from synthgate.checks.security import cors_problems
