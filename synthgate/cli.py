@@ -70,6 +70,7 @@ def verdict_table(verdict: Verdict) -> None:
 def _gate(
     profile: str, base_url: str | None, stages: str | None, reports: Path, no_rollback: bool, demo_fault: str | None,
     release: str | None, baseline: str | None, history_db: Path | None, stage_options: dict[str, Any],
+    expect_release: str | None = None,
 ) -> None:
     from synthgate.gate import GateOptions, run_gate
 
@@ -78,6 +79,7 @@ def _gate(
         opts = GateOptions(profile=profile, base_url=base_url, stages=parse_stages(stages or ",".join(STAGE_ORDER)),
                            stages_explicit=explicit, reports_dir=reports,
                            no_rollback=no_rollback, demo_fault=demo_fault, release=release, baseline=baseline,
+                           expect_release=expect_release,
                            history_db=history_db, stage_options=stage_options, progress=say)
         verdict = run_gate(opts)
     except ProfileError as exc:
@@ -103,6 +105,8 @@ def run(
     no_rollback: Annotated[bool, typer.Option("--no-rollback", help="never roll back")] = False,
     demo_fault: Annotated[str | None, typer.Option(help="start the embedded target with this fault")] = None,
     release: Annotated[str | None, typer.Option(help="release id (default: health's version)")] = None,
+    expect_release: Annotated[str | None, typer.Option(
+        help="wait until the release marker (profile release:) shows this before judging; never live: exit 4")] = None,
     baseline: Annotated[str | None, typer.Option(help="last-pass (default), none, or a reports dir")] = None,
     history_db: Annotated[Path | None, typer.Option("--db", help="run history database")] = None,
     seed: Annotated[int | None, typer.Option(help="fuzz seed, to reproduce a run")] = None,
@@ -110,7 +114,8 @@ def run(
 ) -> None:
     """Gate a deployment: smoke, e2e, fuzz, load; decide; report; roll back on failure."""
     options: dict[str, Any] = {k: v for k, v in {"seed": seed, "workers": workers}.items() if v is not None}
-    _gate(profile, base_url, stages, reports, no_rollback, demo_fault, release, baseline, history_db, options)
+    _gate(profile, base_url, stages, reports, no_rollback, demo_fault, release, baseline, history_db, options,
+          expect_release)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from synthgate.checks import cold
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
+from synthgate.readiness import release as release_readiness
 from synthgate.redact import redactor
 from synthgate.reports import ci, har
 from synthgate.results import (
@@ -46,6 +47,7 @@ class GateOptions:
     no_rollback: bool = False
     demo_fault: str | None = None
     release: str | None = None
+    expect_release: str | None = None  # wait for the release marker to show this before judging
     baseline: str | None = None  # "last-pass" (default when history exists), "none", or a reports dir
     history_db: Path | None = None
     stage_options: dict[str, Any] = field(default_factory=dict)
@@ -59,6 +61,7 @@ class Target:
     base_url: str
     source: str
     rollback_env: dict[str, str] = field(default_factory=dict)
+    release: str | None = None  # the release the embedded target was started with (what the gate expects)
 
 
 def prepare(opts: GateOptions) -> tuple[Profile, Path]:
@@ -92,7 +95,10 @@ def open_target(profile: Profile, path: Path, opts: GateOptions) -> Iterator[Tar
     if opts.demo_fault and opts.demo_fault not in FAULTS:
         raise ProfileError(f"--demo-fault: unknown fault {opts.demo_fault!r}; expected one of {', '.join(FAULTS)}")
     with EmbeddedTarget(fault=opts.demo_fault) as demo:
-        yield Target(demo.url, "embedded demo target", {"SYNTHGATE_DEMO_STATE": str(demo.state_path)})
+        from synthgate.demo.releases import release_for
+
+        yield Target(demo.url, "embedded demo target", {"SYNTHGATE_DEMO_STATE": str(demo.state_path)},
+                     release=release_for(opts.demo_fault)["version"])
 
 
 def preflight(profile: Profile, base_url: str) -> CheckResult | None:
@@ -155,12 +161,13 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
     server_errors.tally.take()  # this gate's own requests count from here (self-tests run gates in one process)
     cold.begin(opts.reports_dir, target.base_url)  # from here on, each endpoint's first request is a cold sample
     har.clear_stale(opts.reports_dir)
-    unreachable = preflight(profile, target.base_url)
+    unreachable = preflight(profile, target.base_url) or release_readiness.gate_check(
+        verdict, profile, target.base_url, opts.expect_release, target.release, progress)
     if unreachable is not None:
         progress(f"  FAIL {unreachable.message}")
         first = opts.stages[0] if opts.stages else "smoke"
         verdict.stages.append(StageResult.from_checks(first, [unreachable], unreachable.duration_ms / 1000))
-        verdict.stages += [StageResult.skipped(s, "target did not answer") for s in opts.stages[1:]]
+        verdict.stages += [StageResult.skipped(s, release_readiness.skip_reason(unreachable)) for s in opts.stages[1:]]
     else:
         verdict.release = opts.release or _release_of(profile, target.base_url)
         failed = False

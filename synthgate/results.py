@@ -123,6 +123,27 @@ class RollbackResult(BaseModel):
     output: str = ""
 
 
+class ReleaseWait(BaseModel):
+    """How long the gate waited for the new release to be live, and whether it went live."""
+
+    expected: str
+    origin: str = ""  # --expect-release, $GITHUB_SHA, the embedded target's release
+    source: str = ""  # where the marker was read
+    live: bool
+    waited_s: float
+    polls: int = 0
+    consecutive: int = 1
+    last_seen: str | None = None
+    message: str = ""
+
+    def summary(self) -> str:
+        """One line for the reports."""
+        if self.live:
+            return (f"release {self.expected} live after {self.waited_s:.1f} s "
+                    f"({self.consecutive} answer(s) in a row, {self.polls} polls)")
+        return self.message
+
+
 class Verdict(BaseModel):
     """The whole outcome of one gate run: what verdict.json holds."""
 
@@ -138,6 +159,7 @@ class Verdict(BaseModel):
     load: LoadSummary | None = None
     rollback: RollbackResult = Field(default_factory=RollbackResult)
     baseline: dict[str, Any] | None = None
+    release_wait: ReleaseWait | None = None  # --expect-release: the wait for the new release to be live
     reason: str = ""
     synthgate_version: str = "0.1.0"
 

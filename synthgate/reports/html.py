@@ -134,6 +134,8 @@ def _banner(v: Verdict) -> str:
     meta = [("target", v.base_url or "(none)"), ("release", v.release or "unknown"), ("exit code", str(v.exit_code)),
             ("started", v.started_at), ("took", f"{v.duration_s:.1f} s"),
             ("checks", f"{len(v.all_checks())} run, {len(v.failed_checks())} failed, {len(v.flaky_checks())} flaky")]
+    if v.release_wait is not None:  # the wait for the new release to be live, before any stage judged
+        meta.insert(2, ("release wait", v.release_wait.summary()))
     items = "".join(f"<div><dt>{escape(k)}:</dt><dd>{escape(val)}</dd></div>" for k, val in meta)
     return (f'<header class="banner verdict-{escape(v.verdict)}" id="verdict"><div class="inner">'
             f'<h1>synthgate · {escape(v.target)}: <span class="verdict-word">{BANNER[v.verdict]}</span></h1>'

@@ -15,6 +15,10 @@ def render(verdict: Verdict) -> str:
     total = failures = skipped = 0
     for stage in verdict.stages:
         suite = ET.SubElement(root, "testsuite", name=stage.name, time=f"{stage.duration_s:.3f}")
+        if verdict.release_wait is not None:  # how long the gate waited for the new release to be live
+            props = ET.SubElement(suite, "properties")
+            ET.SubElement(props, "property", name="release_wait_s", value=f"{verdict.release_wait.waited_s:.3f}")
+            ET.SubElement(props, "property", name="release_live", value=str(verdict.release_wait.live).lower())
         counts = {"tests": 0, "failures": 0, "skipped": 0}
         if stage.status == "skipped" and not stage.checks:
             case = ET.SubElement(suite, "testcase", classname=f"synthgate.{stage.name}", name=stage.name)

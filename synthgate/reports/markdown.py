@@ -23,6 +23,8 @@ def render(verdict: Verdict) -> str:
     out.append(f"{v.reason}" if v.reason else "")
     out += ["", f"- target: `{v.base_url}`" + (f", release `{v.release}`" if v.release else ""),
             f"- started: {v.started_at}, took {v.duration_s:.1f} s", ""]
+    if v.release_wait is not None:  # the wait for the new release to be live, before any stage judged
+        out.insert(len(out) - 1, f"- release wait: {v.release_wait.summary()}")
     if v.verdict == "inconclusive" and any(c.kind == "unreachable" for _, c in v.failed_checks()):
         out += ["> **The runner could not reach the target.** No check got an answer: this says nothing about",
                 "> the deployment. Check the runner's network, DNS and the base URL.", ""]
@@ -51,6 +53,11 @@ def render(verdict: Verdict) -> str:
     if flaky_checks:
         out += ["## Flaky checks (passed after a retry; not failing the gate)", ""]
         out += [f"- {stage} / `{c.id}`: passed on attempt {c.attempts}" for stage, c in flaky_checks]
+        out.append("")
+    warned = [(stage, c) for stage, c in v.all_checks() if c.status == "passed" and c.details.get("warnings")]
+    if warned:
+        out += ["## Warnings (reported, not failing the gate)", ""]
+        out += [f"- {stage} / `{c.id}`: {_cell('; '.join(c.details['warnings']), 400)}" for stage, c in warned]
         out.append("")
     if v.load is not None:
         out += _load_section(v)
