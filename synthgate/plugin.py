@@ -146,6 +146,13 @@ class Recorder:
             fields["details"] = {**fields.get("details", {}), "attempts_detail": [
                 {**a, "message": redactor(a["message"]), "curl": redactor(a["curl"]) if a["curl"] else None}
                 for a in result.attempts_detail()]}
+        if not final.ok:  # every exchange of every attempt as a HAR in reports/har/, linked as evidence
+            from synthgate.reports.har import write_exchanges
+
+            reports_dir = Path(self.item.config.getoption("synthgate_reports"))
+            saved = write_exchanges(reports_dir, check_id, [ex for o in result.history for ex in o.exchanges])
+            if saved:
+                fields["evidence"] = [saved]
         self.set(**fields)
         _attach_exchanges(result)
         if not final.ok:
