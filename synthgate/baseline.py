@@ -1,8 +1,9 @@
 """Comparison with the previous release: canary analysis from the outside.
 
-Every gate run is recorded (verdict, per-check results, raw latency samples per request name) in the same
-SQLite store as the probes. The next run compares itself with a baseline (the last passing run of the same
-profile and target, or a saved reports dir) and adds a `baseline` stage whose checks fail on regressions.
+Every gate run is recorded (verdict, per-check results, raw latency samples per request name) in the store
+(SQLite, or PostgreSQL shared by every runner). The next run compares itself with a baseline (the last passing
+run of the same profile and target, or a previous run's reports: a folder, an archive or a URL of one) and adds
+a `baseline` stage whose checks fail on regressions.
 """
 
 from __future__ import annotations
@@ -13,13 +14,19 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from synthgate.profile.model import BaselineConfig, Profile
 from synthgate.results import CheckResult, StageResult, Verdict
+from synthgate.store import Store, resolve_db
 
-if TYPE_CHECKING:
-    from synthgate.gate import GateOptions
+
+class HistoryOptions(Protocol):
+    """What the comparison needs from the gate's options (the gate's GateOptions has these)."""
+
+    baseline: str | None
+    history_db: Any  # a SQLite path or a postgresql:// URL (None: SYNTHGATE_DB, else the default file)
+    reports_dir: Path
 
 SAMPLES_FILE = Path("load") / "samples.json"
 MAX_TEST_SAMPLES = 3000  # Mann-Whitney on more adds nothing but time
@@ -147,10 +154,8 @@ def target_key(verdict: Verdict, profile: Profile) -> str:
     return "embedded-demo" if profile.embedded_demo and "127.0.0.1" in verdict.base_url else verdict.base_url
 
 
-def _store(opts: GateOptions) -> Any:
-    from synthgate.store import Store, default_db_path
-
-    return Store(opts.history_db or default_db_path())
+def _store(opts: HistoryOptions) -> Store:
+    return Store(resolve_db(opts.history_db))
 
 
 def run_samples(verdict: Verdict) -> dict[str, list[float]]:
@@ -169,30 +174,44 @@ def run_errors(verdict: Verdict) -> dict[str, tuple[int, int]]:
             for name, row in verdict.load.per_request.items()}
 
 
-def _load_baseline(opts: GateOptions, profile: Profile, verdict: Verdict) -> tuple[Verdict, dict, str] | None:
-    """The baseline verdict and its samples: from --baseline DIR, or the last passing run in the history."""
+def _decode(encoding: str, blob: bytes) -> list[float]:
+    if encoding not in ("json-ms", ""):
+        raise ValueError(f"unknown sample encoding {encoding!r}")
+    return [float(v) for v in json.loads(blob)]
+
+
+def _saved_run(source: str) -> tuple[Verdict, dict, str]:
+    """A previous run's verdict and samples from its reports (folder, archive or URL)."""
+    from synthgate.baseline_source import reports_folder
+    from synthgate.profile import ProfileError
+
+    with reports_folder(source) as folder:
+        try:
+            saved = Verdict.load_file(folder / "verdict.json")
+            samples_path = folder / SAMPLES_FILE
+            samples = json.loads(samples_path.read_text()) if samples_path.exists() else {}
+        except (OSError, ValueError) as exc:
+            raise ProfileError(f"--baseline {source}: verdict.json is not a synthgate verdict: {exc}") from None
+    return saved, samples.get("samples_ms", {}), f"saved run {source}"
+
+
+def _load_baseline(opts: HistoryOptions, profile: Profile, verdict: Verdict) -> tuple[Verdict, dict, str] | None:
+    """The baseline verdict and its samples: from --baseline (reports of a run), or the last passing run stored."""
     choice = opts.baseline or "last-pass"
     if choice == "none":
         return None
     if choice != "last-pass":
-        folder = Path(choice)
-        saved = Verdict.load_file(folder / "verdict.json")
-        samples_path = folder / SAMPLES_FILE
-        samples = json.loads(samples_path.read_text()) if samples_path.exists() else {}
-        return saved, samples.get("samples_ms", {}), f"saved run {folder}"
+        return _saved_run(choice)
     with _store(opts) as store:
-        rows = store.query(
-            "SELECT id, verdict_json FROM runs WHERE profile = ? AND target = ? AND verdict = 'pass' "
-            "ORDER BY id DESC LIMIT 1", (profile.name, target_key(verdict, profile)))
+        rows = store.runs(profile.name, verdict="pass", target=target_key(verdict, profile), limit=1)
         if not rows:
             return None
-        run_id = rows[0]["id"]
-        samples = {r["name"]: json.loads(r["samples"]) for r in
-                   store.query("SELECT name, samples FROM run_samples WHERE run_id = ?", (run_id,))}
+        run_id = int(rows[0]["id"])
+        samples = {name: _decode(enc, blob) for name, (enc, blob) in store.run_samples(run_id).items()}
         return Verdict.model_validate_json(rows[0]["verdict_json"]), samples, f"last passing run #{run_id}"
 
 
-def compare(verdict: Verdict, profile: Profile, opts: GateOptions, progress: Callable[[str], None]) -> None:
+def compare(verdict: Verdict, profile: Profile, opts: HistoryOptions, progress: Callable[[str], None]) -> None:
     """Compare this run with its baseline; adds the `baseline` block and a `baseline` stage of checks."""
     cfg = profile.baseline
     if not cfg.enabled:
@@ -238,20 +257,14 @@ def compare(verdict: Verdict, profile: Profile, opts: GateOptions, progress: Cal
     progress(f"baseline: {summary}")
 
 
-def record(verdict: Verdict, profile: Profile, opts: GateOptions) -> None:
+def record(verdict: Verdict, profile: Profile, opts: HistoryOptions) -> None:
     """Store this run (verdict and raw samples) in the run history."""
     samples = run_samples(verdict)
     stored = verdict.model_copy(deep=True)
     for stage in stored.stages:
         stage.details.pop("samples_ms", None)
         stage.details.pop("histograms", None)
-    with _store(opts) as store, store.transaction() as tx:
-        cur = tx.execute(
-            "INSERT INTO runs (profile, target, release, verdict, started_at, reports_dir, verdict_json) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (profile.name, target_key(verdict, profile), verdict.release, verdict.verdict, verdict.started_at,
-             str(opts.reports_dir.resolve()), stored.model_dump_json()))
-        run_id = cur.lastrowid
-        for name, values in samples.items():
-            tx.execute("INSERT INTO run_samples (run_id, name, encoding, samples) VALUES (?, ?, ?, ?)",
-                       (run_id, name, "json-ms", json.dumps(values)))
+    with _store(opts) as store:
+        store.add_run(profile.name, target_key(verdict, profile), verdict.release, verdict.verdict,
+                      verdict.started_at, str(opts.reports_dir.resolve()), stored.model_dump_json(),
+                      samples={name: json.dumps(values) for name, values in samples.items()}, encoding="json-ms")

@@ -69,18 +69,20 @@ def verdict_table(verdict: Verdict) -> None:
 
 def _gate(
     profile: str, base_url: str | None, stages: str | None, reports: Path, no_rollback: bool, demo_fault: str | None,
-    release: str | None, baseline: str | None, history_db: Path | None, stage_options: dict[str, Any],
+    release: str | None, baseline: str | None, history_db: str | None, stage_options: dict[str, Any],
     expect_release: str | None = None,
 ) -> None:
     from synthgate.gate import GateOptions, run_gate
+    from synthgate.store import open_history
 
     try:
+        db = open_history(history_db)  # a database that cannot be used stops the gate before any check runs
         explicit = stages is not None
         opts = GateOptions(profile=profile, base_url=base_url, stages=parse_stages(stages or ",".join(STAGE_ORDER)),
                            stages_explicit=explicit, reports_dir=reports,
                            no_rollback=no_rollback, demo_fault=demo_fault, release=release, baseline=baseline,
                            expect_release=expect_release,
-                           history_db=history_db, stage_options=stage_options, progress=say)
+                           history_db=db, stage_options=stage_options, progress=say)
         verdict = run_gate(opts)
     except ProfileError as exc:
         raise usage_error(str(exc)) from None
@@ -108,7 +110,9 @@ def run(
     expect_release: Annotated[str | None, typer.Option(
         help="wait until the release marker (profile release:) shows this before judging; never live: exit 4")] = None,
     baseline: Annotated[str | None, typer.Option(help="last-pass (default), none, or a reports dir")] = None,
-    history_db: Annotated[Path | None, typer.Option("--db", help="run history database")] = None,
+    history_db: Annotated[str | None, typer.Option(
+        "--db", envvar="SYNTHGATE_DB", help="run history and rollback lock: a SQLite path (default "
+        "$SYNTHGATE_HOME/synthgate.db) or a postgresql:// URL shared by every runner")] = None,
     seed: Annotated[int | None, typer.Option(help="fuzz seed, to reproduce a run")] = None,
     workers: Annotated[int | None, typer.Option(help="local Locust workers for the load stage")] = None,
 ) -> None:

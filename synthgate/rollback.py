@@ -16,6 +16,7 @@ from typing import IO
 from synthgate.profile.model import Rollback
 from synthgate.redact import redactor
 from synthgate.results import RollbackResult, StageResult
+from synthgate.store import BaseStore, Store, is_postgres, resolve_db
 
 
 def lock_path(profile_name: str, base_url: str) -> Path:
@@ -41,6 +42,53 @@ class HeldLock:
         self._handle.truncate()
         self._handle.write(f"{os.getpid()} {time.time():.3f}\n")
         self._handle.flush()
+
+
+class SharedHeldLock:
+    """The deployment's rollback lock held in a shared database (every machine that uses it), with its records.
+
+    Times come from the database's clock and are turned into this machine's clock, so a gate compares the last
+    rollback with its own start even when the machines' clocks disagree.
+    """
+
+    def __init__(self, store: BaseStore, deployment: str, profile_name: str, base_url: str) -> None:
+        self._store, self._deployment = store, deployment
+        self._profile_name, self._base_url = profile_name, base_url
+        skew = store.now() - time.time()
+        last = store.last_rollback_finished(deployment)
+        self.last_rollback_at = None if last is None else last - skew
+        self._record: int | None = None
+
+    def mark_started(self) -> None:
+        """Record that this gate starts the rollback (who, from which machine)."""
+        self._record = self._store.rollback_started(self._deployment, self._profile_name, self._base_url)
+
+    def mark_done(self, exit_code: int | None = 0) -> None:
+        """Record how this gate's rollback ended."""
+        if self._record is None:
+            self.mark_started()
+        assert self._record is not None
+        self._store.rollback_finished(self._record, exit_code)
+
+
+def deployment_key(profile_name: str, base_url: str) -> str:
+    """What names one deployment in the shared database: its profile and base URL."""
+    return f"{profile_name} {base_url}"
+
+
+@contextmanager
+def shared_lock(db: str | Path | None, profile_name: str, base_url: str,
+                wait_s: float) -> Iterator[HeldLock | SharedHeldLock | None]:
+    """The rollback lock: PostgreSQL's advisory lock (every machine) with --db postgresql://, else the file lock
+    of this machine. None when another gate held it for longer than wait_s."""
+    target = resolve_db(db)
+    if not is_postgres(target):
+        with deployment_lock(lock_path(profile_name, base_url), wait_s) as held:
+            yield held
+        return
+    deployment = deployment_key(profile_name, base_url)
+    with Store(target) as store, store.exclusive(f"rollback:{deployment}", wait_s) as got:
+        yield SharedHeldLock(store, deployment, profile_name, base_url) if got else None
 
 
 @contextmanager
@@ -95,15 +143,17 @@ def perform(
     verify: Callable[[], StageResult],
     progress: Callable[[str], None],
     gate_started: float,
+    db: str | Path | None = None,
 ) -> tuple[RollbackResult, StageResult | None]:
     """Roll back at most once under the deployment lock, then verify with a smoke re-run.
 
     Two gates of one deployment never both roll back: the second waits for the lock, sees that a rollback
-    finished after its own run started (its evidence is older than that rollback) and only verifies.
+    finished after its own run started (its evidence is older than that rollback) and only verifies. With a
+    PostgreSQL --db (or SYNTHGATE_DB) that holds for gates on different machines too.
     """
     command = [spec.command] if isinstance(spec.command, str) else list(spec.command)
     result = RollbackResult(triggered=True, command=[redactor(c) for c in command])
-    with deployment_lock(lock_path(profile_name, base_url), wait_s=spec.timeout_s + 30) as lock:
+    with shared_lock(db, profile_name, base_url, wait_s=spec.timeout_s + 30) as lock:
         if lock is None:
             result.verified = False
             result.message = "another gate held the rollback lock for too long; not rolled back"
@@ -113,12 +163,16 @@ def perform(
             progress("rollback: " + result.message)
         else:
             progress(f"rollback: running {' '.join(result.command or [])}")
+            if isinstance(lock, SharedHeldLock):
+                lock.mark_started()
             code, output, seconds = run_action(spec, extra_env)
             result.exit_code, result.output, result.duration_s = code, output, round(seconds, 3)
             if code != 0:
                 result.verified = False
                 result.message = (f"rollback command timed out after {spec.timeout_s:.0f} s" if code is None
                                   else f"rollback command exited {code}")
+                if isinstance(lock, SharedHeldLock):
+                    lock.mark_done(code)
                 return result, None
             lock.mark_done()
     if not spec.verify:

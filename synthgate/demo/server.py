@@ -30,7 +30,9 @@ def default_state_path(port: int) -> Path:
     override = os.environ.get("SYNTHGATE_DEMO_STATE")
     if override:
         return Path(override).expanduser()
-    return Path.home() / ".local" / "state" / "synthgate" / f"demo-{port}.json"
+    # per machine and user, not per home: a port is the machine's, and gates with separate homes (runners
+    # simulated on one machine) must reach the same target's releases
+    return Path(tempfile.gettempdir()) / f"synthgate-{os.getuid()}" / f"demo-{port}.json"
 
 
 def serve(port: int, state_path: Path | None = None, fault: str | None = None, host: str = "127.0.0.1",

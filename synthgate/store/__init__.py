@@ -18,7 +18,7 @@ from synthgate.store.sqlite import BUSY_TIMEOUT_S, SqliteStore
 
 __all__ = ["BUSY_TIMEOUT_S", "SCHEMA_VERSION", "AlertRow", "BaseStore", "CheckState", "Decide", "Incident", "Outbox",
            "OutboxRow", "ProbeResult", "Row", "Store", "StoreError", "default_db_path", "describe", "is_postgres",
-           "resolve_db"]
+           "open_history", "resolve_db"]
 
 PG_SCHEMES = ("postgresql://", "postgres://")
 
@@ -64,3 +64,21 @@ class Store(SqliteStore):
 
             return PostgresStore(str(target), *args, **kwargs)
         return super().__new__(cls)
+
+
+def open_history(value: str | Path | None) -> str | Path:
+    """Resolve a gate's --db, check that the database can be opened (migrating it), and return it.
+
+    An explicit value is exported as SYNTHGATE_DB, so the rollback lock and every child process of this run use
+    the same database. A database that cannot be used is a ProfileError (exit 2), raised before any check runs.
+    """
+    from synthgate.profile import ProfileError
+
+    target = resolve_db(value)
+    if value not in (None, ""):
+        os.environ["SYNTHGATE_DB"] = str(target)
+    try:
+        Store(target).close()
+    except StoreError as exc:
+        raise ProfileError(f"--db: {exc}") from None
+    return target

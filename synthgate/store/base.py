@@ -394,7 +394,9 @@ class BaseStore(ABC):
     def run_samples(self, run_id: int) -> dict[str, tuple[str, bytes]]:
         """metric/request name -> (encoding, encoded samples) of one run."""
         rows = self.query("SELECT name, encoding, samples FROM run_samples WHERE run_id=? ORDER BY name", (run_id,))
-        return {r["name"]: (r["encoding"], bytes(r["samples"])) for r in rows}
+        # rows written by synthgate before migration 2 may hold the samples as SQLite TEXT
+        return {r["name"]: (r["encoding"], r["samples"].encode() if isinstance(r["samples"], str)
+                            else bytes(r["samples"])) for r in rows}
 
     # -- rollback records ----------------------------------------------------------------------------------------
 
