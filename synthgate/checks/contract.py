@@ -68,10 +68,11 @@ def matches(ex: Exchange, sig: Signature) -> bool:
 
 
 @lru_cache(maxsize=64)
-def host_reachable(host: str, port: int = 443, timeout_s: float = 3.0) -> bool:
-    """Whether this runner can open a TCP connection to host:port (cached for the run)."""
+def host_reachable(host: str, timeout_s: float = 3.0) -> bool:
+    """Whether this runner can open a TCP connection to `host` (port 443 unless it says host:port); cached."""
+    name, _, port = host.rpartition(":") if host.rpartition(":")[2].isdigit() else (host, "", "443")
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
+        with socket.create_connection((name, int(port)), timeout=timeout_s):
             return True
     except OSError:
         return False

@@ -37,6 +37,7 @@ def render(verdict: Verdict) -> str:
         out.append(f"| {s.name} | {s.status} | {len(s.checks)} | {failed} | {flaky} | {s.duration_s:.1f} s |")
     out.append("")
     failed_checks = v.failed_checks()
+    out += _contract_section(v)
     if failed_checks:
         out += ["## Failed checks", ""]
         for stage, c in failed_checks:
@@ -74,6 +75,20 @@ def render(verdict: Verdict) -> str:
         out.append(f"| {stage} | `{c.id}` | {status} | {c.attempts} | {c.duration_ms:.0f} ms | {_cell(c.message)} |")
     out.append("")
     return redactor("\n".join(out))
+
+
+def _contract_section(v: Verdict) -> list[str]:
+    """Contract drift and not-verified checks, listed apart from defects (see synthgate.checks.contract)."""
+    drift = [(s, c) for s, c in v.failed_checks() if c.details.get("contract_drift")]
+    unverified = [(s, c) for s, c in v.failed_checks() if c.details.get("unverifiable")]
+    out: list[str] = []
+    if drift:
+        out += ["## Contract drift (the app departs from the profile's contract; fails the gate)", ""]
+        out += [f"- {stage} / `{c.id}`: {_cell(c.message, 400)}" for stage, c in drift] + [""]
+    if unverified:
+        out += ["## Not verified here (no data: neither a pass nor evidence against the deploy)", ""]
+        out += [f"- {stage} / `{c.id}`: {_cell(c.message, 400)}" for stage, c in unverified] + [""]
+    return out
 
 
 def _load_section(v: Verdict) -> list[str]:
