@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from synthgate.profile import ProfileError
+from synthgate.project import default_profile
 from synthgate.redact import redactor
 from synthgate.results import EXIT_FAIL, EXIT_USAGE, Verdict
 from synthgate.stages import STAGE_ORDER
@@ -24,6 +25,8 @@ console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="profile file or bundled name")]
+DefaultProfileOpt = Annotated[str | None, typer.Option(
+    "--profile", "-p", help="profile file or bundled name (default: ./synthgate.yaml when present, else demo)")]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="overrides SYNTHGATE_BASE_URL, API_URL, profile")]
 ReportsOpt = Annotated[Path, typer.Option("--reports", help="reports directory")]
 
@@ -99,7 +102,7 @@ def _gate(
 
 @app.command()
 def run(
-    profile: ProfileOpt = "demo",
+    profile: DefaultProfileOpt = None,
     base_url: BaseUrlOpt = None,
     stages: Annotated[str | None, typer.Option(
         help="comma-separated stages (default: every stage the profile declares)")] = None,
@@ -118,13 +121,14 @@ def run(
 ) -> None:
     """Gate a deployment: smoke, e2e, fuzz, load; decide; report; roll back on failure."""
     options: dict[str, Any] = {k: v for k, v in {"seed": seed, "workers": workers}.items() if v is not None}
+    profile = profile or default_profile()
     _gate(profile, base_url, stages, reports, no_rollback, demo_fault, release, baseline, history_db, options,
           expect_release)
 
 
 @app.command()
 def load(
-    profile: ProfileOpt = "demo",
+    profile: DefaultProfileOpt = None,
     base_url: BaseUrlOpt = None,
     reports: ReportsOpt = Path("reports"),
     users: Annotated[int | None, typer.Option(help="concurrent users (closed model)")] = None,
@@ -139,6 +143,7 @@ def load(
     raw = {"users": users, "spawn_rate": spawn_rate, "duration_s": duration, "arrival_rate": arrival_rate,
            "workers": workers}
     options = {k: v for k, v in raw.items() if v is not None}
+    profile = profile or default_profile()
     _gate(profile, base_url, "load", reports, not rollback, demo_fault, None, "none", None, options)
 
 
@@ -235,8 +240,10 @@ def demo_status(port: PortOpt = 8000, state: StateOpt = None) -> None:
 def _register_subcommands() -> None:
     """Commands that live in their own packages (probe), imported only when the CLI runs."""
     from synthgate.probe.cli import probe_app
+    from synthgate.project.commands import register
 
     app.add_typer(probe_app, name="probe")
+    register(app)  # init, validate, schema, --version
 
 
 def main() -> None:

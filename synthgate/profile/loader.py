@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from synthgate.bundled import targets_dir
+from synthgate.profile.locate import compose, locate, yaml_path
 from synthgate.profile import safe_yaml
 from synthgate.profile.model import Profile
 from synthgate.redact import redactor
@@ -69,11 +70,16 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{msg} (got {shown})" if "got" not in msg else msg
 
 
-def format_validation_error(path: Path, exc: ValidationError) -> str:
-    """One readable message naming file, each field path and what was expected."""
+def format_validation_error(path: Path, exc: ValidationError, text: str | None = None) -> str:
+    """One readable message naming file (with line:column when the YAML text is given), each field path and
+    what was expected."""
+    root = compose(text) if text is not None else None
     lines = [f"{path}: invalid profile ({exc.error_count()} problem(s)):"]
-    for error in exc.errors():
-        lines.append(f"  {path}: {_field_path(error['loc'])}: {_describe(error)}")  # type: ignore[arg-type]
+    # in file order, so a reader fixes them top to bottom
+    for error in sorted(exc.errors(), key=lambda e: locate(root, tuple(e["loc"])) or (0, 0)):
+        where = locate(root, tuple(error["loc"]))
+        at = f"{path}:{where[0]}:{where[1]}" if where else str(path)
+        lines.append(f"  {at}: {_field_path(yaml_path(root, tuple(error['loc'])))}: {_describe(error)}")  # type: ignore[arg-type]
     return "\n".join(lines)
 
 
@@ -120,7 +126,7 @@ def load_profile(spec: str) -> tuple[Profile, Path]:
     try:
         profile = Profile.model_validate(_yaml11_keys(data))
     except ValidationError as exc:
-        raise ProfileError(format_validation_error(path, exc)) from None
+        raise ProfileError(format_validation_error(path, exc, text)) from None
     return profile, path.resolve()
 
 

@@ -1,0 +1,89 @@
+"""`synthgate init`: the repository layout a team's gate lives in, written once, never over their files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from synthgate.project import DEFAULT_PROFILE_FILE
+from synthgate.project.templates import CONFTEST, E2E_EXAMPLE, LOAD_EXAMPLE, SMOKE_EXAMPLE, WORKFLOW
+
+SCHEMA_FILE = ".synthgate/profile.schema.json"
+
+
+class ScaffoldError(Exception):
+    """init cannot write the layout; the message is meant for the user as is."""
+
+
+def scaffold(directory: Path, from_url: str | None = None, openapi: str | None = None,
+             force: bool = False) -> Iterator[str]:
+    """Write the layout into `directory`, yielding one progress line per file."""
+    from synthgate.profile.schema import schema_text
+
+    if from_url is not None and not from_url.startswith(("http://", "https://")):
+        raise ScaffoldError(f"--from: expected an http:// or https:// URL, got {from_url!r}")
+    directory.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", directory.resolve().name).strip("-.") or "myapp"
+    profile_text, notes = _profile(name, from_url, openapi)
+    files = {
+        DEFAULT_PROFILE_FILE: profile_text,
+        SCHEMA_FILE: schema_text(),
+        "conftest.py": CONFTEST,
+        "tests/smoke/test_example.py": SMOKE_EXAMPLE,
+        "tests/e2e/test_example.py": E2E_EXAMPLE,
+        "tests/load/test_example.py": LOAD_EXAMPLE,
+        ".github/workflows/synthgate.yml": WORKFLOW,
+    }
+    for rel, text in files.items():
+        path = directory / rel
+        if path.exists() and not force and rel != SCHEMA_FILE:  # the schema follows the installed version
+            yield f"kept {path} (exists; --force overwrites)"
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        yield f"wrote {path}"
+    yield from _gitignore(directory / ".gitignore")
+    for note in notes:
+        yield f"  {note}"
+    yield f"next: synthgate validate {directory / DEFAULT_PROFILE_FILE}; then synthgate run --base-url URL"
+
+
+def _gitignore(path: Path) -> Iterator[str]:
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    if any(line.strip().strip("/") == "reports" for line in lines):
+        return
+    path.write_text("\n".join([*lines, "# synthgate's reports", "reports/", ""]), encoding="utf-8")
+    yield f"{'updated' if lines else 'wrote'} {path} (reports/)"
+
+
+def _profile(name: str, from_url: str | None, openapi: str | None) -> tuple[str, list[str]]:
+    """The profile text (with the schema line) and notes about what was found."""
+    if from_url is None:
+        data: dict[str, Any] = {
+            "name": name,
+            "base_url": "https://myapp.example.com",
+            "headers": {"X-Synthetic-Check": "synthgate"},
+            "health": {"path": "/health", "expect": {"status": 200}},
+            "pages": [{"id": "landing", "path": "/", "expect": {"status": 200}}],
+        }
+        notes = ["synthgate.yaml is a template: set base_url and health.path, or run init --from URL"]
+    else:
+        from synthgate.project.draft import draft_profile
+
+        data, notes = draft_profile(name, from_url)
+    if openapi:
+        data.setdefault("fuzz", {})["openapi"] = openapi
+        data["fuzz"].setdefault("max_time_s", 30)
+        notes.append(f"fuzz: from the OpenAPI document {openapi} (GET and HEAD only until fuzz.allow_writes)")
+    head = [f"# yaml-language-server: $schema={SCHEMA_FILE}",
+            f"# synthgate profile for {name}: `synthgate validate` checks it; `synthgate schema` documents each field.",
+            "# base_url is overridden by --base-url, then SYNTHGATE_BASE_URL, then API_URL."]
+    if from_url:
+        head.append(f"# Drafted by `synthgate init --from {from_url}`: every check below passed on it when drafted.")
+        head += [f"#   {n}" for n in notes]
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+    return "\n".join(head) + "\n" + body, notes
