@@ -30,8 +30,7 @@ SMOKE_FIXTURES = {
     "declared_check": "check",
     "page_check": "page",
     "cors_check": "cors",
-    "tls_check": "tls",  # readiness: synthgate/checks/readiness.py
-    "hygiene_check": "hygiene",
+    "hygiene_check": "hygiene",  # readiness (synthgate/checks/readiness.py); tls_check: tests/smoke/test_readiness.py
     "links_check": "links",
 }
 

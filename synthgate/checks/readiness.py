@@ -14,6 +14,8 @@ _TLS = {"certificate": tls.certificate, "http-redirect": tls.http_redirect, "hst
 
 
 def _tls(profile: Profile, base_url: str, name: str) -> Outcome:
+    if not tls.is_https(base_url):  # e.g. a probe of an http URL: nothing to judge
+        return Outcome(ok=True, message=f"TLS checks apply to https base URLs only ({base_url})")
     return _TLS[name](profile, base_url)
 
 

@@ -3,11 +3,18 @@
 A `warn` finding passes and is reported as a warning; a `fail` one fails the check.
 """
 
-import pytest
-
 from synthgate.checks import smoke
 from synthgate.checks.findings import warnings_of
 from synthgate.checks.tls import is_https
+from synthgate.plugin import sg_profile_of, target_url
+
+
+def pytest_generate_tests(metafunc):
+    """TLS checks exist only for an https base URL (an http one gets none, rather than skipped ones)."""
+    if "tls_check" in metafunc.fixturenames:
+        profile, _ = sg_profile_of(metafunc.config)
+        checks = [c for c in smoke.plan(profile) if c.kind == "tls"] if is_https(target_url(metafunc.config)) else []
+        metafunc.parametrize("tls_check", checks, ids=[c.id for c in checks])
 
 
 def _run(check, profile, target, sg):
@@ -21,8 +28,6 @@ def _run(check, profile, target, sg):
 
 
 def test_tls(tls_check, sg_profile, sg_target, sg):
-    if not is_https(sg_target):
-        pytest.skip(f"TLS checks apply to https base URLs only ({sg_target})")
     _run(tls_check, sg_profile, sg_target, sg)
 
 
