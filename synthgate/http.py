@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from synthgate import server_errors
+from synthgate import auth, server_errors
 from synthgate.bounded import (
     ACCEPT_ENCODING,
     DEFAULT_MAX_BODY_BYTES,
@@ -30,7 +30,7 @@ from synthgate.profile.model import Profile, Request
 from synthgate.redact import SENSITIVE_HEADERS, redactor
 
 USER_AGENT = "synthgate/0.1 (synthetic check)"
-_TEMPLATE = re.compile(r"\$\{(secrets|vars|env|saved)\.([A-Za-z0-9_]+)\}")
+_TEMPLATE = re.compile(r"\$\{(secrets|vars|env|saved|auth)\.([A-Za-z0-9_]+)\}")
 
 
 class TemplateError(ValueError):
@@ -48,6 +48,11 @@ def expand(value: Any, profile: Profile, saved: dict[str, Any] | None = None) ->
 
         def one(m: re.Match[str]) -> str:
             scope, name = m.group(1), m.group(2)
+            if scope == "auth":  # the session the `auth:` section logged in once per gate
+                found = auth.value(name)
+                if found is None:
+                    raise TemplateError(f"${{auth.{name}}} is not set: the profile's auth: section saved no {name}")
+                return found
             if scope == "saved":
                 if not saved or name not in saved:
                     raise TemplateError(f"${{saved.{name}}} was not saved by an earlier step")
@@ -191,8 +196,11 @@ def send(client: httpx.Client, base_url: str, profile: Profile, request: Request
         headers.setdefault("Content-Type", "application/json")
     url = base_url.rstrip("/") + str(expand(request.path, profile, saved))
     params = expand(request.params, profile, saved)
-    return send_raw(client, request.method, url, headers, body, params=params,
-                    follow_redirects=request.follow_redirects)
+    ex = send_raw(client, request.method, url, headers, body, params=params,
+                  follow_redirects=request.follow_redirects)
+    if ex.status == 401 and auth.uses_auth(request) and auth.relogin(profile, base_url):
+        return send(client, base_url, profile, request, saved)  # the session expired: once more, logged in again
+    return ex
 
 
 def send_raw(

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from synthgate.profile.auth import AuthConfig
 from synthgate.profile.common import Duration, Regex, StatusSet, Strict
 from synthgate.profile.contract import Drift, Unverifiable
 from synthgate.profile.e2e import E2EConfig, Journey
@@ -84,6 +85,12 @@ class Step(Strict):
     request: Request
     expect: Expect = Field(default_factory=Expect)
     save: dict[str, str] = Field(default_factory=dict)  # name -> dotted JSON path; later steps use ${saved.name}
+
+
+class Auth(AuthConfig):
+    """The `auth:` section (synthgate/profile/auth.py), its login steps typed as steps."""
+
+    steps: list[Step] = Field(default_factory=list)
 
 
 class Check(Strict):
@@ -213,6 +220,7 @@ class Profile(Strict):
     embedded_demo: bool = False  # without a base URL, start the embedded demo target
     headers: dict[str, str] = Field(default_factory=lambda: {"X-Synthetic-Check": "synthgate"})
     secrets: dict[str, SecretRef] = Field(default_factory=dict)
+    auth: Auth | None = None  # log in once; ${auth.NAME} in every check, journey, fuzz endpoint and load task
     defaults: Defaults = Field(default_factory=Defaults)
     vars: dict[str, Any] = Field(default_factory=dict)
     health: Health | None = None
