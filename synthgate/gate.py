@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synthgate import baseline, reports, server_errors
+from synthgate import auth, baseline, reports, server_errors
 from synthgate.checks import cold
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
@@ -135,6 +135,7 @@ def run_gate(opts: GateOptions) -> Verdict:
                       started_at=started_at.isoformat(timespec="seconds"), duration_s=0.0, profile=str(path))
     with ExitStack() as stack:
         target = stack.enter_context(open_target(profile, path, opts))
+        stack.callback(auth.end)  # the session file does not outlive the gate
         verdict.base_url = target.base_url
         progress = _redacting(opts.progress)
         progress(f"synthgate: gating {profile.name} at {target.base_url} ({target.source})")
@@ -170,7 +171,10 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
         verdict.stages += [StageResult.skipped(s, release_readiness.skip_reason(unreachable)) for s in opts.stages[1:]]
     else:
         verdict.release = opts.release or _release_of(profile, target.base_url)
-        failed = False
+        login = auth.gate_login(profile, target.base_url, opts.reports_dir, progress)  # once, shared by every stage
+        if login is not None:
+            verdict.stages.append(login)
+        failed = login is not None
         for name in [s for s in STAGE_ORDER if s in opts.stages]:
             if failed:
                 verdict.stages.append(StageResult.skipped(name, "skipped: an earlier stage failed (fail fast)"))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+from synthgate import auth
 from synthgate.e2e import evidence
 from synthgate.e2e.browser import BrowserChoice, BrowserNotFound, discover
 from synthgate.e2e.plan import JourneySpec, PlannedStep, attempts, journey_budget_s, plan
@@ -708,6 +709,7 @@ class Runner:
             viewport={"width": cfg.viewport.width, "height": cfg.viewport.height},
             locale=cfg.locale,
             ignore_https_errors=cfg.ignore_https_errors,
+            storage_state=auth.browser_state(),  # the cookies the gate's one login left (auth: section)
         )
         tracing = cfg.trace == "always" or (cfg.trace == "on-failure" and final)
         evidence_wanted = final or cfg.trace == "always"
