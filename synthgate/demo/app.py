@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from synthgate.demo import cold_a11y_faults, faults, readiness_faults
+from synthgate.demo import cold_a11y_faults, faults, page_faults, readiness_faults
 from synthgate.demo.releases import Release, ReleaseWatcher, db_path_for
 
 log = logging.getLogger("synthgate.demo")
@@ -313,9 +313,11 @@ class Pages:
                 script = script.replace(_TOGGLE_LINE, _TOGGLE_BROKEN)
             if fault == "intake-broken":
                 script = script.replace(_INTAKE_LINE, _INTAKE_BROKEN)
+            script = page_faults.script(fault, script)
             html = self._templates[name].replace("/*STYLE*/", self._style).replace("/*SCRIPT*/", script)
             if fault == "console-error" and name == "landing":
                 html = html.replace("</body>", _CONSOLE_ERROR_SCRIPT, 1)
+            html = page_faults.page(name, fault, html)
             page = html.encode("utf-8")
             self._cache[key] = page
         return page
@@ -522,6 +524,9 @@ class DemoTarget:
             data = parse_json_object(req)
             if req.fault == "crash-on-bad-input":
                 _crash_on_bad_input(data, list(INTAKE_FIELDS))
+            if req.fault == "long-field-crash" and any(isinstance(v, str) and len(v) > faults.LONG_FIELD_LENGTH
+                                                       for v in data.values()):
+                raise OverflowError("intake field over the fixed-size column")  # the 500 this fault is about
             fields = {name: _check_string(data, name, bounds) for name, bounds in INTAKE_FIELDS.items()}
             _check_email(fields["user_email"], "user_email")
         except BadRequest as exc:

@@ -29,6 +29,10 @@ FAULTS: dict[str, str] = {
     "slow-endpoint": "GET /api/session alone is slow (700 ms on 30 % of answers): its P95 over budget, the mix under",
     "flaky-5xx": "2 % of API answers are 500s, at random",
     "json-stack": "every 4xx JSON error body carries a JavaScript stack trace in a `stack` field (escaped by JSON)",
+    "late-lcp": "the landing page's main text is rendered by a script 3 s after load (LCP over 2.5 s)",
+    "late-shift": "a banner pushes the landing page's content down 600 ms after the load event (CLS about 0.19)",
+    "long-field-crash": "POST /api/intake answers 500 when any field is longer than 5,000 characters",
+    "form-405": "the intake form posts to /intake, which answers 405, and the page shows the alert 'Failed to submit'",
 }
 
 # What a leaked traceback looks like: realistic enough that a security check must recognise it.
@@ -58,6 +62,8 @@ SLOW_ENDPOINT_SHARE = 0.3  # of that endpoint's answers are delayed
 SLOW_ENDPOINT_DELAY_S = 0.7
 # Strings longer than this crash the `crash-on-bad-input` release.
 CRASH_STRING_LENGTH = 1000
+# Fields longer than this crash `POST /api/intake` in the `long-field-crash` release.
+LONG_FIELD_LENGTH = 5000
 
 
 def check_fault(name: str | None) -> str | None:
