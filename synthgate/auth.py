@@ -203,19 +203,25 @@ def relogin(profile: Profile, base_url: str) -> bool:
 
 
 def start(profile: Profile, base_url: str, work_dir: Path) -> tuple[Session | None, Attempted | None]:
-    """In the gate: log in and share the session file with the stage processes (nothing to do without `auth:`)."""
-    end()
+    """Log in and share the session file with the stage processes (nothing to do without `auth:`).
+
+    A new login replaces the previous session at once (probes log in again each round while checks run), so no
+    request ever sees no session in between.
+    """
     if profile.auth is None:
+        end()
         return None, None
     session, tried = login(profile, base_url)
     if session is None:
         return None, tried
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir.resolve() / "auth-session.json"
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the tokens: readable by this user only
+    fresh = path.with_name(f".auth-session-{os.getpid()}-{threading.get_ident()}.json")
+    fresh.unlink(missing_ok=True)
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the tokens: readable by this user only
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump({"values": session.values, "cookies": session.cookies}, handle)
+    os.replace(fresh, path)
     with _lock:
         _state.update(session=session, loaded_from=str(path), relogged=False)
     os.environ[SESSION_ENV] = str(path)
@@ -248,3 +254,25 @@ def gate_login(profile: Profile, base_url: str, reports_dir: Path, progress: Any
                         details={"attempts_detail": tried.attempts_detail()})
     progress(f"  FAIL {check.id}  {check.message[:160]}")
     return StageResult.from_checks("auth", [check], tried.duration_ms / 1000)
+
+
+def probe_job(profile: Profile, base_url: str, every: float, work_dir: Path) -> Any:
+    """For `synthgate probe`: log in now (before the first round), and again every round, as the job `auth.login`."""
+    import time
+
+    from synthgate.probe.jobs import MESSAGE_LIMIT, Job
+    from synthgate.store import ProbeResult
+
+    def run() -> list[ProbeResult]:
+        ts = time.time()
+        session, tried = start(profile, base_url, work_dir)
+        assert tried is not None
+        ok = session is not None
+        return [ProbeResult(check_id=CHECK_ID, ts=ts, duration_ms=round(tried.duration_ms, 3),
+                            status="passed" if ok else "failed",
+                            outcome="up" if ok else ("unknown" if tried.final.kind == "unreachable" else "down"),
+                            kind=None if ok else (tried.final.kind or "assertion"), attempts=tried.attempts,
+                            message=redactor("ok" if ok else f"login failed: {tried.message}")[:MESSAGE_LIMIT])]
+
+    start(profile, base_url, work_dir)  # the first round's checks need the session before they start
+    return Job(id=CHECK_ID, interval=every, run=run)

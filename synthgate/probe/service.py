@@ -133,6 +133,10 @@ def run_probe(opts: ProbeOptions) -> int:
         with probe_lock(store.path, profile.name, opts.location), \
                 open_target(profile, path, GateOptions(profile=opts.profile, base_url=opts.base_url)) as target:
             jobs: list[Job] = []
+            if profile.auth is not None:  # log in before the first round, then again every round
+                from synthgate import auth
+
+                jobs.append(auth.probe_job(profile, target.base_url, every, opts.reports_dir / ".work"))
             if "smoke" in stages:
                 jobs += smoke_jobs(profile, target.base_url, every)
             if "e2e" in stages:
@@ -143,6 +147,9 @@ def run_probe(opts: ProbeOptions) -> int:
             code = probe.run()
     finally:
         store.close()
+        from synthgate import auth
+
+        auth.end()  # the session file does not outlive the probe
     if probe is not None and probe.hard_stopped:
         # worker threads may still wait on a slow target; the interpreter would join them at exit
         sys.stdout.flush()
