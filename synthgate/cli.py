@@ -73,8 +73,9 @@ def verdict_table(verdict: Verdict) -> None:
 def _gate(
     profile: str, base_url: str | None, stages: str | None, reports: Path, no_rollback: bool, demo_fault: str | None,
     release: str | None, baseline: str | None, history_db: str | None, stage_options: dict[str, Any],
-    expect_release: str | None = None,
+    expect_release: str | None = None, deadline_s: float | None = None,
 ) -> None:
+    from synthgate.deadline import parse_deadline
     from synthgate.gate import GateOptions, run_gate
     from synthgate.store import open_history
 
@@ -84,7 +85,7 @@ def _gate(
         opts = GateOptions(profile=profile, base_url=base_url, stages=parse_stages(stages or ",".join(STAGE_ORDER)),
                            stages_explicit=explicit, reports_dir=reports,
                            no_rollback=no_rollback, demo_fault=demo_fault, release=release, baseline=baseline,
-                           expect_release=expect_release,
+                           expect_release=expect_release, deadline_s=parse_deadline(deadline_s),
                            history_db=db, stage_options=stage_options, progress=say)
         verdict = run_gate(opts)
     except ProfileError as exc:
@@ -118,12 +119,14 @@ def run(
         "$SYNTHGATE_HOME/synthgate.db) or a postgresql:// URL shared by every runner")] = None,
     seed: Annotated[int | None, typer.Option(help="fuzz seed, to reproduce a run")] = None,
     workers: Annotated[int | None, typer.Option(help="local Locust workers for the load stage")] = None,
+    deadline: Annotated[float | None, typer.Option(
+        help="seconds for the whole run, reports included (default: the stages' budgets plus a margin)")] = None,
 ) -> None:
     """Gate a deployment: smoke, e2e, fuzz, load; decide; report; roll back on failure."""
     options: dict[str, Any] = {k: v for k, v in {"seed": seed, "workers": workers}.items() if v is not None}
     profile = profile or default_profile()
     _gate(profile, base_url, stages, reports, no_rollback, demo_fault, release, baseline, history_db, options,
-          expect_release)
+          expect_release, deadline)
 
 
 @app.command()
@@ -138,13 +141,16 @@ def load(
     workers: Annotated[int | None, typer.Option(help="local Locust worker processes")] = None,
     rollback: Annotated[bool, typer.Option("--rollback/--no-rollback", help="roll back when it fails")] = False,
     demo_fault: Annotated[str | None, typer.Option(help="start the embedded target with this fault")] = None,
+    deadline: Annotated[float | None, typer.Option(
+        help="seconds for the whole run, reports included (default: the stages' budgets plus a margin)")] = None,
 ) -> None:
     """Pre-release load test: the load stage alone, with its thresholds, for as long as asked."""
     raw = {"users": users, "spawn_rate": spawn_rate, "duration_s": duration, "arrival_rate": arrival_rate,
            "workers": workers}
     options = {k: v for k, v in raw.items() if v is not None}
     profile = profile or default_profile()
-    _gate(profile, base_url, "load", reports, not rollback, demo_fault, None, "none", None, options)
+    _gate(profile, base_url, "load", reports, not rollback, demo_fault, None, "none", None, options,
+          deadline_s=deadline)
 
 
 @app.command()

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from synthgate import auth, baseline, reports, server_errors
+from synthgate import deadline as _deadline
 from synthgate.checks import cold
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
 from synthgate.readiness import release as release_readiness
-from synthgate.redact import redactor
+from synthgate.redact import mask_url, redactor
 from synthgate.reports import ci, har
 from synthgate.results import (
     EXIT_FAIL,
@@ -31,6 +32,7 @@ from synthgate.results import (
     Verdict,
     decide,
 )
+from synthgate.scrub import scrub_reports
 from synthgate.stages import STAGE_ORDER, StageContext, stage_runner
 
 
@@ -51,6 +53,7 @@ class GateOptions:
     baseline: str | None = None  # "last-pass" (default when history exists), "none", or a reports dir
     history_db: Path | None = None
     stage_options: dict[str, Any] = field(default_factory=dict)
+    deadline_s: float | None = None  # --deadline: the whole gate, reports included (default: from the budgets)
     progress: Callable[[str], None] = print
 
 
@@ -105,7 +108,7 @@ def preflight(profile: Profile, base_url: str) -> CheckResult | None:
     """None when the target answers at all; else the failed reachability check (bounded by the timeout)."""
 
     def attempt() -> Outcome:
-        with make_client(profile) as client:
+        with make_client(profile, timeout_s=_deadline.capped(profile.defaults.timeout_s)) as client:
             ex = send_raw(client, "GET", base_url.rstrip("/") + (profile.health.path if profile.health else "/"))
         if ex.response is not None or ex.answered_status is not None:  # an answer over a bound is still one
             return Outcome(ok=True, exchanges=[ex])
@@ -130,20 +133,27 @@ def run_gate(opts: GateOptions) -> Verdict:
     started_at = datetime.now(UTC)
     clock = time.monotonic()
     reports_dir = opts.reports_dir
-    reports_dir.mkdir(parents=True, exist_ok=True)
+    _deadline.ensure_writable(reports_dir)
+    gate_deadline = _deadline.start(opts.deadline_s or _deadline.default_deadline_s(profile, opts.stages))
     verdict = Verdict(verdict="inconclusive", exit_code=EXIT_INCONCLUSIVE, target=profile.name, base_url="",
                       started_at=started_at.isoformat(timespec="seconds"), duration_s=0.0, profile=str(path))
     with ExitStack() as stack:
         target = stack.enter_context(open_target(profile, path, opts))
         stack.callback(auth.end)  # the session file does not outlive the gate
-        verdict.base_url = target.base_url
+        verdict.base_url = mask_url(target.base_url)
         progress = _redacting(opts.progress)
-        progress(f"synthgate: gating {profile.name} at {target.base_url} ({target.source})")
+        progress(f"synthgate: gating {profile.name} at {verdict.base_url} ({target.source}); "
+                 f"deadline {gate_deadline.total_s:g} s")
+        stop = _deadline.HardStop(gate_deadline, lambda: _deadline.expire_gate(verdict, reports_dir, clock, progress))
         try:
             _run(verdict, profile, path, target, opts, progress, clock)
         finally:
+            stop.done()
             verdict.duration_s = round(time.monotonic() - clock, 3)
             reports.write_all(verdict, reports_dir)
+            scrub_reports(reports_dir)  # what stage processes wrote before they learned a secret
+            _deadline.clear()
+            redactor.unshare()  # the shared file of learned secrets goes; this process still knows them
     ci.emit(verdict, reports_dir)  # step summary, outputs, one annotation per failed check (CI only)
     return verdict
 
@@ -157,7 +167,7 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
     def context(label: str = "") -> StageContext:
         return StageContext(profile=profile, profile_path=path, base_url=target.base_url,
                             reports_dir=opts.reports_dir, progress=progress, options=opts.stage_options,
-                            label=label)
+                            label=label, deadline=_deadline.work_until_or_none())
 
     server_errors.tally.take()  # this gate's own requests count from here (self-tests run gates in one process)
     cold.begin(opts.reports_dir, target.base_url)  # from here on, each endpoint's first request is a cold sample
@@ -256,6 +266,8 @@ def _maybe_roll_back(verdict: Verdict, profile: Profile, target: Target, opts: G
         verdict.rollback = RollbackResult(triggered=False, message=why)
         return
     from synthgate import rollback
+
+    spec = _deadline.capped_spec(spec)  # the rollback ends before the reports' reserve of the deadline
 
     def verify() -> StageResult:
         return _run_stage("smoke", context("verify"))

@@ -9,6 +9,7 @@ before it redacts, so a cookie learned in the smoke child is redacted by the gat
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import html
@@ -142,6 +143,7 @@ class Redactor:
                 self._share.touch()
                 self._offset = self._share.stat().st_size
                 os.environ[SHARE_ENV] = str(self._share)
+                atexit.register(self.unshare)
             return self._share
 
     def unshare(self) -> None:

@@ -7,14 +7,16 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from synthgate import procs
 from synthgate.profile.model import Rollback
-from synthgate.redact import redactor
+from synthgate.redact import SHARE_ENV, redactor
 from synthgate.results import RollbackResult, StageResult
 from synthgate.store import BaseStore, Store, is_postgres, resolve_db
 
@@ -116,22 +118,29 @@ def run_action(spec: Rollback, extra_env: dict[str, str]) -> tuple[int | None, s
     env = {**os.environ, **extra_env, **spec.env}
     # the venv's scripts first, so a profile can name `synthgate` without an activated venv
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.pop(SHARE_ENV, None)  # the gate's file of learned secrets is not the rollback command's business
     started = time.monotonic()
-    try:
-        proc = subprocess.run(
-            spec.command, shell=spec.shell, env=env, capture_output=True, text=True,
-            timeout=spec.timeout_s, stdin=subprocess.DEVNULL, check=False,
-        )
-        code: int | None = proc.returncode
-        output = (proc.stdout + proc.stderr)[-4000:]
-    except subprocess.TimeoutExpired as exc:
-        code = None
-        out = exc.stdout or b""
-        output = (out.decode("utf-8", "replace") if isinstance(out, bytes) else out)[-4000:]
-        output += f"\n(rollback timed out after {spec.timeout_s:.0f} s and was killed)"
-    except OSError as exc:
-        code = 127
-        output = f"cannot run rollback command: {exc}"
+    code: int | None
+    # its own session: on timeout the whole group dies (with shell: true, the shell *and* the real command);
+    # output to a file, not a pipe, so a grandchild that keeps the pipe open cannot hold the gate
+    with tempfile.TemporaryFile() as out:
+        try:
+            proc = procs.spawn(spec.command, shell=spec.shell, env=env, stdout=out, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            return 127, redactor(f"cannot run rollback command: {exc}"), time.monotonic() - started
+        try:
+            code = proc.wait(timeout=spec.timeout_s)
+            procs.reap_group(proc)  # what it left running in the background goes too
+            note = ""
+        except subprocess.TimeoutExpired:
+            code = None
+            procs.kill_group(proc)
+            note = (f"\n(rollback timed out after {spec.timeout_s:.0f} s: its whole process group "
+                    f"(pgid {proc.pid}) was killed)")
+        out.seek(0, os.SEEK_END)
+        out.seek(max(0, out.tell() - 8000))
+        output = out.read().decode("utf-8", "replace")[-4000:] + note
     return code, redactor(output), time.monotonic() - started
 
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -82,6 +83,7 @@ class EmbeddedTarget:
         self.state_path = Path()
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: Path | None = None
+        self._lifeline: int | None = None  # write end of the pipe the child watches
 
     def __enter__(self) -> EmbeddedTarget:
         self.start()
@@ -112,11 +114,17 @@ class EmbeddedTarget:
         ]
         if self.fault:
             cmd += ["--fault", self.fault]
+        # the child watches a pipe whose only write end is ours: when this process ends in any way (kill -9
+        # included) the kernel closes it, the child reads EOF and exits; no orphaned target keeps its port
+        lifeline_r, self._lifeline = os.pipe()
+        cmd += ["--parent-fd", str(lifeline_r)]
         if self.tls:
             cmd.append("--tls")
         # stderr to a file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks it.
         with open(self._log, "wb") as log:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                          pass_fds=(lifeline_r,))
+        os.close(lifeline_r)
         try:
             self._wait_ready()
         except BaseException:
@@ -166,9 +174,25 @@ class EmbeddedTarget:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if self._lifeline is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lifeline)
+            self._lifeline = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+
+def watch_parent(fd: int) -> None:
+    """Exit at once when the pipe `fd` reaches EOF: the process that started us is gone."""
+
+    def wait() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 1):
+                pass
+        os._exit(0)
+
+    threading.Thread(target=wait, name="parent-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=Path, default=None, help="state file (default: per-port, in ~/.local/state)")
     parser.add_argument("--fault", choices=sorted(FAULTS), default=None, help="start with this broken release")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a CA and certificate made at start")
+    parser.add_argument("--parent-fd", type=int, default=None, help="exit when this pipe closes (parent gone)")
     args = parser.parse_args(argv)
+    if args.parent_fd is not None:
+        watch_parent(args.parent_fd)
     with contextlib.suppress(KeyboardInterrupt):
         serve(args.port, args.state, args.fault, args.host, tls=args.tls)
     return 0

@@ -26,6 +26,7 @@ class StageContext:
     # per-run overrides from the CLI (seed, workers, duration, max examples...); stage-specific keys
     options: dict[str, Any] = field(default_factory=dict)
     label: str = ""  # "" for the gate's own run, "verify" for the re-run after rollback
+    deadline: float | None = None  # time.monotonic() by which the stage must have ended (the gate's --deadline)
 
 
 StageRunner = Callable[[StageContext], StageResult]

@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from synthgate import procs
 from synthgate.bundled import suites_root
 from synthgate.redact import redactor
 from synthgate.results import CheckResult, StageResult
+from synthgate.stages import user_checks
 from synthgate.stages.base import StageContext
 
 SUITES_DIR = suites_root()  # inside the package (wheel), or the checkout's tests/ (editable install)
@@ -28,9 +30,17 @@ def suite_dir(stage: str) -> Path:
     return Path(os.environ.get("SYNTHGATE_SUITES", SUITES_DIR)) / stage
 
 
-def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[str] | None = None) -> StageResult:
-    """Run tests/<stage> against the target and turn its result lines into a StageResult."""
+def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[str] | None = None,
+              planned: list[str] | None = None) -> StageResult:
+    """Run tests/<stage> against the target and turn its result lines into a StageResult.
+
+    The child runs in its own process group; at the stage's budget, or at the gate's deadline if that comes
+    first, the whole group is killed and each planned check without a result is marked timed out.
+    """
     started = time.monotonic()
+    limit_s, why = timeout_s, "its time budget"
+    if ctx.deadline is not None and ctx.deadline - started < timeout_s:
+        limit_s, why = max(1.0, ctx.deadline - started), "the gate's deadline (--deadline)"
     folder = suite_dir(stage)
     tag = f"{stage}-{ctx.label}" if ctx.label else stage
     # the child runs in the suites' root, not the caller's working directory: its paths must be absolute
@@ -42,8 +52,9 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
     results_file.unlink(missing_ok=True)
     if not folder.is_dir():
         return _crashed(stage, f"the {stage} suite is missing: {folder} (set SYNTHGATE_SUITES)", started)
+    mine = user_checks.dirs(ctx, stage)  # the team's own checks beside the profile join this child
     args = [
-        sys.executable, "-m", "pytest", str(folder),
+        sys.executable, "-m", "pytest", str(folder), *map(str, mine),
         "--profile", str(ctx.profile_path.resolve()),
         "--base-url", ctx.base_url,
         "--synthgate-results", str(results_file),
@@ -55,36 +66,62 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
     if not ctx.label:  # the verification after rollback does not add to the Allure results
         args += ["--alluredir", str(reports_dir / "allure-results")]
     args += extra_args or []
+    args += user_checks.args(ctx, mine)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    redactor.share()  # secrets the child learns (cookies, saved values) reach this process's writers
     with open(log_file, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                cwd=str(folder.parent.parent), stdin=subprocess.DEVNULL)
+        proc = procs.spawn(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                           cwd=str(folder.parent.parent), stdin=subprocess.DEVNULL)
         # a thread copies the child's output to the log, so the loop below can watch progress and the clock
         copier = threading.Thread(target=_copy_redacted, args=(proc.stdout, log), daemon=True)
         copier.start()
         seen = 0
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + limit_s
         timed_out = False
-        while proc.poll() is None:
-            seen = _progress(ctx, results_file, seen)
-            if time.monotonic() > deadline:
-                proc.kill()
-                timed_out = True
-                break
-            time.sleep(0.1)
+        try:
+            while proc.poll() is None:
+                seen = _progress(ctx, results_file, seen)
+                if time.monotonic() > deadline:
+                    timed_out = True
+                    break
+                time.sleep(0.1)
+        finally:  # the budget, the deadline, or an interrupt of the gate: the whole group goes
+            if proc.poll() is None:
+                procs.kill_group(proc)
+            else:
+                procs.reap_group(proc)  # anything the suite left behind (a browser, a worker)
         proc.wait()
         copier.join(timeout=5)
         _progress(ctx, results_file, seen)
     checks = read_results(results_file)
     duration = time.monotonic() - started
     if timed_out:
-        message = f"the {stage} stage did not finish within {timeout_s:.0f} s; see logs/{tag}.log"
-        checks.append(CheckResult(id=f"{stage}.time-limit", status="failed", kind="error", message=message))
+        checks += timed_out_checks(stage, checks, planned or [], limit_s, why, f"logs/{tag}.log")
     elif proc.returncode not in (0, 1) and not any(c.status == "failed" for c in checks):
         tail = _tail(log_file)
         checks.append(CheckResult(id=f"{stage}.suite", status="failed", kind="error",
                                   message=f"the {stage} suite could not run (pytest exit {proc.returncode}): {tail}"))
     return StageResult.from_checks(stage, checks, duration)
+
+
+def timed_out_checks(stage: str, done: list[CheckResult], planned: list[str], limit_s: float, why: str,
+                     log: str) -> list[CheckResult]:
+    """The stage's time-limit check and one timed-out check per planned check without a result.
+
+    The gate runs stages only once the target answered its preflight, so a check cut off by the clock is
+    evidence (failed), unless every check that did finish found the target unreachable (inconclusive).
+    """
+    finished = {c.id for c in done}
+    unreachable = bool(done) and all(c.kind == "unreachable" for c in done)
+    kind: Any = "unreachable" if unreachable else "error"
+    message = (f"the {stage} stage did not finish within {limit_s:.0f} s ({why}): its process group was killed; "
+               f"see {log}")
+    out = [CheckResult(id=f"{stage}.time-limit", status="failed", kind=kind, message=message)]
+    for check_id in planned:
+        if check_id not in finished:
+            out.append(CheckResult(id=check_id, status="failed", kind=kind,
+                                   message=f"timed out: no result before {why} ended the {stage} stage"))
+    return out
 
 
 def _copy_redacted(source: IO[str] | None, sink: IO[str]) -> None:

@@ -21,6 +21,7 @@ def run(ctx: StageContext) -> StageResult:
     if ctx.label or cold.active() is None:  # a re-verified (rolled back) release starts cold again
         cold.begin(ctx.reports_dir, ctx.base_url, ctx.label)
     try:
-        return run_suite(ctx, "smoke", timeout_s=60 + worst, extra_args=unused_plugins)
+        return run_suite(ctx, "smoke", timeout_s=60 + worst, extra_args=unused_plugins,
+                         planned=[c.id for c in plan(profile)])
     finally:
         cold.close()  # later stages' first contacts (fuzz's random paths) judge nothing

@@ -1,0 +1,181 @@
+"""One deadline for the whole gate: stages end before it, and the reports are written before it, always.
+
+The deadline is `--deadline SECONDS`, or by default the sum of the stages' own budgets plus a margin. Stages
+get `deadline - reserve` (their process groups are killed there); the reserve is the time to write every
+report. If the gate is still busy at the very end (something not bounded by a stage), a watchdog thread writes
+the reports of what is known, marks the run timed out and ends the process with the verdict's exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from synthgate.profile import Profile, ProfileError
+
+MARGIN_S = 30.0  # start-up, preflight, baseline and reports on top of the stages' budgets
+
+
+class Deadline:
+    """A point in time.monotonic(), with the share kept back to write the reports."""
+
+    def __init__(self, total_s: float) -> None:
+        self.total_s = total_s
+        self.started = time.monotonic()
+        self.at = self.started + total_s
+        # writing every report takes ~1 s; keep more back when the deadline allows it
+        self.reserve_s = min(10.0, max(2.0, total_s * 0.1))
+
+    def remaining(self) -> float:
+        """Seconds until the deadline."""
+        return self.at - time.monotonic()
+
+    @property
+    def work_until(self) -> float:
+        """When stages (and rollback) must have ended: the deadline minus the reserve for reports."""
+        return self.at - self.reserve_s
+
+    def work_left(self) -> float:
+        """Seconds left for checks before the reserve."""
+        return self.work_until - time.monotonic()
+
+
+def default_deadline_s(profile: Profile, stages: list[str]) -> float:
+    """The stages' own budgets (each attempt of each check at its timeout), rollback, and a margin."""
+    d = profile.defaults
+    per_request = d.timeout_s * (d.retries + 1) + d.backoff_s * 2 ** d.retries
+    total = MARGIN_S + per_request  # the preflight
+    if "smoke" in stages:
+        requests = 1 + len(profile.routes) + len(profile.pages) + sum(max(1, len(c.steps)) for c in profile.checks)
+        total += 60 + requests * per_request
+    if "e2e" in stages and profile.journeys:
+        from synthgate.e2e.plan import attempts, journey_budget_s
+
+        total += 90 + sum(attempts(profile, j) * journey_budget_s(profile, j) for j in profile.journeys)
+    if "fuzz" in stages and profile.fuzz is not None:
+        total += float(profile.fuzz.max_time_s) + 60
+    if "load" in stages and profile.load is not None:
+        total += float(getattr(profile.load, "duration_s", 60) or 60) * 1.2 + 60
+    if profile.rollback is not None:
+        total += profile.rollback.timeout_s + 60 + (1 + len(profile.routes)) * per_request
+    return round(total)
+
+
+def parse_deadline(value: float | None) -> float | None:
+    """--deadline validated (ProfileError names the option)."""
+    if value is None:
+        return None
+    if not value > 0 or value > 7 * 86400:
+        raise ProfileError(f"--deadline: expected seconds between 1 and {7 * 86400}, got {value:g}")
+    return max(1.0, float(value))
+
+
+def ensure_writable(folder: Path) -> None:
+    """The reports folder exists (made if need be) and can be written; ProfileError says why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ProfileError(f"--reports {folder}: exists and is not a directory") from None
+    except OSError as exc:
+        raise ProfileError(f"--reports {folder}: cannot create the reports directory: {exc.strerror or exc}"
+                           ) from None
+    if not folder.is_dir():
+        raise ProfileError(f"--reports {folder}: exists and is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".synthgate-write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ProfileError(f"--reports {folder}: the reports directory is not writable: {exc.strerror or exc}"
+                           ) from None
+
+
+class HardStop:
+    """At the deadline (less one second), run `expire` in a thread if the gate has not finished by then."""
+
+    def __init__(self, deadline: Deadline, expire: Callable[[], None]) -> None:
+        self.finished = threading.Event()
+        self._expire = expire
+        self._timer = threading.Timer(max(0.1, deadline.remaining() - 1.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        if not self.finished.is_set():
+            self._expire()
+
+    def done(self) -> None:
+        """The gate finished on its own."""
+        self.finished.set()
+        self._timer.cancel()
+
+
+_current: list[Deadline] = []
+
+
+def start(total_s: float) -> Deadline:
+    """The running gate's deadline, from now."""
+    _current[:] = [Deadline(total_s)]
+    return _current[0]
+
+
+def current() -> Deadline | None:
+    """The running gate's deadline, if one was started in this process."""
+    return _current[0] if _current else None
+
+
+def clear() -> None:
+    """The gate finished."""
+    _current.clear()
+
+
+def capped(timeout_s: float) -> float:
+    """A timeout no longer than the time left before the reports' reserve (at least 0.5 s)."""
+    d = current()
+    return timeout_s if d is None else max(0.5, min(timeout_s, d.work_left()))
+
+
+def expire_gate(verdict: Any, reports_dir: Path, clock: float, progress: Callable[[str], None]) -> None:
+    """The deadline passed with the gate still busy: kill every child group, write the reports, exit."""
+    from synthgate import procs, reports
+    from synthgate.results import EXIT_FAIL, EXIT_INCONCLUSIVE, CheckResult, StageResult, decide
+    from synthgate.scrub import scrub_reports
+
+    d = current()
+    killed = procs.kill_all()
+    total = f"{d.total_s:g} s " if d else ""
+    message = (f"the gate did not finish within its {total}deadline (--deadline): what was still running was ended"
+               + (f" ({killed} process group(s) killed)" if killed else ""))
+    answered = any(c.kind != "unreachable" for s in verdict.stages for c in s.checks)
+    check = CheckResult(id="gate.deadline", status="failed", kind="error" if answered else "unreachable",
+                        message=message)
+    verdict.stages.append(StageResult.from_checks("deadline", [check], 0.0))
+    verdict.verdict = decide(verdict.stages)
+    verdict.exit_code = EXIT_INCONCLUSIVE if verdict.verdict == "inconclusive" else EXIT_FAIL
+    verdict.reason = message
+    verdict.duration_s = round(time.monotonic() - clock, 3)
+    try:
+        reports.write_all(verdict, reports_dir)
+        scrub_reports(reports_dir)
+        progress(f"synthgate: {message}; reports: {reports_dir}/")
+    finally:
+        from synthgate.redact import redactor
+
+        redactor.unshare()
+        os._exit(verdict.exit_code)
+
+
+def work_until_or_none() -> float | None:
+    """When stages must have ended (time.monotonic()), if a gate deadline runs."""
+    d = current()
+    return d.work_until if d is not None else None
+
+
+def capped_spec(spec: Any) -> Any:
+    """A rollback spec whose timeout ends before the reports' reserve."""
+    return spec.model_copy(update={"timeout_s": capped(spec.timeout_s)})
