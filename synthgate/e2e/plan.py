@@ -41,7 +41,10 @@ class PlannedStep:
 def plan(journey: JourneySpec) -> list[PlannedStep]:
     """The steps of one journey, in run order."""
     builder = {"landing": _landing, "form": _form, "toggle": _toggle, "steps": _steps}[journey.kind]
-    return builder(journey)  # type: ignore[operator]
+    steps: list[PlannedStep] = builder(journey)  # type: ignore[operator]
+    if journey.a11y:  # last: axe-core looks at the page the journey ends on (form errors shown, language chosen)
+        steps.append(PlannedStep(journey.id, "a11y", "a11y", None, observe=True))
+    return steps
 
 
 def plan_all(profile: Profile) -> list[PlannedStep]:

@@ -20,12 +20,14 @@ from urllib.parse import urljoin, urlsplit
 
 from synthgate import auth
 from synthgate.e2e import evidence
+from synthgate.e2e.a11y import scan as a11y_scan
 from synthgate.e2e.browser import BrowserChoice, BrowserNotFound, discover
 from synthgate.e2e.plan import JourneySpec, PlannedStep, attempts, journey_budget_s, plan
 from synthgate.http import TemplateError, expand
 from synthgate.profile.e2e import JourneyStep, TextExpect, ToggleJourney, Vitals
 from synthgate.profile.model import Profile
 from synthgate.redact import redactor
+from synthgate.reports import har
 
 StepStatus = Literal["passed", "failed", "skipped"]
 T = TypeVar("T")
@@ -437,6 +439,16 @@ class _Journey:
     async def op_vital(self, arg: tuple[str, float]) -> str:
         return self.check_vital(arg[0], arg[1], self.vitals)
 
+    async def op_a11y(self, _: Any) -> str:
+        try:
+            found = await a11y_scan(self.page, self.profile.e2e.a11y)
+        except Exception as exc:  # noqa: BLE001 - a closed or navigating page: nothing was measured
+            raise StepFailed(f"axe-core could not run in the page: {_short(exc)}", kind="no-data") from None
+        self.details.update(found.details())
+        if found.failing:
+            raise StepFailed(found.message)
+        return found.message
+
     async def op_fill_fields(self, fields: dict[str, str | bool]) -> str:
         for selector, value in fields.items():
             await self.fill(selector, value)
@@ -705,10 +717,14 @@ class Runner:
         time for nothing.
         """
         cfg = self.profile.e2e
+        # the final attempt's network as a HAR, kept (redacted) only when the journey fails: reports/har/<journey>.har
+        har_raw = self.reports_dir.resolve() / ".work" / f"har-{journey.id}.har"
+        har_args = har.browser_context_args(har_raw) if final else {}
         context = await browser.new_context(
             viewport={"width": cfg.viewport.width, "height": cfg.viewport.height},
             locale=cfg.locale,
             ignore_https_errors=cfg.ignore_https_errors,
+            **har_args,
             storage_state=auth.browser_state(),  # the cookies the gate's one login left (auth: section)
         )
         tracing = cfg.trace == "always" or (cfg.trace == "on-failure" and final)
@@ -737,7 +753,13 @@ class Runner:
                 for r in failed:
                     r.evidence += saved
         finally:
-            await context.close()
+            await context.close()  # Playwright writes the HAR now
+        if har_args:
+            failed_now = [r for r in results if r.status == "failed"]
+            kept = har.keep_browser_har(har_raw, self.reports_dir, journey.id, bool(failed_now))
+            if kept:
+                for r in failed_now:
+                    r.evidence.append(kept)
 
     def _expect_ms(self, journey: JourneySpec) -> float:
         return (journey.expect_timeout_s or self.profile.e2e.expect_timeout_s) * 1000

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
+from synthgate.profile.a11y import A11yConfig
 from synthgate.profile.common import Regex, Strict
 
 JourneyId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]  # no dots: `<journey>.<step>` must parse back
@@ -81,6 +82,7 @@ class JourneyBase(Strict):
     expect_timeout_s: float | None = Field(default=None, gt=0, le=120)  # overrides e2e.expect_timeout_s
     retries: int | None = Field(default=None, ge=0, le=5)  # overrides e2e.retries
     parallel: bool = True  # false: run alone, after the journeys that may share the browser concurrently
+    a11y: bool = True  # axe-core runs in the page the journey ends on: check <journey>.a11y
     runbook: list[int] = Field(default_factory=list)
 
     @field_validator("runbook")
@@ -286,3 +288,4 @@ class E2EConfig(Strict):
     synthetic_headers: Literal["same-origin", "all", "none"] = "same-origin"  # where profile headers are sent
     ignore_console: list[Regex] = Field(default_factory=list)  # console errors tolerated in every journey
     ignore_https_errors: bool = False
+    a11y: A11yConfig = Field(default_factory=A11yConfig)  # how <journey>.a11y judges axe-core's findings
