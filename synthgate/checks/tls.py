@@ -155,7 +155,8 @@ def certificate(profile: Profile, base_url: str, _spec: object = None) -> Outcom
         names = ", ".join(facts.dns_names + facts.ip_addresses) or "no subjectAltName"
         findings.append((cfg.hostname, f"certificate does not name {host} (it names {names})"))
     if facts.verify_code is not None and facts.verify_code != _EXPIRED:
-        why = ("incomplete chain: the server does not send its intermediate certificates"
+        why = ("chain does not reach a trusted root: the server does not send its intermediate certificates, "
+               "or its CA is not trusted here (tls.ca_bundle)"
                if facts.verify_code in _INCOMPLETE_CHAIN else "certificate chain does not verify")
         findings.append((cfg.chain, f"{why} ({facts.verify_message}, issuer {facts.issuer})"))
     ok = f"certificate valid for {days:.0f} more days (until {facts.not_after:%Y-%m-%d}), names {host}, chain verifies"

@@ -33,8 +33,10 @@ def _name(common_name: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_tls_files(directory: Path, days: float = HEALTHY_CERT_DAYS, host: str = "127.0.0.1") -> TlsFiles:
-    """Write a new CA and a server certificate for `host` (and localhost) valid for `days` into `directory`."""
+def make_tls_files(directory: Path, days: float = HEALTHY_CERT_DAYS, host: str = "127.0.0.1",
+                   names: list[str] | None = None) -> TlsFiles:
+    """Write a new CA and a server certificate valid for `days` into `directory`; the certificate names `host`,
+    localhost and 127.0.0.1 (or exactly `names`, when given)."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())  # P-256: milliseconds to make, unlike RSA
@@ -54,13 +56,13 @@ def make_tls_files(directory: Path, days: float = HEALTHY_CERT_DAYS, host: str =
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    try:
-        names.append(x509.IPAddress(ipaddress.ip_address(host)))
-    except ValueError:
-        names.append(x509.DNSName(host))
-    if host != "127.0.0.1":
-        names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    wanted = names if names is not None else list(dict.fromkeys([host, "localhost", "127.0.0.1"]))
+    alt_names: list[x509.GeneralName] = []
+    for name in wanted:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            alt_names.append(x509.DNSName(name))
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(host))
@@ -69,7 +71,7 @@ def make_tls_files(directory: Path, days: float = HEALTHY_CERT_DAYS, host: str =
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(hours=1))
         .not_valid_after(now + timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
