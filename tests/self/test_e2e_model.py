@@ -93,8 +93,8 @@ def test_steps_journey_default_ids_and_failure_propagation(tmp_path: Path) -> No
     profile, _ = load_profile(str(_profile(tmp_path, [{"id": "s", "steps": [
         {"goto": "/"}, {"expect_text": "Hi"}, {"id": "go", "click": "#go"}, {"expect_url": "/done"}]}])))
     steps = plan_all(profile)
-    assert [s.check_id for s in steps] == ["s.01-goto", "s.02-expect-text", "s.go", "s.04-expect-url"]
-    assert [s.observe for s in steps] == [False, True, False, True]
+    assert [s.check_id for s in steps] == ["s.01-goto", "s.02-expect-text", "s.go", "s.04-expect-url", "s.a11y"]
+    assert [s.observe for s in steps] == [False, True, False, True, True]  # a11y: axe looks at the last page
 
 
 def _fake_chromium(folder: Path, name: str = "chromium") -> Path:
