@@ -241,6 +241,8 @@ class Profile(Strict):
     tls: TlsConfig = Field(default_factory=TlsConfig)
     hygiene: HygieneConfig = Field(default_factory=HygieneConfig)
     links: LinksConfig = Field(default_factory=LinksConfig)
+    # the team's own pytest checks: <profile's folder>/<checks_dir>/<stage>/, run in each stage beside the bundled ones
+    checks_dir: str = "tests"
 
     @field_validator("base_url")
     @classmethod
