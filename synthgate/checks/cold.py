@@ -117,6 +117,7 @@ def observe(ex: Any, by: str | None = None) -> bool:
         known.update(recorded)
         if endpoint in recorded:
             return False
+        ex.extra["cold"] = True
         sample = {
             "endpoint": endpoint,
             "method": ex.method,
@@ -132,7 +133,6 @@ def observe(ex: Any, by: str | None = None) -> bool:
         with open(path, "a", encoding="utf-8") as out:
             out.write(json.dumps(sample, ensure_ascii=False) + "\n")
         known.add(endpoint)
-    ex.extra["cold"] = True
     return True
 
 

@@ -23,6 +23,7 @@ from synthgate.demo.tls import tls_dir_for, uses_tls, uvicorn_tls_args
 from synthgate.profile.readiness import CA_BUNDLE_ENV
 
 READY_TIMEOUT_S = 15.0
+READY_PATH = "/__synthgate/ready"
 STOP_TIMEOUT_S = 5.0
 
 
@@ -145,12 +146,14 @@ class EmbeddedTarget:
                         f"demo target exited with code {self._proc.returncode} before answering:\n{self._output()}"
                     )
                 try:
-                    client.get(f"{self.url}/v1/health")  # any status: the server is up
+                    # any status: the server is up. Not an endpoint of the app (it answers 404), so the gate's own
+                    # first request to /v1/health is the one that meets a cold start (`cold-start-slow`)
+                    client.get(f"{self.url}{READY_PATH}")
                     return
                 except httpx.HTTPError:
                     time.sleep(0.05)
         raise RuntimeError(
-            f"demo target did not answer {self.url}/v1/health within {READY_TIMEOUT_S:.0f} s:\n{self._output()}"
+            f"demo target did not answer {self.url}{READY_PATH} within {READY_TIMEOUT_S:.0f} s:\n{self._output()}"
         )
 
     def _output(self) -> str:
