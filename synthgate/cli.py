@@ -187,15 +187,21 @@ PortOpt = Annotated[int, typer.Option(help="port of the demo target")]
 
 @demo_app.command("serve")
 def demo_serve(port: PortOpt = 8000, fault: Annotated[str | None, typer.Option()] = None,
-               state: StateOpt = None, host: str = "127.0.0.1") -> None:
+               state: StateOpt = None, host: str = "127.0.0.1",
+               tls: Annotated[bool, typer.Option("--tls", help="HTTPS, with a CA and certificate made at start")] = False,
+               ) -> None:
     """Serve the embedded demo target (healthy, or with --fault NAME current)."""
     from synthgate.demo.faults import FAULTS
     from synthgate.demo.server import serve
+    from synthgate.demo.tls import tls_dir_for, uses_tls
 
     if fault and fault not in FAULTS:
         raise usage_error(f"--fault: unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
-    say(f"synthgate demo target on http://{host}:{port} (release state {_demo_state(state, port)})")
-    serve(port=port, state_path=_demo_state(state, port), fault=fault, host=host)
+    scheme = "https" if uses_tls(fault, tls) else "http"
+    say(f"synthgate demo target on {scheme}://{host}:{port} (release state {_demo_state(state, port)})")
+    if scheme == "https":
+        say(f"trust its CA: SYNTHGATE_CA_BUNDLE={tls_dir_for(_demo_state(state, port)) / 'ca.pem'} (or tls.ca_bundle)")
+    serve(port=port, state_path=_demo_state(state, port), fault=fault, host=host, tls=tls)
 
 
 @demo_app.command("deploy")
