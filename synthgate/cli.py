@@ -188,7 +188,7 @@ PortOpt = Annotated[int, typer.Option(help="port of the demo target")]
 @demo_app.command("serve")
 def demo_serve(port: PortOpt = 8000, fault: Annotated[str | None, typer.Option()] = None,
                state: StateOpt = None, host: str = "127.0.0.1",
-               tls: Annotated[bool, typer.Option("--tls", help="HTTPS, with a CA and certificate made at start")] = False,
+               tls: Annotated[bool, typer.Option("--tls", help="HTTPS: a CA and certificate made at start")] = False,
                ) -> None:
     """Serve the embedded demo target (healthy, or with --fault NAME current)."""
     from synthgate.demo.faults import FAULTS
