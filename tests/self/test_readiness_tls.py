@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from readiness_server import serve
 
 from synthgate.checks import tls
@@ -109,3 +111,37 @@ def test_ca_bundle_that_is_not_a_file_is_a_profile_error(cli, tmp_path: Path) ->
     assert proc.returncode == 2
     assert "tls.ca_bundle" in proc.stderr and "not a file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_demo_serve_tls_command_prints_the_ca_and_serves_https(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from synthgate.demo.server import free_port
+
+    port = free_port()
+    state = tmp_path / "demo.json"
+    proc = subprocess.Popen([sys.executable, "-m", "synthgate", "demo", "serve", "--tls", "--port", str(port),
+                             "--state", str(state)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        ca = tmp_path / "demo-tls" / "ca.pem"
+        deadline = time.monotonic() + 20
+        answer = None
+        while time.monotonic() < deadline and answer is None:
+            time.sleep(0.2)
+            if ca.is_file():
+                with contextlib.suppress(httpx.HTTPError):
+                    answer = httpx.get(f"https://127.0.0.1:{port}/v1/health", verify=ssl_context(ca), timeout=2)
+        assert answer is not None and answer.status_code == 200
+        assert answer.headers["strict-transport-security"].startswith("max-age=")
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert f"https://127.0.0.1:{port}" in out and f"SYNTHGATE_CA_BUNDLE={ca}" in out
+
+
+def ssl_context(ca: Path):
+    import ssl
+
+    return ssl.create_default_context(cafile=str(ca))
