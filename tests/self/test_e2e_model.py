@@ -51,10 +51,13 @@ def test_sixdegrees_journeys_describe_its_real_pages() -> None:
     assert toggle.storage_key == "sixdegrees_language" and toggle.html_lang is False  # its pages never set it
     form = by_id["intake-form"]
     assert form.kind == "form"
-    assert set(form.fields) == {"#user-name", "#user-email", "#user-background", "#target-name",
-                                "#target-company", "#target-reason"}
-    assert form.submit == "#submit-btn"
-    assert "dashboard" in form.destination.url and "campaign=" in form.destination.url
+    # the deployed form (public/intake.html), not the fields of its API
+    assert set(form.fields) == {"#email", "#cv", "#target-name", "#target-role", "#motivation"}
+    assert form.submit == '#intake-form button[type="submit"]'
+    assert "dashboard" in form.destination.url and "campaign" in form.destination.url
+    intake_toggle = by_id["intake-language-toggle"]
+    assert intake_toggle.kind == "toggle" and intake_toggle.toggle == "#lang-toggle"
+    assert intake_toggle.storage_key == toggle.storage_key  # the runbook: the choice is kept, on every page
     landing = by_id["landing"]
     assert landing.vitals is not None and (landing.vitals.fcp_ms, landing.vitals.lcp_ms) == (1000, 2500)
 
