@@ -130,6 +130,7 @@ class ReleaseWait(BaseModel):
     origin: str = ""  # --expect-release, $GITHUB_SHA, the embedded target's release
     source: str = ""  # where the marker was read
     live: bool
+    readable: bool = True  # False: the marker could not be read (error answers), the stages judged anyway
     waited_s: float
     polls: int = 0
     consecutive: int = 1

@@ -90,7 +90,7 @@ def wait_until_live(profile: Profile, base_url: str, expected: str, origin: str,
     progress(f"release: waiting for {expected} ({origin}) to show in {source}, "
              f"{cfg.consecutive} answer(s) in a row, up to {cfg.wait_s:g} s")
     start = time.monotonic()
-    streak = polls = 0
+    streak = polls = unreadable = 0
     seen: str | None = None
     last_error = ""
     timeout = min(profile.defaults.timeout_s, max(1.0, cfg.wait_s))
@@ -108,7 +108,16 @@ def wait_until_live(profile: Profile, base_url: str, expected: str, origin: str,
             if seen != previous and seen is not None:
                 progress(f"release: {source} shows {seen}")
             streak = streak + 1 if matches(seen, expected) else 0
+            # an answer that names no release (a 5xx, no such field) is no propagation delay: let the stages judge it
+            unreadable = unreadable + 1 if ex.response is not None and seen is None else 0
             elapsed = time.monotonic() - start
+            if unreadable >= cfg.consecutive:
+                message = (f"the release marker ({source}) could not be read on {unreadable} answers in a row "
+                           f"({last_error or 'no release in the answer'}): the stages judge what answers")
+                progress(f"release: {message}")
+                return ReleaseWait(expected=expected, origin=origin, source=source, live=False, readable=False,
+                                   waited_s=round(elapsed, 3), polls=polls, consecutive=cfg.consecutive,
+                                   last_seen=None, message=message)
             if streak >= cfg.consecutive:
                 progress(f"release: {expected} is live after {elapsed:.1f} s ({polls} polls)")
                 return ReleaseWait(expected=expected, origin=origin, source=source, live=True,
@@ -143,7 +152,7 @@ def gate_check(verdict: Verdict, profile: Profile, base_url: str, cli_value: str
         return None
     wait = wait_until_live(profile, base_url, expected, origin, progress)
     verdict.release_wait = wait
-    return None if wait.live else not_live_check(wait)
+    return None if wait.live or not wait.readable else not_live_check(wait)
 
 
 def skip_reason(check: CheckResult) -> str:
