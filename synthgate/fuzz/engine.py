@@ -527,7 +527,10 @@ class FuzzEnv:
         path.parent.mkdir(parents=True, exist_ok=True)
         text = f"{failure.message}\n\nreproduce:\n{failure.curl}\n\n{failure.exchange.describe(limit=4000)}\n"
         path.write_text(redactor(text), encoding="utf-8")
-        return [str(rel)]
+        from synthgate.reports.har import write_exchanges  # the shrunk failing example as a HAR (reports/har/)
+
+        har = write_exchanges(self.reports_dir, check_id, [failure.exchange])
+        return [str(rel)] + ([har] if har else [])
 
 
 def failure_key_of(failure: Failure) -> tuple[tuple[str, ...], str]:

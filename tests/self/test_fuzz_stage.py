@@ -94,6 +94,8 @@ def test_fault_fails_the_gate_with_a_curl_that_reproduces_it(fault: str, evidenc
             assert check["kind"] == "assertion" and check["curl"] and "property " in check["message"]
             assert check["curl"] in summary and "reproduce: " in check["message"]
             assert evidence in run_by_hand(check["curl"]), (check["id"], check["curl"][:300])
+            har = next(e for e in check["evidence"] if e.startswith("har/"))  # the failing example as a HAR
+            assert json.loads((tmp_path / "reports" / har).read_text(encoding="utf-8"))["log"]["entries"]
         # shrunk: the smallest reproduction is a short command, not a 20 KB body
         assert min(len(c["curl"]) for c in failed) < 600
     assert "curl " in summary
