@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from synthgate.demo import cold_a11y_faults, faults, page_faults, readiness_faults
+from synthgate.demo import cold_a11y_faults, contract_faults, faults, page_faults, readiness_faults
 from synthgate.demo.releases import Release, ReleaseWatcher, db_path_for
 
 log = logging.getLogger("synthgate.demo")
@@ -314,6 +314,7 @@ class Pages:
             if fault == "intake-broken":
                 script = script.replace(_INTAKE_LINE, _INTAKE_BROKEN)
             script = page_faults.script(fault, script)
+            script = contract_faults.script(fault, script)
             html = self._templates[name].replace("/*STYLE*/", self._style).replace("/*SCRIPT*/", script)
             if fault == "console-error" and name == "landing":
                 html = html.replace("</body>", _CONSOLE_ERROR_SCRIPT, 1)
@@ -583,9 +584,8 @@ class DemoTarget:
         """GET /api/session: the session's plan and quota."""
         sid, cookies = self._session_id(req)
         used = self.store.generations_used(sid)
-        return Reply(
-            200, {"plan": "free", "generations_used": used, "max_generations": MAX_GENERATIONS}, cookies=cookies
-        )
+        body = {"plan": "free", "generations_used": used, "max_generations": MAX_GENERATIONS}
+        return Reply(200, contract_faults.session_body(req.fault, body), cookies=cookies)
 
     async def login(self, req: Req) -> Reply:
         """POST /auth/login: a bearer token for the demo account, 401 otherwise."""

@@ -33,6 +33,9 @@ FAULTS: dict[str, str] = {
     "late-shift": "a banner pushes the landing page's content down 600 ms after the load event (CLS about 0.19)",
     "long-field-crash": "POST /api/intake answers 500 when any field is longer than 5,000 characters",
     "form-405": "the intake form posts to /intake, which answers 405, and the page shows the alert 'Failed to submit'",
+    # taught by the real apps (synthgate/demo/contract_faults.py)
+    "fields-renamed": "GET /api/session names its quota fields generationsUsed/maxGenerations (camelCase drift)",
+    "toggle-not-saved": "the language toggle switches the texts but never stores the choice in localStorage",
 }
 
 # What a leaked traceback looks like: realistic enough that a security check must recognise it.

@@ -104,3 +104,20 @@ def test_only_unverifiable_answers_make_the_gate_inconclusive(demo_target, tmp_p
                "--reports", str(tmp_path / "r"))
     verdict = json.loads((tmp_path / "r" / "verdict.json").read_text())
     assert proc.returncode == 4 and verdict["verdict"] == "inconclusive", proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("fault", "stage", "check_id", "drift"), [
+    ("fields-renamed", "smoke", "one-free-generation-per-session", True),
+    ("toggle-not-saved", "e2e", "toggle.stores-language-zh", False),
+])
+def test_demo_faults_the_real_apps_taught(tmp_path, cli, fault, stage, check_id, drift) -> None:
+    """ColdCopy's camelCase fields and SixDegrees' intake toggle that forgets the choice, as demo releases."""
+    reports = tmp_path / "r"
+    proc = cli("run", "--demo-fault", fault, "--stages", stage, "--no-rollback", "--baseline", "none",
+               "--reports", str(reports))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    checks = {c["id"]: c for s in json.loads((reports / "verdict.json").read_text())["stages"] for c in s["checks"]}
+    assert checks[check_id]["status"] == "failed", checks[check_id]
+    assert bool(checks[check_id]["details"].get("contract_drift")) is drift
+    if drift:
+        assert "generations_used is sent as generationsUsed" in checks[check_id]["message"]

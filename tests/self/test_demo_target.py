@@ -355,6 +355,16 @@ def _json_stack(c: httpx.Client) -> None:
     assert "\n" not in response.text  # JSON escapes the newlines: a raw-text pattern does not see the frames
 
 
+def _fields_renamed(c: httpx.Client) -> None:
+    body = c.get("/api/session").json()
+    assert "generationsUsed" in body and "generations_used" not in body
+
+
+def _toggle_not_saved(c: httpx.Client) -> None:
+    page = c.get("/").text
+    assert "setLanguage(next); // @toggle" in page and 'localStorage.setItem("language"' not in page
+
+
 FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "missing-route": _missing_route,
     "health-500": _health_500,
@@ -373,6 +383,8 @@ FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "slow-endpoint": _slow_endpoint,
     "flaky-5xx": _flaky_5xx,
     "json-stack": _json_stack,
+    "fields-renamed": _fields_renamed,
+    "toggle-not-saved": _toggle_not_saved,
 }
 
 
