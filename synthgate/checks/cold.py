@@ -139,7 +139,7 @@ def observe(ex: Any, by: str | None = None) -> bool:
 def _who() -> str:
     if os.environ.get(BY_ENV):
         return os.environ[BY_ENV]
-    return "the gate's first contact (preflight)" if _owner == [os.getpid()] else f"process {os.getpid()}"
+    return "the gate itself, before the stages" if _owner == [os.getpid()] else f"process {os.getpid()}"
 
 
 def _har_entry(ex: Any) -> dict[str, Any] | None:
