@@ -14,6 +14,7 @@ from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
 from synthgate.checks.security import cors_problems
 from synthgate.http import TemplateError, make_client, send, send_raw
 from synthgate.profile.model import Check, Expect, Health, Page, Profile, Request, Route
+from synthgate.redact import redactor
 
 Kind = str  # "health" | "route" | "check" | "page" | "cors"
 
@@ -163,6 +164,7 @@ def _save(ex: Any, wanted: dict[str, str], saved: dict[str, Any]) -> list[str]:
             failures.append(f"JSON field {path} missing (needed by a later step as ${{saved.{name}}})")
         else:
             saved[name] = value
+            redactor.learn(str(value), f"SAVED_{name}")  # a token saved for later steps is a secret from now on
     return failures
 
 

@@ -22,6 +22,7 @@ from synthgate import auth
 from synthgate.e2e import evidence
 from synthgate.e2e.a11y import scan as a11y_scan
 from synthgate.e2e.browser import BrowserChoice, BrowserNotFound, discover
+from synthgate.e2e.learn import learn_context
 from synthgate.e2e.plan import JourneySpec, PlannedStep, attempts, journey_budget_s, plan
 from synthgate.http import TemplateError, expand
 from synthgate.profile.e2e import JourneyStep, TextExpect, ToggleJourney, Vitals
@@ -741,6 +742,7 @@ class Runner:
             page.set_default_navigation_timeout((journey.timeout_s or cfg.timeout_s) * 1000)
             state = _Journey(self, journey, page)
             await self._steps(state, steps, results, screenshots=evidence_wanted)
+            await learn_context(context)  # cookies and storage values are secrets before any trace is written
             failed = [r for r in results if r.status == "failed"]
             saved: list[str] = []
             if tracing:

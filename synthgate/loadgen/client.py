@@ -30,6 +30,9 @@ USER_AGENT = "synthgate-load/0.1"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_EXPECT = frozenset(range(200, 400))
 _RECV = 65536
+# a response larger than this (headers and body, as received) is a failed request: a hostile target cannot make
+# a load user buffer or read without end (the profile's defaults.max_body_bytes sets it, see user.py)
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL})
 
 perf_counter = time.perf_counter
@@ -414,6 +417,9 @@ class Connection:
                 self._eof(resp)
                 return
             self.got += len(chunk)
+            if self.got > MAX_RESPONSE_BYTES:
+                raise TransportError(f"response over {MAX_RESPONSE_BYTES} bytes (defaults.max_body_bytes): "
+                                     f"{self.got} bytes received", sent=True)
             if not resp.scanned and not resp.keep:
                 self._scan(chunk, resp)
             feed(chunk)
@@ -423,12 +429,19 @@ class Connection:
         assert sock is not None
         sock.sendall(data)
         feed = resp.parser.feed_data
+        deadline = perf_counter() + self.read_timeout  # the whole response, not each read
         while not resp.done:
+            if perf_counter() > deadline:
+                raise TransportError(f"response not complete within {self.read_timeout:g} s: {self.got} bytes "
+                                     "received", sent=True)
             chunk = sock.recv(_RECV)
             if not chunk:
                 self._eof(resp)
                 return
             self.got += len(chunk)
+            if self.got > MAX_RESPONSE_BYTES:
+                raise TransportError(f"response over {MAX_RESPONSE_BYTES} bytes (defaults.max_body_bytes): "
+                                     f"{self.got} bytes received", sent=True)
             if not resp.scanned and not resp.keep:
                 self._scan(chunk, resp)
             feed(chunk)

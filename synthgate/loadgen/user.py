@@ -23,6 +23,7 @@ from locust import User
 from locust.exception import RescheduleTask, RescheduleTaskImmediately, StopTest, StopUser
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING, TaskSet
 
+from synthgate.loadgen import client as client_module
 from synthgate.loadgen import plugin
 from synthgate.loadgen.client import FastClient, PreparedRequest, perf_counter
 from synthgate.loadgen.plan import PlannedRequest, build_plan, host_from_env, profile_from_env
@@ -191,6 +192,7 @@ class ProfileSetup:
 def profile_setup(allow_writes: bool | None = None) -> ProfileSetup:
     """Tasks, host and timeout from the profile in $SYNTHGATE_PROFILE (default: the bundled demo)."""
     profile, path = profile_from_env()
+    client_module.MAX_RESPONSE_BYTES = profile.defaults.max_body_bytes  # every user's reads bounded alike
     plan = build_plan(profile, allow_writes)
     if plan.skipped_writes:
         log.warning(
