@@ -365,6 +365,40 @@ def _toggle_not_saved(c: httpx.Client) -> None:
     assert "setLanguage(next); // @toggle" in page and 'localStorage.setItem("language"' not in page
 
 
+def _release_not_live(c: httpx.Client) -> None:
+    assert c.get("/v1/health").json()["version"] == releases.HEALTHY_VERSION  # the old release, for 30 s
+
+
+def _cert_expiring(c: httpx.Client) -> None:
+    import tempfile
+
+    from cryptography import x509
+
+    from synthgate.demo.tls import cert_days_for, make_tls_files
+
+    # the certificate is made when the target starts over HTTPS (demo serve --tls, run --demo-fault cert-expiring)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = make_tls_files(Path(tmp), cert_days_for("cert-expiring"))
+        cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    days = (cert.not_valid_after_utc - datetime.now(UTC)).total_seconds() / 86400
+    assert 2.9 < days <= 3.0
+
+
+def _missing_nosniff(c: httpx.Client) -> None:
+    assert "x-content-type-options" not in c.get("/").headers
+    assert "x-content-type-options" not in c.get("/v1/health").headers
+
+
+def _cookie_not_httponly(c: httpx.Client) -> None:
+    fresh = httpx.post(f"{c.base_url}api/generate", json={"companyName": "Test"})  # no session yet: a cookie is set
+    cookie = fresh.headers["set-cookie"]
+    assert cookie.startswith("coldcopy_session=") and "httponly" not in cookie.lower()
+
+
+def _broken_link(c: httpx.Client) -> None:
+    assert 'href="/pricing"' in c.get("/").text and c.get("/pricing").status_code == 404
+
+
 FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "missing-route": _missing_route,
     "health-500": _health_500,
@@ -385,6 +419,11 @@ FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "json-stack": _json_stack,
     "fields-renamed": _fields_renamed,
     "toggle-not-saved": _toggle_not_saved,
+    "release-not-live": _release_not_live,
+    "cert-expiring": _cert_expiring,
+    "missing-nosniff": _missing_nosniff,
+    "cookie-not-httponly": _cookie_not_httponly,
+    "broken-link": _broken_link,
 }
 
 
