@@ -390,7 +390,7 @@ def _missing_nosniff(c: httpx.Client) -> None:
 
 
 def _cookie_not_httponly(c: httpx.Client) -> None:
-    fresh = httpx.post(c.base_url.join("/api/generate"), json={"companyName": "Test"})  # no session yet: a cookie is set
+    fresh = httpx.post(c.base_url.join("/api/generate"), json={"companyName": "Test"})  # a new session
     cookie = fresh.headers["set-cookie"]
     assert cookie.startswith("coldcopy_session=") and "httponly" not in cookie.lower()
 
