@@ -399,6 +399,22 @@ def _broken_link(c: httpx.Client) -> None:
     assert 'href="/pricing"' in c.get("/").text and c.get("/pricing").status_code == 404
 
 
+def _a11y_violation(c: httpx.Client) -> None:
+    page = c.get("/intake").text
+    assert 'id="target_company"' in page and 'for="target_company"' not in page  # the field, without its label
+    assert 'for="target_name"' in page  # the other fields keep theirs
+
+
+def _cold_start_slow(c: httpx.Client) -> None:
+    def timed(path: str) -> float:
+        started = time.perf_counter()
+        c.get(path)
+        return time.perf_counter() - started
+
+    first, second = timed("/api/session"), timed("/api/session")
+    assert first >= 2.9 and second < 1.0, (first, second)  # the first call of the release starts it; then warm
+
+
 FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "missing-route": _missing_route,
     "health-500": _health_500,
@@ -424,6 +440,8 @@ FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "missing-nosniff": _missing_nosniff,
     "cookie-not-httponly": _cookie_not_httponly,
     "broken-link": _broken_link,
+    "a11y-violation": _a11y_violation,
+    "cold-start-slow": _cold_start_slow,
 }
 
 
