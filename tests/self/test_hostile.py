@@ -1,0 +1,154 @@
+"""Whatever a hostile or broken target does, the gate ends with a verdict, within its deadline and bounded memory.
+
+Each target is a raw-socket server of tests/self/hostile_server.py on loopback; the gate runs as a user runs it
+(`synthgate run ... --stages smoke --deadline N`) in a child process, whose peak memory is read back from
+getrusage(RUSAGE_CHILDREN).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import hostile_server as hs
+import httpx
+import pytest
+
+DEADLINE_S = 30
+MEMORY_LIMIT_KB = 1024 * 1024  # 1 GiB
+PROFILE = """\
+name: hostile
+health: {path: /, expect: {status: 200, json: {status: ok}}}
+security: {enabled: false}
+defaults: {timeout_s: 2, retries: 0, backoff_s: 0}
+"""
+
+
+def _gate(tmp_path: Path, base_url: str, profile: str = PROFILE, deadline: float = DEADLINE_S,
+          extra: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess[str], float, dict]:
+    """Run the gate against base_url: (process, wall seconds, verdict.json)."""
+    path = tmp_path / "profile.yaml"
+    path.write_text(profile)
+    reports = tmp_path / "reports"
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "synthgate", "run", "--profile", str(path), "--base-url", base_url,
+                           "--stages", "smoke", "--no-rollback", "--deadline", str(deadline),
+                           "--reports", str(reports), *extra],
+                          capture_output=True, text=True, timeout=deadline + 60, stdin=subprocess.DEVNULL,
+                          check=False)
+    wall = time.monotonic() - started
+    verdict_file = reports / "verdict.json"
+    assert verdict_file.exists(), f"no verdict.json (exit {proc.returncode}): {proc.stdout[-800:]}{proc.stderr}"
+    return proc, wall, json.loads(verdict_file.read_text())
+
+
+def _messages(verdict: dict) -> str:
+    return " | ".join(c["message"] for s in verdict["stages"] for c in s["checks"])
+
+
+def _assert_bounded(proc: subprocess.CompletedProcess[str], wall: float, deadline: float = DEADLINE_S) -> None:
+    assert wall < deadline, f"took {wall:.1f} s with --deadline {deadline}"
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KB, the largest child so far
+    assert peak < MEMORY_LIMIT_KB, f"a child peaked at {peak // 1024} MiB"
+
+
+# name -> (handler factory, fragment the failure message must contain)
+SCENARIOS = {
+    "hang-after-headers": (lambda: hs.hang_after_headers, "deadline"),
+    "trickle": (lambda: hs.trickle, "deadline"),
+    "gzip-bomb": (lambda: hs.bomb("gzip"), "max_body_bytes"),
+    "brotli-bomb": (lambda: hs.bomb("br"), "max_body_bytes"),
+    "endless-chunked": (lambda: hs.endless_chunked, "max_body_bytes"),
+    "1mb-header": (lambda: hs.huge_header, "RemoteProtocolError"),
+    "invalid-utf8": (lambda: hs.body(b'{"status": "\xff\xfe ok"}'), "status"),
+    "invalid-json": (lambda: hs.body(b'{"status": ok'), "JSON"),
+    "redirect-loop": (lambda: hs.redirect_loop, "redirects"),
+    "never-reads": (lambda: hs.never_reads, "2 s"),
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_hostile_target_ends_in_a_failed_verdict_in_time(tmp_path: Path, name: str) -> None:
+    factory, fragment = SCENARIOS[name]
+    with hs.serve(factory()) as port:
+        proc, wall, verdict = _gate(tmp_path, f"http://127.0.0.1:{port}")
+    assert proc.returncode == 1, proc.stdout[-1500:] + proc.stderr
+    assert verdict["verdict"] == "fail"
+    assert fragment in _messages(verdict), _messages(verdict)
+    _assert_bounded(proc, wall)
+
+
+def test_tls_name_mismatch_is_a_failure(tmp_path: Path) -> None:
+    cert, key = hs.self_signed(tmp_path, "not-this-host.synthgate.invalid")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    profile = PROFILE + f"tls: {{ca_bundle: {cert}}}\n"  # trusted, so only the name is wrong
+    with hs.serve(hs.body(b'{"status": "ok"}'), tls=context) as port:
+        proc, wall, verdict = _gate(tmp_path, f"https://127.0.0.1:{port}", profile)
+    assert proc.returncode == 1, proc.stdout[-1500:] + proc.stderr
+    assert "TLS" in _messages(verdict) or "certificate" in _messages(verdict).lower(), _messages(verdict)
+    _assert_bounded(proc, wall)
+
+
+def test_the_deadline_ends_a_stage_and_marks_its_unfinished_checks(tmp_path: Path) -> None:
+    # 8 checks that each hang for their 2 s: 16 s of smoke, cut by an 8 s deadline
+    routes = "".join(f"  - {{id: c{n}, request: {{path: /c{n}}}, expect: {{status: 200}}}}\n" for n in range(8))
+    profile = PROFILE.replace("timeout_s: 2", "timeout_s: 2") + "checks:\n" + routes
+    with hs.serve(hs.hang_after_headers) as port:
+        proc, wall, verdict = _gate(tmp_path, f"http://127.0.0.1:{port}", profile, deadline=8)
+    assert proc.returncode == 1, proc.stdout[-1500:] + proc.stderr
+    checks = {c["id"]: c for s in verdict["stages"] for c in s["checks"]}
+    assert "process group was killed" in checks["smoke.time-limit"]["message"]
+    timed_out = [c for c in checks.values() if c["message"].startswith("timed out")]
+    assert timed_out and all(c["status"] == "failed" for c in timed_out)
+    _assert_bounded(proc, wall, deadline=8)
+
+
+def test_rollback_timeout_kills_its_whole_process_group(tmp_path: Path) -> None:
+    marker = f"{os.getpid() % 1000}.{time.monotonic_ns() % 100000}"  # a unique sleep duration to look for
+    profile = PROFILE + (f"rollback: {{command: 'sleep 9{marker} & sleep 8{marker}', shell: true, timeout_s: 1, "
+                         "verify: false}\n")
+    path = tmp_path / "profile.yaml"
+    path.write_text(profile)
+    with hs.serve(hs.server_error) as port:
+        proc = subprocess.run([sys.executable, "-m", "synthgate", "run", "--profile", str(path), "--base-url",
+                               f"http://127.0.0.1:{port}", "--stages", "smoke", "--deadline", "30",
+                               "--reports", str(tmp_path / "reports")],
+                              capture_output=True, text=True, timeout=90, check=False)
+    verdict = json.loads((tmp_path / "reports" / "verdict.json").read_text())
+    assert proc.returncode == 3, proc.stdout[-1500:] + proc.stderr
+    assert "process group" in verdict["rollback"]["output"]
+    time.sleep(0.3)
+    left = subprocess.run(["pgrep", "-f", f"sleep [89]{marker}"], capture_output=True, text=True, check=False)
+    assert left.stdout.strip() == "", f"rollback processes left running: {left.stdout}"
+
+
+def test_embedded_demo_target_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    code = ("from synthgate.demo.server import EmbeddedTarget\nimport sys, time\n"
+            "t = EmbeddedTarget(); t.start(); print(t.port, flush=True); time.sleep(300)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        port = int(parent.stdout.readline())
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=5).status_code == 200
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) != 0:
+                    return  # nobody listens any more: the target went with its parent
+            time.sleep(0.2)
+        pytest.fail(f"the demo target on port {port} outlived its parent killed with SIGKILL")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
