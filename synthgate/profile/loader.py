@@ -24,7 +24,7 @@ class ProfileError(Exception):
 
 def bundled_dir() -> Path:
     """Where the bundled profiles live (SYNTHGATE_TARGETS overrides)."""
-    return Path(os.environ.get("SYNTHGATE_TARGETS", BUNDLED_DIR))
+    return Path(os.environ.get("SYNTHGATE_TARGETS") or BUNDLED_DIR)  # set but empty: the bundled ones
 
 
 def bundled_names() -> list[str]:

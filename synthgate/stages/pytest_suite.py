@@ -27,7 +27,7 @@ SUITES_DIR = suites_root()  # inside the package (wheel), or the checkout's test
 
 def suite_dir(stage: str) -> Path:
     """The pytest suite of a stage (SYNTHGATE_SUITES overrides the tests/ folder)."""
-    return Path(os.environ.get("SYNTHGATE_SUITES", SUITES_DIR)) / stage
+    return Path(os.environ.get("SYNTHGATE_SUITES") or SUITES_DIR) / stage  # set but empty: the bundled ones
 
 
 def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[str] | None = None,
