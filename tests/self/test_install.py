@@ -60,6 +60,7 @@ def sg(bindir: Path, *args: str, cwd: Path, timeout: float = 300) -> subprocess.
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "SYNTHGATE_SUITES", "SYNTHGATE_TARGETS", "SYNTHGATE_PROFILE", "VIRTUAL_ENV")}
     env["SYNTHGATE_HOME"] = str(cwd / ".home")
+    env["SYNTHGATE_SUITES"] = ""  # set but empty, as CI templates export it: the bundled suites
     env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
     return subprocess.run([str(bindir / "synthgate"), *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
