@@ -154,6 +154,8 @@ def alert_document(event: Event, profile: str, location: str, base_url: str) -> 
     """The alert as JSON (the generic webhook body and the command's stdin); `text` is the one-line summary."""
     inc = event.incident
     where = f"{profile} ({location})" if location != "default" else profile
+    if len(inc.locations) > 1:  # the probes of several locations agree
+        where = f"{profile} (seen from {', '.join(inc.locations)})"
     checks = ", ".join(inc.checks)
     if event.kind == "down":
         text = (f"[synthgate] DOWN: {where}: {event.check.check_id} failing since {iso(inc.started_at)} "
@@ -183,6 +185,7 @@ def alert_document(event: Event, profile: str, location: str, base_url: str) -> 
             "checks": list(inc.checks),
             "message": redactor(inc.message)[:TEXT_LIMIT],
             "reminders": inc.reminders,
+            "locations": list(inc.locations),
         },
         "check": {
             "id": event.check.check_id,

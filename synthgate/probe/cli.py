@@ -19,7 +19,7 @@ from synthgate.profile import ProfileError
 from synthgate.profile.common import parse_duration
 from synthgate.redact import redactor
 from synthgate.results import EXIT_FAIL, EXIT_USAGE
-from synthgate.store import Store, StoreError, default_db_path
+from synthgate.store import Store, StoreError, resolve_db
 
 probe_app = typer.Typer(
     add_completion=False, pretty_exceptions_enable=False,
@@ -30,8 +30,9 @@ probe_app = typer.Typer(
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DbOpt = Annotated[Path | None, typer.Option("--db", help="probe history (SQLite); default $SYNTHGATE_HOME/synthgate.db "
-                                            "or ~/.local/share/synthgate/synthgate.db")]
+DbOpt = Annotated[str | None, typer.Option("--db", envvar="SYNTHGATE_DB", help="probe history: a SQLite path (default "
+                                           "$SYNTHGATE_HOME/synthgate.db or ~/.local/share/synthgate/synthgate.db) "
+                                           "or a postgresql:// URL shared by every location")]
 LocationOpt = Annotated[str, typer.Option("--location", envvar="SYNTHGATE_LOCATION",
                                           help="where this probe runs (a label, e.g. eu-west)")]
 
@@ -97,9 +98,9 @@ def probe(
     raise typer.Exit(code)
 
 
-def _open(db: Path | None) -> Store:
-    path = db or default_db_path()
-    if not path.exists():
+def _open(db: str | None) -> Store:
+    path = resolve_db(db)
+    if isinstance(path, Path) and not path.exists():
         raise _fail(f"{path}: no probe history (run `synthgate probe` first, or pass --db)")
     try:
         return Store(path)
@@ -124,7 +125,7 @@ def _reports(store: Store, profile: str | None, location: str | None, since_s: f
     targets = store.probe_targets(_profile_name(profile), location)
     if not targets:
         which = " ".join(x for x in (profile, location) if x) or "any target"
-        raise _fail(f"{store.path}: no probe history for {which}")
+        raise _fail(f"{store.label}: no probe history for {which}")
     now = time.time()
     return [build(store, t["profile"], t["location"], since_s=since_s, now=now, slo=slo) for t in targets]
 
@@ -148,9 +149,10 @@ def status(profile: ProfileFilter = None, location: LocationFilter = None, db: D
                                f"{age(r.started_at, now)})"), markup=False)
         if r.open_incident is not None:
             inc = r.open_incident
+            seen = f" (seen from {', '.join(inc.locations)})" if inc.locations else ""
             console.print(redactor(f"  OPEN INCIDENT #{inc.id} since {iso(inc.started_at)} "
                                    f"({human_duration(now - inc.started_at)}): {', '.join(inc.checks)}: "
-                                   f"{inc.message}"), markup=False, style="bold red")
+                                   f"{inc.message}{seen}"), markup=False, style="bold red")
         else:
             console.print("  no open incident", markup=False)
         table = Table(show_edge=False)

@@ -136,8 +136,8 @@ def build(store: Store, profile: str, location: str, since_s: float = 7 * 86400.
         profile=profile, location=location, base_url=row["base_url"] if row is not None else "",
         slo=slo if slo is not None else (float(row["slo"]) if row is not None else 99.9),
         generated_at=now, since_s=since_s, checks=checks,
-        incidents=store.incidents(profile, location, since=now - since_s),
-        open_incident=store.open_incident(profile, location), config=config,
+        incidents=store.incidents(profile, since=now - since_s),  # the profile's: shared by every location
+        open_incident=store.open_incident(profile), config=config,
         started_at=row["started_at"] if row is not None else None, pid=row["pid"] if row is not None else None)
 
 
@@ -161,7 +161,7 @@ def incident_dict(inc: Incident, now: float) -> dict[str, Any]:
     return {"id": inc.id, "started_at": iso(inc.started_at), "detected_at": iso(inc.detected_at),
             "resolved_at": iso(inc.resolved_at), "open": inc.resolved_at is None,
             "duration_s": round(max(0.0, end - inc.started_at), 3), "checks": inc.checks, "message": inc.message,
-            "reminders": inc.reminders}
+            "reminders": inc.reminders, "opened_by": inc.location, "locations": inc.locations}
 
 
 def _window_json(w: WindowStats, slo: float) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import math
 import os
 import re
@@ -16,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
 from synthgate.probe.alerts import (
     AlertDispatcher,
@@ -33,7 +32,7 @@ from synthgate.probe.scheduler import Scheduler
 from synthgate.profile import ProfileError
 from synthgate.redact import redactor
 from synthgate.results import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
-from synthgate.store import ProbeResult, Store, StoreError, default_db_path
+from synthgate.store import ProbeResult, Store, StoreError, resolve_db
 
 LOCATION = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 PRUNE_EVERY_S = 3600.0
@@ -48,7 +47,7 @@ class ProbeOptions:
     base_url: str | None = None
     every: float | None = None
     stages: list[str] | None = None
-    db: Path | None = None
+    db: Path | str | None = None  # a SQLite path or a postgresql:// URL (None: SYNTHGATE_DB, else the default)
     once: bool = False
     metrics_port: int | None = None
     metrics_addr: str = "0.0.0.0"
@@ -73,25 +72,18 @@ def _err(line: str) -> None:
 
 
 @contextlib.contextmanager
-def probe_lock(db: Path, profile: str, location: str) -> Iterator[None]:
-    """One probe process per (database, profile, location): two would count every streak twice."""
-    path = db.with_name(f"{db.name}.{profile}@{location}.lock")
-    handle: IO[str] = open(path, "a+")  # noqa: SIM115 - held for the whole run
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise ProbeSetupError(f"another synthgate probe (pid {holder}) is already probing {profile}@{location} "
-                                  f"with {db} (lock {path})") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+def probe_lock(store: Store, profile: str, location: str) -> Iterator[None]:
+    """One probe process per (database, profile, location): two would count every streak twice.
+
+    A file lock beside a SQLite file, an advisory lock on PostgreSQL (then across machines); either is released
+    when the process dies, kill -9 included.
+    """
+    name = f"{profile}@{location}"
+    with store.exclusive(name, wait_s=0) as got:
+        if not got:
+            raise ProbeSetupError(f"another synthgate probe ({store.lock_holder(name)}) is already probing "
+                                  f"{profile}@{location} with {store.label}")
         yield
-    finally:
-        handle.close()  # closing releases the lock; the kernel does the same on kill -9
 
 
 def _check_e2e_available() -> None:
@@ -126,11 +118,10 @@ def run_probe(opts: ProbeOptions) -> int:
         raise ProfileError(f"{exc}; or pass --no-alerts to probe without alerting") from None
     if "e2e" in stages:
         _check_e2e_available()
-    db = opts.db or default_db_path()
-    store = Store(db)
+    store = Store(resolve_db(opts.db))
     probe: _Probe | None = None
     try:
-        with probe_lock(store.path, profile.name, opts.location), \
+        with probe_lock(store, profile.name, opts.location), \
                 open_target(profile, path, GateOptions(profile=opts.profile, base_url=opts.base_url)) as target:
             jobs: list[Job] = []
             if profile.auth is not None:  # log in before the first round, then again every round
@@ -172,8 +163,13 @@ class _Probe:
         self.name = profile.name
         self.location = opts.location
         cfg = profile.probe
-        self.policy = Policy(cfg.fail_after, cfg.recover_after, cfg.remind_every)
-        self.tracker = IncidentTracker(store, self.name, self.location, self.policy)
+        self.policy = Policy(cfg.fail_after, cfg.recover_after, cfg.remind_every, cfg.quorum)
+        timeout_s = profile.defaults.timeout_s * (profile.defaults.retries + 1)
+        # another location's "down" agrees with this one's when it is at most one of its rounds old (a round may
+        # start late by the jitter and take up to the check's timeout)
+        windows = {j.id: j.interval * (1 + cfg.jitter) + timeout_s for j in jobs}
+        self.tracker = IncidentTracker(store, self.name, self.location, self.policy, windows,
+                                       every * (1 + cfg.jitter) + timeout_s)
         self.metrics = ProbeMetrics(self.name, self.location)
         self.dispatcher = AlertDispatcher(store, self.name, self.location, channels, log=_err,
                                           on_delivery=lambda ch, ev, oc: self.metrics.delivery(ch.key, ev, oc))
@@ -220,7 +216,8 @@ class _Probe:
         resumed = self.tracker.incident
         mode = "one round" if self.opts.once else "until stopped"
         _out(f"synthgate probe: {self.name} at {safe_url(self.base_url)} ({self.location}), {len(self.jobs)} job(s), "
-             f"{mode}; history {self.store.path}"
+             f"{mode}; history {self.store.label}"
+             + (f"; quorum {self.policy.quorum} locations" if self.policy.quorum > 1 else "")
              + (f"; open incident #{resumed.id} since {iso(resumed.started_at)}" if resumed else ""))
         try:
             if self.opts.once:
@@ -275,7 +272,7 @@ class _Probe:
         """Store a result (with its incident changes and alerts), then account for it and print it."""
         try:
             rid, events = self.tracker.record(result, self.outbox)
-        except sqlite3.Error as exc:  # disk full, database locked too long: keep probing, say so
+        except (sqlite3.Error, StoreError) as exc:  # disk full, locked too long, server away: keep probing
             _err(f"probe: cannot store the result of {result.check_id}: {exc}")
             rid, events = 0, []
         state = self.tracker.states.get(result.check_id)
@@ -312,7 +309,7 @@ class _Probe:
         self.last_prune = time.monotonic()
         try:
             n = self.store.prune(time.time() - self.profile.probe.retention)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             _err(f"probe: cannot prune old results: {exc}")
             return
         if n:
@@ -322,7 +319,7 @@ class _Probe:
 class PageWriter:
     """Writes the status page in its own thread with its own connection, so the scheduler never waits for it."""
 
-    def __init__(self, db: Path, profile: str, location: str, path: Path, min_gap_s: float) -> None:
+    def __init__(self, db: Path | str, profile: str, location: str, path: Path, min_gap_s: float) -> None:
         self.db = db
         self.profile = profile
         self.location = location

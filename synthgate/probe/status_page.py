@@ -9,9 +9,9 @@ from html import escape
 from pathlib import Path
 
 from synthgate.probe.alerts import human_duration, iso
-from synthgate.probe.report import CheckReport, ProbeReport, age, build, fmt_ms
+from synthgate.probe.report import STALE_FACTOR, CheckReport, ProbeReport, age, build, fmt_ms
 from synthgate.redact import redactor
-from synthgate.store import Store
+from synthgate.store import CheckState, Store
 
 MAX_BUCKETS = 60
 MIN_SPAN_S = 10.0
@@ -43,9 +43,8 @@ def _state_class(label: str) -> str:
 
 def _span(store: Store, profile: str, location: str, now: float, interval: float) -> tuple[float, int]:
     """The charts' time span (the history there is, up to 30 days) and their bucket count (a bucket >= interval)."""
-    rows = store.query("SELECT min(ts) FROM probe_results WHERE profile=? AND location=? AND ts>=?",
-                       (profile, location, now - MAX_SPAN_S))
-    first = rows[0][0] if rows and rows[0][0] is not None else now
+    found = store.first_result_ts(profile, location, now - MAX_SPAN_S)
+    first = found if found is not None else now
     span = min(MAX_SPAN_S, max(MIN_SPAN_S, interval, now - float(first)))
     return span, max(1, min(MAX_BUCKETS, int(span / max(interval, 1e-3))))
 
@@ -139,7 +138,35 @@ def _check_row(c: CheckReport, slo: float, now: float) -> str:
     return "<tr>" + "".join(cells) + "</tr>"
 
 
-def render(report: ProbeReport, buckets: dict[str, list[Bucket]], span_s: float, n: int = MAX_BUCKETS) -> str:
+def _location_label(s: CheckState | None, now: float, window_s: float) -> str:
+    if s is None:
+        return "-"
+    if s.last_ts is not None and now - s.last_ts > window_s:
+        return "stale"
+    if s.down:
+        return "DOWN"
+    return {"up": "UP", "down": f"failing ({s.consecutive_failures})", "unknown": "no data"}.get(
+        s.last_outcome or "", "-")
+
+
+def locations_table(everywhere: dict[str, dict[str, CheckState]], checks: list[str], now: float,
+                    window_s: float) -> str:
+    """Each location's view of each check (the probes of every location share the store)."""
+    if not everywhere:
+        return '<p class="muted">No location has reported yet.</p>'
+    head = "".join(f"<th>{escape(c)}</th>" for c in checks)
+    rows = []
+    for loc in sorted(everywhere):
+        cells = []
+        for c in checks:
+            label = _location_label(everywhere[loc].get(c), now, window_s)
+            cells.append(f'<td class="{_state_class(label)} nw">{escape(label)}</td>')
+        rows.append(f"<tr><td class=\"nw\">{escape(loc)}</td>{''.join(cells)}</tr>")
+    return f"<table><tr><th>location</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def render(report: ProbeReport, buckets: dict[str, list[Bucket]], span_s: float, n: int = MAX_BUCKETS,
+           locations: str = "") -> str:
     """The status page HTML for a report and each check's time buckets over the last `span_s`."""
     now = report.generated_at
     start = now - span_s
@@ -180,6 +207,8 @@ def render(report: ProbeReport, buckets: dict[str, list[Bucket]], span_s: float,
 <h2>Checks</h2>
 <table><tr><th>check</th><th>state</th><th>uptime 24 h</th><th>7 d</th><th>30 d</th><th>budget left (30 d)</th>
 <th>P50 24 h</th><th>P95 24 h</th><th>last run</th></tr>{rows}</table>
+<h2>Locations</h2>
+{locations or '<p class="muted">One location.</p>'}
 <h2>Incidents (last {escape(human_duration(MAX_SPAN_S))})</h2>
 {incident_table}
 <h2>History (last {escape(human_duration(span_s))})</h2>
@@ -195,10 +224,12 @@ def write(store: Store, profile: str, location: str, path: Path, now: float | No
     """Build the report and write the status page atomically (readers never see half a page)."""
     now = time.time() if now is None else now
     report = build(store, profile, location, since_s=LATENCY_SPAN_S, now=now)
-    report.incidents = store.incidents(profile, location, since=now - MAX_SPAN_S)  # a month of incidents
+    report.incidents = store.incidents(profile, since=now - MAX_SPAN_S)  # a month of the profile's incidents
     intervals = [float(v) for v in report.config.get("intervals", {}).values()] or [60.0]
     span, n = _span(store, profile, location, now, min(intervals))
-    text = render(report, store.buckets(profile, location, now - span, span / n, n), span, n)
+    window = STALE_FACTOR * max(intervals) + float(report.config.get("timeout_s", 10))
+    where = locations_table(store.all_check_states(profile), [c.check_id for c in report.checks], now, window)
+    text = render(report, store.buckets(profile, location, now - span, span / n, n), span, n, where)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".status.", suffix=".html", dir=path.parent)
     try:

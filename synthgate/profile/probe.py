@@ -15,6 +15,9 @@ class ProbeConfig(Strict):
     every: Duration = Field(default=300.0, gt=0)
     fail_after: int = Field(default=2, ge=1)  # consecutive failed rounds of a check that open an incident
     recover_after: int = Field(default=1, ge=1)  # consecutive passed rounds that resolve it
+    # locations whose probes must see a check down (each after fail_after rounds, within one interval of each
+    # other) before it counts as down: 2 of 3 keeps one location's network trouble from paging anyone
+    quorum: int = Field(default=1, ge=1, le=64)
     slo: float = Field(default=99.9, gt=0, le=100)  # uptime target, percent
     jitter: float = Field(default=0.1, ge=0, le=1)  # each run fires up to this fraction of its interval late
     concurrency: int = Field(default=8, ge=1, le=256)  # checks running at once

@@ -240,7 +240,8 @@ class BaseStore(ABC):
 
         In one transaction that every other location's writer waits for, so two probe processes can never both
         open (or both resolve) an incident: the decision reads the states of every location and the open incident
-        as committed, never as a process remembers them. Returns (result id, incident written or None, events).
+        as committed, never as a process remembers them. `decide` returns the incident to write (None: no change)
+        and the event kinds. Returns (result id, the profile's open incident afterwards or None, events).
         """
         with self.transaction() as tx:
             rid = self._insert_result(tx, profile, location, result) if result is not None else 0
@@ -254,11 +255,13 @@ class BaseStore(ABC):
                                                         (profile,)).fetchall())
             rows = tx.execute("SELECT * FROM incidents WHERE profile=? AND resolved_at IS NULL ORDER BY id DESC "
                               "LIMIT 1", (profile,)).fetchall()
-            incident, events = decide(everywhere, _incident(rows[0]) if rows else None)
+            was_open = _incident(rows[0]) if rows else None
+            incident, events = decide(everywhere, was_open)
             if incident is not None:
                 self._save_incident(tx, profile, location, incident)
                 self._enqueue_all(tx, profile, location, incident, alerts)
-        return rid, incident, events
+        current = incident if incident is not None else was_open
+        return rid, current if current is not None and current.resolved_at is None else None, events
 
     def save_states(self, profile: str, location: str, states: Sequence[CheckState],
                     incident: Incident | None = None, alerts: Outbox = ()) -> None:
