@@ -23,6 +23,7 @@ run: $(STAMP)
 	$(VENV)/bin/synthgate run
 
 test: $(STAMP)
+	bash scripts/install-postgres.sh
 	$(VENV)/bin/python -m pytest tests/self -q
 
 lint: $(STAMP)
