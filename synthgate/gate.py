@@ -149,6 +149,7 @@ def run_gate(opts: GateOptions) -> Verdict:
             _run(verdict, profile, path, target, opts, progress, clock)
         finally:
             stop.done()
+            cold.close()  # the run's cold-start ledger ends with the run
             verdict.duration_s = round(time.monotonic() - clock, 3)
             reports.write_all(verdict, reports_dir)
             scrub_reports(reports_dir)  # what stage processes wrote before they learned a secret

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from synthgate.profile.model import Profile, Request
 from synthgate.redact import redactor
+from synthgate.reports import har
 
 LEDGER_ENV = "SYNTHGATE_COLD_LEDGER"
 ORIGIN_ENV = "SYNTHGATE_COLD_ORIGIN"
@@ -128,7 +129,7 @@ def observe(ex: Any, by: str | None = None) -> bool:
             "error_kind": ex.error_kind,
             "by": by or _who(),
             "at": time.time(),
-            "har_entry": _har_entry(ex),
+            "har_entry": har.entry(ex),  # evidence if this start turns out too slow
         }
         with open(path, "a", encoding="utf-8") as out:
             out.write(json.dumps(sample, ensure_ascii=False) + "\n")
@@ -142,12 +143,6 @@ def _who() -> str:
     return "the gate itself, before the stages" if _owner == [os.getpid()] else f"process {os.getpid()}"
 
 
-def _har_entry(ex: Any) -> dict[str, Any] | None:
-    try:
-        from synthgate.reports.har import entry
-    except ImportError:  # the HAR writer is optional evidence
-        return None
-    return entry(ex)
 
 
 # ---- the plan: which endpoints the smoke checks touch, how to make first contact, which budget ----
@@ -280,9 +275,7 @@ def check(endpoint: ColdEndpoint, profile: Profile, base_url: str,
         fields["kind"] = result.kind
         entry = sample.get("har_entry")
         if isinstance(entry, dict):
-            from synthgate.reports.har import write
-
-            saved = write(reports_dir, endpoint.id, [entry],
+            saved = har.write(reports_dir, endpoint.id, [entry],
                           comment=f"synthgate: the first request to {endpoint.path} in this run (a cold start)")
             if saved:
                 fields["evidence"] = [saved]
