@@ -1,0 +1,106 @@
+"""--baseline from a previous run's reports on ephemeral CI: a folder, a .zip/.tar.gz, or an http(s) URL of one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synthgate.baseline_source import download, reports_folder
+from synthgate.profile import ProfileError
+
+
+def _reports(root: Path) -> Path:
+    """A CI artifact layout: the reports nested one folder down."""
+    folder = root / "artifact" / "reports"
+    (folder / "load").mkdir(parents=True)
+    (folder / "verdict.json").write_text('{"verdict": "pass"}')
+    (folder / "load" / "samples.json").write_text('{"samples_ms": {"GET /": [1.0]}}')
+    return folder
+
+
+@pytest.fixture()
+def served(tmp_path: Path) -> Iterator[str]:
+    """A loopback web server over tmp_path/www."""
+    www = tmp_path / "www"
+    www.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(www)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_folder_zip_tar_and_url_all_lead_to_the_verdict(tmp_path: Path, served: str) -> None:
+    folder = _reports(tmp_path)
+    www = tmp_path / "www"
+    shutil.make_archive(str(www / "reports"), "zip", tmp_path / "artifact")
+    shutil.make_archive(str(www / "reports"), "gztar", tmp_path / "artifact")
+    shutil.copy(www / "reports.zip", www / "download")  # an artifact URL that does not name its format
+    for source in (str(tmp_path / "artifact"), str(www / "reports.zip"), str(www / "reports.tar.gz"),
+                   f"{served}/reports.zip", f"{served}/reports.tar.gz", f"{served}/download"):
+        with reports_folder(source) as found:
+            assert json.loads((found / "verdict.json").read_text()) == {"verdict": "pass"}, source
+            assert (found / "load" / "samples.json").is_file(), source
+    with reports_folder(str(folder)) as found:
+        assert found == folder
+
+
+def test_bad_sources_are_clear_usage_errors(tmp_path: Path, served: str) -> None:
+    (tmp_path / "www" / "junk.zip").write_bytes(b"not an archive")
+    (tmp_path / "empty").mkdir()
+    evil = tmp_path / "www" / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../../outside.txt", "x")
+        zf.writestr("verdict.json", "{}")
+    for source, expected in ((str(tmp_path / "nope"), "not found"), (str(tmp_path / "empty"), "no verdict.json"),
+                             (str(tmp_path / "www" / "junk.zip"), "not a readable zip archive"),
+                             (str(evil), "points outside the archive"), (f"{served}/missing.zip", "answered 404"),
+                             ("http://127.0.0.1:1/r.zip", "download failed")):
+        with pytest.raises(ProfileError, match=expected), reports_folder(source):
+            pass
+    assert not (tmp_path / "outside.txt").exists()
+
+
+def test_tar_members_cannot_escape(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tar.gz"
+    payload = tmp_path / "p.txt"
+    payload.write_text("x")
+    with tarfile.open(bad, "w:gz") as tf:
+        tf.add(payload, arcname="../escaped.txt")
+    with pytest.raises(ProfileError, match="not a readable tar archive"), reports_folder(str(bad)):
+        pass
+
+
+def test_downloads_are_bounded(tmp_path: Path, served: str) -> None:
+    (tmp_path / "www" / "big.zip").write_bytes(b"0" * 50_000)
+    with pytest.raises(ProfileError, match="over the 10000 byte limit"):
+        download(f"{served}/big.zip", tmp_path / "x", max_bytes=10_000)
+
+
+def test_a_gate_compares_with_the_zipped_reports_of_the_last_run(tmp_path: Path, cli: Any) -> None:
+    first = cli("run", "--stages", "smoke", "--baseline", "none", "--no-rollback", "--reports", str(tmp_path / "r1"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    archive = shutil.make_archive(str(tmp_path / "previous"), "zip", tmp_path, "r1")
+    second = cli("run", "--stages", "smoke", "--baseline", archive, "--no-rollback", "--db", str(tmp_path / "new.db"),
+                 "--reports", str(tmp_path / "r2"))
+    assert second.returncode == 0, second.stdout + second.stderr
+    baseline = json.loads((tmp_path / "r2" / "verdict.json").read_text())["baseline"]
+    assert baseline["source"] == f"saved run {archive}"
+    wrong = cli("run", "--stages", "smoke", "--baseline", str(tmp_path / "missing.zip"), "--no-rollback",
+                "--reports", str(tmp_path / "r3"))
+    assert wrong.returncode == 2 and "missing.zip: not found" in wrong.stderr and "Traceback" not in wrong.stderr
