@@ -249,7 +249,8 @@ class FuzzEnv:
         if session is not None:
             self.client.cookies = session  # the client copies the session's cookies
         try:
-            ex = send_raw(self.client, method, url, headers, body, params=query or None)
+            # profile secrets are registered when templates expand; generated header values are not secrets
+            ex = send_raw(self.client, method, url, headers, body, params=query or None, learn_headers=False)
         except (httpx.InvalidURL, UnicodeError):
             self.client.cookies.clear()
             reject()
@@ -285,7 +286,7 @@ class FuzzEnv:
         self.pacer.wait()
         try:
             ex = send_raw(client, method, self.url(probe.path), probe.headers, probe.body,
-                          params=probe.query or None)
+                          params=probe.query or None, learn_headers=False)
         except (httpx.InvalidURL, UnicodeError):
             return None
         finally:
