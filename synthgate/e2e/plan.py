@@ -73,12 +73,20 @@ def _landing(j: LandingJourney) -> list[PlannedStep]:
     out.append(PlannedStep(j.id, "no-uncaught-errors", "no_page_errors", None, observe=True))
     if j.failed_requests:
         out.append(PlannedStep(j.id, "no-failed-requests", "no_failed_requests", j.ignore_requests, observe=True))
+    if j.third_party != "off":
+        out.append(PlannedStep(j.id, "third-party-requests", "third_party_requests",
+                               {"fatal": j.third_party == "fail", "ignore": j.ignore_requests}, observe=True))
     if j.vitals is not None:
         for metric in ("fcp", "lcp", "cls"):
             budget = getattr(j.vitals, "cls" if metric == "cls" else f"{metric}_ms")
             if budget is not None:
                 out.append(PlannedStep(j.id, f"{metric}-budget", "vital", (metric, budget), observe=True))
     return out
+
+
+def _inp(j: FormJourney | ToggleJourney) -> list[PlannedStep]:
+    """The INP check of a journey with interactions: the worst of them against the journey's budget."""
+    return [] if j.inp_ms is None else [PlannedStep(j.id, "inp-budget", "inp", j.inp_ms, observe=True)]
 
 
 def _form(j: FormJourney) -> list[PlannedStep]:
@@ -95,7 +103,7 @@ def _form(j: FormJourney) -> list[PlannedStep]:
                                {"path": j.path, "fields": j.invalid.fields, "submit": j.submit,
                                 "error": j.invalid.error}, fresh=True))
         out.append(PlannedStep(j.id, "invalid-stays-on-page", "stays_on_page", None, observe=True))
-    return out
+    return out + _inp(j)
 
 
 def _toggle(j: ToggleJourney) -> list[PlannedStep]:
@@ -114,7 +122,7 @@ def _toggle(j: ToggleJourney) -> list[PlannedStep]:
         out.append(PlannedStep(j.id, "survives-reload", "reload_keeps_language", others[-1]))
     if j.back:
         out.append(PlannedStep(j.id, "toggles-back", "switch_back", first))
-    return out
+    return out + _inp(j)
 
 
 def step_id(n: int, action: str, explicit: str | None) -> str:

@@ -19,9 +19,10 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from synthgate import auth
-from synthgate.e2e import evidence
+from synthgate.e2e import evidence, webvitals
 from synthgate.e2e.a11y import scan as a11y_scan
 from synthgate.e2e.browser import BrowserChoice, BrowserNotFound, discover
+from synthgate.e2e.diagnosis import PageEvents
 from synthgate.e2e.learn import learn_context
 from synthgate.e2e.plan import JourneySpec, PlannedStep, attempts, journey_budget_s, plan
 from synthgate.http import TemplateError, expand
@@ -32,11 +33,14 @@ from synthgate.reports import har
 
 StepStatus = Literal["passed", "failed", "skipped"]
 T = TypeVar("T")
-VITAL_NAMES = {"fcp": "FCP", "lcp": "LCP", "cls": "CLS"}
+VITAL_NAMES = {"fcp": "FCP", "lcp": "LCP", "cls": "CLS", "inp": "INP"}
 # Chromium's network errors that mean "no connection at all": the runner's problem, not the deployment's.
 UNREACHABLE = ("ERR_NAME_NOT_RESOLVED", "ERR_CONNECTION_TIMED_OUT", "ERR_ADDRESS_UNREACHABLE",
                "ERR_INTERNET_DISCONNECTED", "ERR_NAME_RESOLUTION_FAILED", "ERR_NETWORK_UNREACHABLE")
 _SECRET_TEMPLATE = re.compile(r"\$\{(secrets|env)\.")
+# Checks whose message already is the list of what the page reported: no "during the step" suffix.
+SELF_DIAGNOSED = frozenset({"no_console_errors", "no_page_errors", "no_failed_requests", "third_party_requests"})
+FAIL_FAST_GRACE_S = 0.4  # after a failed form request, how long a dialog or a late navigation may still come
 
 
 def vitals_script() -> str:
@@ -110,12 +114,13 @@ def _seconds(ms: float) -> str:
     return f"{ms / 1000:g} s"
 
 
-async def _poll(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_ms: float) -> T:
-    """Call `probe` until `ok(result)` or the timeout; the last result either way."""
+async def _poll(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout_ms: float,
+                stop: Callable[[], bool] | None = None) -> T:
+    """Call `probe` until `ok(result)`, the timeout, or `stop()`; the last result either way."""
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
         value = await probe()
-        if ok(value) or time.monotonic() >= deadline:
+        if ok(value) or time.monotonic() >= deadline or (stop is not None and stop()):
             return value
         await asyncio.sleep(0.1)
 
@@ -159,6 +164,9 @@ class _Journey:
         self.secret_selectors: set[str] = set()
         self.before_submit: str = ""
         self.details: dict[str, Any] = {}
+        self.events = PageEvents()
+        self.action_started = time.monotonic()  # when the last action step began: what a failure is traced to
+        self.interactions: list[dict[str, Any]] = []  # reported by vitals.js, across the attempt's navigations
         page.on("console", self._on_console)
         page.on("pageerror", self._on_page_error)
         page.on("requestfailed", self._on_request_failed)
@@ -173,12 +181,14 @@ class _Journey:
     def _on_console(self, message: Any) -> None:
         location = message.location or {}
         where = f"{location.get('url', '')}:{location.get('lineNumber', '')}" if location.get("url") else ""
-        self.console.append({"type": message.type, "text": message.text, "where": where})
+        self.console.append({"type": message.type, "text": message.text, "where": where,
+                             "url": location.get("url") or ""})
         self.log.append(f"{self._stamp()} console.{message.type}: {message.text}" + (f"  ({where})" if where else ""))
 
     def _on_page_error(self, error: Any) -> None:
         text = getattr(error, "message", None) or str(error)
         self.page_errors.append(text)
+        self.events.error(text)
         stack = getattr(error, "stack", None) or ""
         self.log.append(f"{self._stamp()} uncaught exception: {text}" + (f"\n{stack}" if stack else ""))
 
@@ -188,18 +198,25 @@ class _Journey:
     def _on_request_failed(self, request: Any) -> None:
         line = f"{request.method} {request.url} failed: {request.failure}"
         self.log.append(f"{self._stamp()} request {line}")
-        if self._same_origin(request.url):
+        same = self._same_origin(request.url)
+        if same:
             self.bad_requests.append(line)
+        self.events.request_failed(same, request.method, request.url, request.resource_type,
+                                   error=str(request.failure))
 
     def _on_response(self, response: Any) -> None:
         if response.status >= 400:
             line = f"{response.request.method} {response.url} answered {response.status}"
             self.log.append(f"{self._stamp()} response {line}")
-            if self._same_origin(response.url):
+            same = self._same_origin(response.url)
+            if same:
                 self.bad_requests.append(line)
+            self.events.request_failed(same, response.request.method, response.url,
+                                       response.request.resource_type, status=response.status)
 
     async def _on_dialog(self, dialog: Any) -> None:
         self.log.append(f"{self._stamp()} dialog ({dialog.type}): {dialog.message} (dismissed)")
+        self.events.dialog(dialog.type, dialog.message)
         await dialog.dismiss()
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -284,17 +301,25 @@ class _Journey:
             def ok(got: str | None, want: str = want) -> bool:
                 return (got is not None and want in got) == present
 
-            got = await _poll(probe, ok, self.expect_ms)
+            got = await _poll(probe, ok, self.expect_ms, stop=self.dialog_shown)
             if not ok(got):
                 prefix = f"{context}: " if context else ""
                 if present and got is None:
+                    waited = "stopped at the dialog" if self.dialog_shown() else f"waited {_seconds(self.expect_ms)}"
                     raise StepFailed(f"{prefix}expected {want!r} in {where}, but no element matches {where} "
-                                     f"(waited {_seconds(self.expect_ms)}; at {self.page.url})")
+                                     f"({waited}; at {self.page.url})")
                 shown = (got or "")[:160]
                 verb = "expected" if present else "did not expect"
-                raise StepFailed(f"{prefix}{verb} {want!r} in {where} (waited {_seconds(self.expect_ms)}; "
+                waited = "stopped at the dialog" if self.dialog_shown() else f"waited {_seconds(self.expect_ms)}"
+                raise StepFailed(f"{prefix}{verb} {want!r} in {where} ({waited}; "
                                  f"at {self.page.url}; it shows {shown!r})")
         return f"shows {', '.join(repr(t.text) for t in texts)}" if present else "none of the texts shows"
+
+    def dialog_shown(self) -> bool:
+        """Whether the page showed a dialog since the last action, a grace period ago: what it waits for
+        will not come (the dialog is named in the step's message)."""
+        return any(at >= self.action_started and time.monotonic() - at >= FAIL_FAST_GRACE_S
+                   for at, _, _ in self.events.dialogs)
 
     async def read_vitals(self) -> dict[str, Any] | None:
         """The page's web vitals so far (None when the page is gone)."""
@@ -307,7 +332,42 @@ class _Journey:
         """Console errors not matching the journey's or the profile's ignore patterns."""
         patterns = [re.compile(p) for p in [*ignore, *self.profile.e2e.ignore_console]]
         return [c["text"] + (f" ({c['where']})" if c["where"] else "") for c in self.console
-                if c["type"] == "error" and not any(p.search(c["text"]) for p in patterns)]
+                if c["type"] == "error" and not any(p.search(c["text"]) for p in patterns)
+                and not self._third_party_console(c)]
+
+    def _third_party_console(self, entry: dict[str, str]) -> bool:
+        """A console error that only reports a failing cross-origin resource (the third-party check has it)."""
+        url = entry.get("url", "")
+        if not url or self._same_origin(url) or url.startswith(("data:", "blob:")):
+            return False
+        return url in self.events.third_party_urls() or entry["text"].startswith("Failed to load resource")
+
+    async def observe_vitals(self, budgets: Vitals) -> dict[str, Any] | None:
+        """The page's vitals once LCP and CLS are final enough to judge (see `webvitals.observation_done`)."""
+        deadline = time.monotonic() + budgets.max_observe_ms / 1000
+
+        async def probe() -> dict[str, Any] | None:
+            return await self.read_vitals()
+
+        def done(v: dict[str, Any] | None) -> bool:
+            return webvitals.observation_done(v, budgets.quiet_ms, budgets.lcp_ms, budgets.max_observe_ms)
+
+        vitals = await _poll(probe, done, max(0.0, deadline - time.monotonic()) * 1000)
+        if vitals is not None:
+            self.details.update(lcp_element=vitals.get("lcp_element"), lcp_candidates=vitals.get("lcp_candidates"),
+                                layout_shifts=vitals.get("shifts"), observed_ms=round(float(vitals.get("now") or 0)))
+            if vitals.get("cls_sources"):
+                self.details["cls_sources"] = vitals["cls_sources"]
+        return vitals
+
+    def inp_vitals(self) -> dict[str, Any]:
+        """INP over every interaction of this attempt, in the shape `check_vital` reads."""
+        value, worst, count = webvitals.inp(self.interactions)
+        self.details.update(interactions=count)
+        if worst is not None:
+            self.details.update(inp_event=worst.get("name"), inp_target=worst.get("target"),
+                                inp_page=worst.get("page"))
+        return {"inp": value}
 
     def check_vital(self, metric: str, budget: float, vitals: dict[str, Any] | None) -> str:
         """One web vital against its budget."""
@@ -316,6 +376,8 @@ class _Journey:
         unit = "" if metric == "cls" else " ms"
         shown = f"{value:.3f}" if metric == "cls" and value is not None else f"{value:.0f}" if value is not None else ""
         self.details.update({metric: value, f"{metric}_budget": budget})
+        if value is None and metric == "inp":
+            return "no interaction was slow enough to time (INP under 16 ms)"
         if value is None:
             raise StepFailed(f"no {name} was recorded: the page painted no content (blank page?)")
         if value > budget:
@@ -411,9 +473,15 @@ class _Journey:
 
     async def op_goto(self, arg: dict[str, Any]) -> str:
         code = await self.goto(arg["path"], arg.get("status"))
-        if arg.get("settle_ms"):
-            await self.page.wait_for_timeout(arg["settle_ms"])  # late console errors and layout shifts
-        self.vitals = await self.read_vitals()
+        started = time.monotonic()
+        budgets = getattr(self.journey, "vitals", None)
+        if budgets is not None:
+            self.vitals = await self.observe_vitals(budgets)  # LCP until quiet after load; CLS with late shifts
+        left_ms = arg.get("settle_ms", 0) - (time.monotonic() - started) * 1000
+        if left_ms > 0:
+            await self.page.wait_for_timeout(left_ms)  # late console errors
+        if budgets is None:
+            self.vitals = await self.read_vitals()
         return f"GET {arg['path']} answered {code}"
 
     async def op_expect_text(self, texts: list[TextExpect]) -> str:
@@ -437,6 +505,19 @@ class _Journey:
             raise StepFailed(f"{len(bad)} same-origin request(s) failed: " + " | ".join(bad[:3]))
         return "every same-origin request succeeded"
 
+    async def op_third_party_requests(self, arg: dict[str, Any]) -> str:
+        patterns = [re.compile(p) for p in arg.get("ignore", [])]
+        failed = [r for r in self.events.third_party if not any(p.search(r.url) for p in patterns)]
+        self.details["third_party_failed"] = [r.describe(same_origin=False) for r in failed[:20]]
+        if not failed:
+            return "every cross-origin resource loaded"
+        shown = " | ".join(r.describe(same_origin=False) for r in failed[:3])
+        message = f"{len(failed)} cross-origin resource(s) failed: {shown}"
+        if arg.get("fatal"):
+            raise StepFailed(message)
+        self.details["warning"] = True
+        return f"warning: {message} (not fatal: set third_party: fail in the journey to fail on it)"
+
     async def op_vital(self, arg: tuple[str, float]) -> str:
         return self.check_vital(arg[0], arg[1], self.vitals)
 
@@ -450,22 +531,48 @@ class _Journey:
             raise StepFailed(found.message)
         return found.message
 
+    async def op_inp(self, budget: float) -> str:
+        await self.page.wait_for_timeout(100)  # an interaction's entry arrives after its next paint
+        return self.check_vital("inp", budget, self.inp_vitals())
+
     async def op_fill_fields(self, fields: dict[str, str | bool]) -> str:
         for selector, value in fields.items():
             await self.fill(selector, value)
         return f"filled {len(fields)} field(s)"
 
+    async def wait_for_navigation(self, before: str, pattern: re.Pattern[str], what: str, since: float) -> None:
+        """Wait until the URL leaves `before` (or matches); fail at once when a dialog or a failed form
+        request since `since` says the submission failed, instead of waiting out the timeout."""
+        started = time.monotonic()
+        deadline = started + self.timeout_ms / 1000
+        failure_seen: float | None = None
+        while True:
+            url = self.page.url
+            if url != before or pattern.search(url):
+                return
+            now = time.monotonic()
+            if failure_seen is None and self.events.form_failure(since):
+                failure_seen = now
+            # a short grace after the first failure signal: the alert usually follows the failed request
+            if failure_seen is not None and now - failure_seen >= FAIL_FAST_GRACE_S:
+                why = self.events.form_failure(since)
+                raise StepFailed(f"{what} did not navigate: {why} (failed after {now - started:.1f} s, "
+                                 f"still at {url}; expected a URL matching {pattern.pattern!r})")
+            if now >= deadline:
+                raise StepFailed(f"{what} did not navigate within {_seconds(self.timeout_ms)} "
+                                 f"(still at {url}); expected a URL matching {pattern.pattern!r}")
+            await asyncio.sleep(0.05)
+
     async def op_submit(self, arg: dict[str, Any]) -> str:
         before = self.page.url
         pattern = re.compile(arg["url"])
+        clicked = time.monotonic()
         await self.click(arg["submit"])
+        await self.wait_for_navigation(before, pattern, f"clicking {arg['submit']}", clicked)
         try:
-            await self.page.wait_for_url(lambda u: u != before or bool(pattern.search(u)), timeout=self.timeout_ms)
+            await self.page.wait_for_load_state("domcontentloaded", timeout=self.timeout_ms)
         except Exception as exc:  # noqa: BLE001
-            if "Timeout" not in str(exc):
-                raise StepFailed(f"after clicking {arg['submit']}: {_short(exc)}") from None
-            raise StepFailed(f"clicking {arg['submit']} did not navigate within {_seconds(self.timeout_ms)} "
-                             f"(still at {self.page.url}); expected a URL matching {arg['url']!r}") from None
+            raise StepFailed(f"after clicking {arg['submit']}: {_short(exc)}") from None
         self.details["url"] = self.page.url
         if not pattern.search(self.page.url):
             raise StepFailed(f"submitting landed on {self.page.url}, expected a URL matching {arg['url']!r}")
@@ -579,7 +686,11 @@ class _Journey:
         async def probe() -> str:
             return str(self.page.url)
 
-        url = await _poll(probe, lambda u: bool(pattern.search(u)), self.expect_ms)
+        def settled(u: str) -> bool:
+            # a dialog or failed form request since the last action: the URL will not change any more
+            return bool(pattern.search(u)) or self.events.form_failure(self.action_started) is not None
+
+        url = await _poll(probe, settled, self.expect_ms)
         self.details["url"] = url
         if not pattern.search(url):
             raise StepFailed(f"the page is at {url}, expected a URL matching {step.expect_url!r}")
@@ -623,10 +734,11 @@ class _Journey:
         return await self.op_no_console_errors([])
 
     async def step_expect_vitals(self, step: JourneyStep) -> str:
-        vitals = await self.read_vitals()
         budgets: Vitals = step.expect_vitals or Vitals()
+        vitals = {**(await self.observe_vitals(budgets) or {}), **self.inp_vitals()}
         messages, problems = [], []
-        for metric, budget in (("fcp", budgets.fcp_ms), ("lcp", budgets.lcp_ms), ("cls", budgets.cls)):
+        for metric, budget in (("fcp", budgets.fcp_ms), ("lcp", budgets.lcp_ms), ("cls", budgets.cls),
+                               ("inp", budgets.inp_ms)):
             if budget is None:
                 continue
             try:
@@ -737,10 +849,18 @@ class Runner:
                 # a journey that types a secret records no screencast: the pixels cannot be scrubbed
                 await context.tracing.start(screenshots=not _uses_secrets(journey), snapshots=True,
                                             title=journey.id)
+            interactions: list[dict[str, Any]] = []
+
+            def on_interaction(_source: Any, item: Any) -> None:
+                if isinstance(item, dict):
+                    interactions.append(item)
+
+            await context.expose_binding("__synthgateInteraction", on_interaction)
             page = await context.new_page()
             page.set_default_timeout(self._expect_ms(journey))
             page.set_default_navigation_timeout((journey.timeout_s or cfg.timeout_s) * 1000)
             state = _Journey(self, journey, page)
+            state.interactions = interactions
             await self._steps(state, steps, results, screenshots=evidence_wanted)
             await learn_context(context)  # cookies and storage values are secrets before any trace is written
             failed = [r for r in results if r.status == "failed"]
@@ -824,11 +944,17 @@ class Runner:
                 continue
             state.details = {}
             started = time.monotonic()
+            if not step.observe:
+                state.action_started = started
             try:
                 message = await getattr(state, f"op_{step.op}")(step.arg)
                 results.append(StepResult(step.check_id, "passed", redactor(message or "ok"),
                                           round((time.monotonic() - started) * 1000, 1), details=state.details))
             except StepFailed as exc:
+                why = "" if step.op in SELF_DIAGNOSED else state.events.summary(state.action_started)
+                if why and why not in exc.message:
+                    exc.message += f" - during the step: {why}"
+                    state.details["diagnosis"] = why
                 result = StepResult(step.check_id, "failed", redactor(exc.message),
                                     round((time.monotonic() - started) * 1000, 1), kind=exc.kind,
                                     details=state.details)

@@ -4,8 +4,9 @@ A journey is one user path through the site, run in a fresh browser context. Its
 plan with typed options, or `steps` for a free list of actions and expectations:
 
 - `landing`: open a page; it answers with `status`, shows `expect_text`, logs no console error, throws no
-  uncaught exception, has no failed same-origin request, and meets the web-vitals budgets (FCP, LCP, CLS,
-  measured in the page with PerformanceObserver).
+  uncaught exception, has no failed same-origin request (failing cross-origin resources are a check of their
+  own, a warning unless `third_party: fail`), and meets the web-vitals budgets (FCP, LCP, CLS as the
+  web-vitals library defines them, measured in the page with PerformanceObserver).
 - `form`: open a page, fill `fields` (CSS selector -> value), click `submit`, land on `destination.url`
   (a regex searched in the URL) that shows `destination.texts`; optionally an `invalid` submission must show
   an error text and not navigate.
@@ -59,11 +60,20 @@ TextList = Annotated[list[TextExpect], BeforeValidator(_text_list)]
 
 
 class Vitals(Strict):
-    """Web-vitals budgets (defaults: Google's "good" thresholds); null disables one."""
+    """Web-vitals budgets (defaults: Google's "good" thresholds); null disables one.
+
+    Values are the web-vitals library's: LCP is observed until the first user input, or until the page has
+    been quiet (no new LCP candidate, no layout shift) for `quiet_ms` after both the load event and the LCP
+    budget; CLS is the largest session window of shifts over that whole time, shifts after load included;
+    INP (steps journeys) is the worst interaction of the journey so far.
+    """
 
     fcp_ms: float | None = Field(default=1800.0, gt=0)
     lcp_ms: float | None = Field(default=2500.0, gt=0)
     cls: float | None = Field(default=0.1, ge=0)
+    inp_ms: float | None = Field(default=200.0, gt=0)
+    quiet_ms: int = Field(default=1000, ge=0, le=30_000)
+    max_observe_ms: int = Field(default=15_000, ge=1000, le=120_000)  # the observation ends by then regardless
 
 
 class Viewport(Strict):
@@ -83,6 +93,8 @@ class JourneyBase(Strict):
     retries: int | None = Field(default=None, ge=0, le=5)  # overrides e2e.retries
     parallel: bool = True  # false: run alone, after the journeys that may share the browser concurrently
     a11y: bool = True  # axe-core runs in the page the journey ends on: check <journey>.a11y
+    # INP budget over the journey's interactions (form and toggle journeys: check <journey>.inp-budget); null: off
+    inp_ms: float | None = Field(default=200.0, gt=0)
     runbook: list[int] = Field(default_factory=list)
 
     @field_validator("runbook")
@@ -112,6 +124,8 @@ class LandingJourney(JourneyBase):
     vitals: Vitals | None = Field(default_factory=Vitals)  # null: do not measure
     console_errors: bool = True  # check that no console message of type "error" is logged
     failed_requests: bool = True  # check that no same-origin request fails or answers >= 400
+    # failing cross-origin resources (CDNs, analytics): their own check, <journey>.third-party-requests
+    third_party: Literal["warn", "fail", "off"] = "warn"
     ignore_console: list[Regex] = Field(default_factory=list)  # messages matching these are tolerated
     ignore_requests: list[Regex] = Field(default_factory=list)  # URLs matching these are tolerated
     settle_ms: int = Field(default=300, ge=0, le=10000)  # after `load`, how long late errors may still arrive
