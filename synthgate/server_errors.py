@@ -9,6 +9,7 @@ marker) and those each stage's child process reports back (per check in result d
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from synthgate.results import CheckResult, StageResult
@@ -72,6 +73,7 @@ def passed_after_server_error(stages: list[StageResult]) -> list[tuple[str, Chec
 
 def budget_stage(stages: list[StageResult], own: dict[str, int], limit: float) -> StageResult | None:
     """A stage holding the one budget check, or None when no request was counted at all."""
+    started = time.perf_counter()
     per_stage = {s.name: stage_counts(s) for s in stages if s.status != "skipped"}
     sent = own.get("sent", 0) + sum(n for n, _ in per_stage.values())
     errors = own.get("server_errors", 0) + sum(e for _, e in per_stage.values())
@@ -86,8 +88,11 @@ def budget_stage(stages: list[StageResult], own: dict[str, int], limit: float) -
     if passed_after:
         message += "; passed only after a 5xx: " + ", ".join(f"{s}/{c.id}" for s, c in passed_after)
     ok = rate <= limit
+    # a reproduction: the first check that met a 5xx and kept its request as curl
+    curl = next((c.curl for s in stages for c in s.checks if c.curl and _counts(c.details)[1]), None)
     check = CheckResult(
         id=CHECK_ID, status="passed" if ok else "failed", kind=None if ok else "assertion", message=message,
+        curl=None if ok else curl, duration_ms=max(0.001, round((time.perf_counter() - started) * 1000, 3)),
         details={"counted": {"sent": sent, "server_errors": errors}, "rate": round(rate, 6), "limit": limit,
                  "by_stage": {name: {"sent": n, "server_errors": e} for name, (n, e) in per_stage.items()},
                  "passed_after_server_error": [f"{s}/{c.id}" for s, c in passed_after]},

@@ -172,6 +172,13 @@ def _card(stage: str, c: CheckResult, images: _Inliner) -> str:
            f'<div class="meta">attempts: {c.attempts} · {c.duration_ms:.0f} ms</div>',
            f'<div class="message">{escape(c.message)}</div>']
     details = dict(c.details)
+    attempts = details.pop("attempts_detail", None) or []
+    if len(attempts) > 1:  # each attempt apart: a retry may fail for another reason than the first
+        rows = "".join(f'<li>attempt {escape(str(a.get("attempt")))}: '
+                       f'{"ok" if a.get("ok") else escape(str(a.get("message")))}'
+                       + (f' (status {escape(str(a["status"]))})' if a.get("status") is not None else "") + "</li>"
+                       for a in attempts)
+        out.append(f'<h4>Attempts</h4><ol class="attempts">{rows}</ol>')
     prop = details.pop("property", None) or details.pop("properties", None)
     if prop:
         names = ", ".join(map(str, prop)) if isinstance(prop, list) else str(prop)

@@ -44,6 +44,11 @@ def render(verdict: Verdict) -> str:
             out.append(f"### {stage} / `{c.id}`")
             out += ["", f"{c.message}", "", f"attempts: {c.attempts}, {c.duration_ms:.0f} ms"
                     + (f", kind: {c.kind}" if c.kind else ""), ""]
+            attempts = c.details.get("attempts_detail") or []
+            if len(attempts) > 1:  # each attempt apart: a retry may fail for another reason than the first
+                out += [f"- attempt {a.get('attempt')}: {'ok' if a.get('ok') else _cell(str(a.get('message')), 300)}"
+                        + (f" (status {a['status']})" if a.get("status") is not None else "") for a in attempts]
+                out.append("")
             if c.curl:
                 out += ["Reproduce:", "", "```sh", c.curl, "```", ""]
             for item in c.evidence:
@@ -54,6 +59,13 @@ def render(verdict: Verdict) -> str:
     if flaky_checks:
         out += ["## Flaky checks (passed after a retry; not failing the gate)", ""]
         out += [f"- {stage} / `{c.id}`: passed on attempt {c.attempts}" for stage, c in flaky_checks]
+        out.append("")
+    after_5xx = [(stage, c) for stage, c in v.all_checks()
+                 if c.status == "passed" and (c.details.get("traffic") or {}).get("server_errors")]
+    if after_5xx:  # not transport flakes: the deployment answered 5xx (see the server-error budget)
+        out += ["## Passed only after a server error (5xx; counted in the server-error budget)", ""]
+        out += [f"- {stage} / `{c.id}`: {c.details['traffic']['server_errors']} 5xx answer(s)"
+                for stage, c in after_5xx]
         out.append("")
     warned = [(stage, c) for stage, c in v.all_checks() if c.status == "passed" and c.details.get("warnings")]
     if warned:
@@ -102,6 +114,17 @@ def _load_section(v: Verdict) -> list[str]:
            f"| {ms(load.p50_ms)} | {ms(load.p95_ms)} | {ms(load.p99_ms)} | {rate} | {rps} | {load.requests} |", ""]
     if load.thresholds:
         out.append("thresholds: " + ", ".join(f"{k} {val}" for k, val in load.thresholds.items()))
+        out.append("")
+    per_task = {name: stats for name, stats in load.per_request.items() if "thresholds" in stats}
+    if per_task:  # each request name against its own limits
+        out += ["| request | P50 | P95 | P99 | error rate | requests | failed checks |",
+                "|---|---|---|---|---|---|---|"]
+        for name, st in per_task.items():
+            failed = [cid for cid, status in (st.get("checks") or {}).items() if status == "failed"]
+            err = st.get("error_rate")
+            out.append(f"| `{_cell(name, 80)}` | {ms(st.get('p50_ms'))} | {ms(st.get('p95_ms'))} | "
+                       f"{ms(st.get('p99_ms'))} | {'n/a' if err is None else f'{err * 100:.2f} %'} | "
+                       f"{st.get('requests', 0)} | {', '.join(f'`{f}`' for f in failed) or '-'} |")
         out.append("")
     out += [f"- {note}" for note in load.notes]
     return out + ([""] if load.notes else [])
