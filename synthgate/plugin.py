@@ -65,7 +65,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for fixture, kind in SMOKE_FIXTURES.items():
         if fixture in metafunc.fixturenames:
             profile, _ = sg_profile_of(metafunc.config)
-            checks = [c for c in smoke.plan(profile) if c.kind == kind]
+            checks = [c for c in smoke.plan(profile, readiness=True) if c.kind == kind]
             metafunc.parametrize(fixture, checks, ids=[c.id for c in checks])
 
 

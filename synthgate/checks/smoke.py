@@ -31,7 +31,7 @@ class SmokeCheck:
     every: float | None = None
 
 
-def plan(profile: Profile) -> list[SmokeCheck]:
+def plan(profile: Profile, readiness: bool = False) -> list[SmokeCheck]:
     """Every smoke check the profile declares, in a stable order."""
     retries = profile.defaults.retries
     out: list[SmokeCheck] = []
@@ -50,9 +50,10 @@ def plan(profile: Profile) -> list[SmokeCheck]:
     if profile.security.enabled:
         for path in cors_paths(profile):
             out.append(SmokeCheck(f"cors:{path}", "cors", path, retries, profile.security.runbook))
-    from synthgate.checks import readiness  # TLS, hygiene, links: imported here to keep the import block short
+    if readiness:  # TLS, hygiene, links: the gate's smoke stage runs them; probes do not
+        from synthgate.checks import readiness as ready
 
-    out += [SmokeCheck(cid, kind, spec, retries) for cid, kind, spec in readiness.plan(profile)]
+        out += [SmokeCheck(cid, kind, spec, retries) for cid, kind, spec in ready.plan(profile)]
     return out
 
 

@@ -13,7 +13,8 @@ def pytest_generate_tests(metafunc):
     """TLS checks exist only for an https base URL (an http one gets none, rather than skipped ones)."""
     if "tls_check" in metafunc.fixturenames:
         profile, _ = sg_profile_of(metafunc.config)
-        checks = [c for c in smoke.plan(profile) if c.kind == "tls"] if is_https(target_url(metafunc.config)) else []
+        https = is_https(target_url(metafunc.config))
+        checks = [c for c in smoke.plan(profile, readiness=True) if c.kind == "tls"] if https else []
         metafunc.parametrize("tls_check", checks, ids=[c.id for c in checks])
 
 
