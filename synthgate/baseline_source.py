@@ -23,6 +23,7 @@ MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024  # a reports archive with load samples is
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 DOWNLOAD_TIMEOUT_S = 60.0
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+HEADER_ENV = "SYNTHGATE_BASELINE_HEADER"  # "Name: value" sent with the download, e.g. GitLab's "JOB-TOKEN: ..."
 
 
 def _error(source: str, what: str) -> ProfileError:
@@ -35,8 +36,16 @@ def download(url: str, dest: Path, max_bytes: int = MAX_DOWNLOAD_BYTES,
     """Fetch a URL into dest, refusing more than max_bytes; returns dest."""
     import httpx
 
+    headers = {}
+    if os.environ.get(HEADER_ENV, "").strip():
+        name, _, value = os.environ[HEADER_ENV].partition(":")
+        if not value.strip():
+            raise _error(url, f"${HEADER_ENV} must look like 'Name: value'")
+        redactor.add(value.strip(), HEADER_ENV)  # a token: never in a message
+        headers[name.strip()] = value.strip()
     try:
-        with httpx.stream("GET", url, follow_redirects=True, timeout=timeout_s) as reply:
+        # httpx drops the header on a redirect to another host (artifact APIs redirect to blob storage)
+        with httpx.stream("GET", url, headers=headers, follow_redirects=True, timeout=timeout_s) as reply:
             if reply.status_code != 200:
                 raise _error(url, f"download answered {reply.status_code}")
             declared = int(reply.headers.get("content-length") or 0)

@@ -86,6 +86,45 @@ def test_tar_members_cannot_escape(tmp_path: Path) -> None:
         pass
 
 
+def test_the_download_can_carry_a_token_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitLab's artifact API wants JOB-TOKEN: $SYNTHGATE_BASELINE_HEADER sends it (and nothing prints it)."""
+    import io
+    import zipfile as zf_mod
+
+    _reports(tmp_path)
+    buf = io.BytesIO()
+    with zf_mod.ZipFile(buf, "w") as zf:
+        zf.write(tmp_path / "artifact" / "reports" / "verdict.json", "verdict.json")
+    seen: list[str | None] = []
+
+    class Guarded(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            seen.append(self.headers.get("JOB-TOKEN"))
+            ok = self.headers.get("JOB-TOKEN") == "tok-12345678"
+            self.send_response(200 if ok else 401)
+            body = buf.getvalue() if ok else b"no"
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Guarded)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/jobs/artifacts/main/download?job=gate"
+    try:
+        with pytest.raises(ProfileError, match="answered 401"), reports_folder(url):
+            pass
+        monkeypatch.setenv("SYNTHGATE_BASELINE_HEADER", "JOB-TOKEN: tok-12345678")
+        with reports_folder(url) as found:
+            assert (found / "verdict.json").is_file()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [None, "tok-12345678"]
+
+
 def test_downloads_are_bounded(tmp_path: Path, served: str) -> None:
     (tmp_path / "www" / "big.zip").write_bytes(b"0" * 50_000)
     with pytest.raises(ProfileError, match="over the 10000 byte limit"):
