@@ -78,3 +78,6 @@ def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     from pg import fresh_database
 
     return fresh_database(request.getfixturevalue("postgres_url"), f"t_{abs(hash(request.node.nodeid)) % 10**12}")
+
+
+from installed_wheel import installed, wheel  # noqa: E402, F401 - session fixtures: the wheel in a fresh venv

@@ -3,6 +3,8 @@
 Commands are found by what they are: every line of a workflow script, and every container of a Kubernetes
 manifest, that invokes `synthgate run|probe|load`. They run exactly as written; only the environment differs
 (profile `demo`, the demo target's URL, a load test of a few seconds), the way a user's CI sets its variables.
+They run the `synthgate` of the wheel built from this repository, installed into a fresh virtualenv (the
+`installed` fixture), in empty folders: what a pipeline that copied the template would run.
 """
 
 from __future__ import annotations
@@ -160,10 +162,24 @@ def test_dockerfile_passes_hadolint_and_builds_from_this_tree() -> None:
     for line in re.findall(r"^COPY (.+)$", text, re.M):
         for source in line.split()[:-1]:
             assert (ROOT / source).exists(), f"the Dockerfile copies {source}, which is not in the repository"
-    env = dict(re.findall(r"(SYNTHGATE_\w+)=(\S+)", text))
-    copied = {line.split()[-1].rstrip("/") for line in re.findall(r"^COPY (.+)$", text, re.M)}
-    assert env["SYNTHGATE_SUITES"].endswith("/tests") and "./tests" in copied
-    assert env["SYNTHGATE_TARGETS"].endswith("/targets") and "./targets" in copied
+    # the installed package carries its suites and profiles: nothing points back at a source tree
+    assert "SYNTHGATE_SUITES" not in text and "SYNTHGATE_TARGETS" not in text
+    assert not re.search(r"pip install[^\n]*(-e |--editable|git\+)", text)
+
+
+def test_templates_install_synthgate_as_a_package() -> None:
+    """A copied template installs the package (an index or a wheel), never an editable checkout or git+ URL."""
+    installs = 0
+    for path in GITHUB + GITLAB + [EXAMPLES / "Dockerfile"]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"git\+|pip install[^\n]*(-e |--editable)", text), path.name
+        for line in re.findall(r"pip install[^\n]*", text):
+            if "synthgate" in line.lower() or "SYNTHGATE_PACKAGE" in line:
+                installs += 1
+        package = re.search(r"SYNTHGATE_PACKAGE: (\S+)", text)
+        if package:
+            assert re.fullmatch(r"synthgate(==[0-9][^\s]*)?", package.group(1)), package.group(1)
+    assert installs >= 3
 
 
 def test_configmap_profile_is_a_valid_profile(tmp_path: Path) -> None:
@@ -295,8 +311,8 @@ def test_commands_were_found_in_every_kind_of_template() -> None:
 class Runner:
     """Runs template commands with the environment a CI would give them, pointed at a demo target."""
 
-    def __init__(self, tmp: Path, url: str) -> None:
-        self.tmp, self.url, self.count = tmp, url, 0
+    def __init__(self, tmp: Path, url: str, bindir: Path) -> None:
+        self.tmp, self.url, self.count, self.bindir = tmp, url, 0, bindir
         self.values = {
             "SYNTHGATE_PROFILE": "demo", "SYNTHGATE_STAGES": "smoke", "BASE_URL": url, "PRODUCTION_URL": url,
             "STAGING_URL": url, "LOAD_DURATION": "3", "LOAD_USERS": "5", "LOAD_WORKERS": "1",
@@ -324,9 +340,10 @@ class Runner:
         self.count += 1
         cwd = self.tmp / f"run{self.count}"
         cwd.mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GITLAB_", "CI_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("GITHUB_", "GITLAB_", "CI_")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         env.update(self.values)
-        env.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        env.update(PATH=f"{self.bindir}{os.pathsep}{os.environ.get('PATH', '')}",
                    SYNTHGATE_LOCK_DIR=str(self.tmp / "locks"), SYNTHGATE_HOME=str(self.tmp / "home"))
         if flavor == "github":
             env.update(GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(cwd / "github_output"),
@@ -337,7 +354,7 @@ class Runner:
         if "line" in command:  # a CI script line runs in bash, as the runner would run it
             args = ["bash", "-euo", "pipefail", "-c", command["line"]]
         else:  # a container's args follow the image's entrypoint, synthgate
-            args = [str(VENV_BIN / "synthgate"), *self.argv(command)[1:]]
+            args = [str(self.bindir / "synthgate"), *self.argv(command)[1:]]
         proc = subprocess.run(args, capture_output=True, text=True, timeout=240, env=env, cwd=str(cwd),
                               stdin=subprocess.DEVNULL, check=False)
         return {"proc": proc, "cwd": cwd, "argv": self.argv(command)}
@@ -357,8 +374,9 @@ def _outcome(result: dict[str, Any]) -> str:
     return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
 
 
-def test_every_template_command_runs_against_the_demo_target(demo_target: Any, tmp_path: Path) -> None:
-    runner = Runner(tmp_path, demo_target.url)
+def test_every_template_command_runs_against_the_demo_target(demo_target: Any, tmp_path: Path, installed: Path
+                                                             ) -> None:
+    runner = Runner(tmp_path, demo_target.url, installed)
     seen: dict[tuple[str, ...], dict[str, Any]] = {}
     for command in ALL_COMMANDS:  # the same command line in two templates runs once
         seen.setdefault(tuple(runner.argv(command)), command)
@@ -402,13 +420,13 @@ def broken_target(fault: str) -> Iterator[Any]:
         yield target
 
 
-def test_gate_templates_roll_a_broken_deploy_back(tmp_path: Path) -> None:
+def test_gate_templates_roll_a_broken_deploy_back(tmp_path: Path, installed: Path) -> None:
     """The gate line both CI templates share, against a broken deploy: it fails, rolls back, tells later steps."""
     github_gate = next(c for c in ALL_COMMANDS if c["file"] == "gate.yml" and c.get("step") == "gate")
     gitlab_gate = next(c for c in ALL_COMMANDS if c["file"] == "gate.gitlab-ci.yml" and c["where"] == "synthgate-gate")
     assert github_gate["line"] == gitlab_gate["line"]
     with broken_target("health-500") as target:
-        runner = Runner(tmp_path, target.url)
+        runner = Runner(tmp_path, target.url, installed)
         result = runner.execute(gitlab_gate, "gitlab", {"SYNTHGATE_DEMO_STATE": str(target.state_path)})
     assert result["proc"].returncode == 1, _outcome(result)
     assert "section_start:" in result["proc"].stdout and "synthgate_verdict" in result["proc"].stdout

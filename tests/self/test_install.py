@@ -2,7 +2,8 @@
 an empty folder with nothing of the repository on the Python path, gates the demo, finds its bundled profiles,
 sets up a repository (`init`, `init --from`), runs a team's own check under its namespaced id, and validates.
 
-The wheel and the virtualenv are built once per session (pip installs the dependencies from its cache).
+The wheel and the virtualenv are built once per session (tests/self/installed_wheel.py; pip installs the
+dependencies from its cache).
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import tomllib
-import venv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,28 +22,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ["smoke"]
-
-
-@pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel built from the repository (no build isolation: the project's own setuptools, no download)."""
-    out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(out), str(REPO)], capture_output=True, text=True, timeout=300, cwd=out)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return next(out.glob("synthgate-*.whl"))
-
-
-@pytest.fixture(scope="session")
-def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtualenv with the wheel installed; returns its bin folder."""
-    home = tmp_path_factory.mktemp("venv")
-    venv.create(home / "v", with_pip=True)
-    bindir = home / "v" / "bin"
-    proc = subprocess.run([str(bindir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                           str(wheel)], capture_output=True, text=True, timeout=900, cwd=home)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return bindir
 
 
 @pytest.fixture
