@@ -26,10 +26,11 @@ class Deadline:
 
     def __init__(self, total_s: float) -> None:
         self.total_s = total_s
-        self.started = time.monotonic()
+        # from the start of the process, not of the gate: interpreter start-up and imports count too
+        self.started = time.monotonic() - process_age_s()
         self.at = self.started + total_s
         # writing every report takes ~1 s; keep more back when the deadline allows it
-        self.reserve_s = min(10.0, max(2.0, total_s * 0.1))
+        self.reserve_s = min(10.0, max(3.0, total_s * 0.15))
 
     def remaining(self) -> float:
         """Seconds until the deadline."""
@@ -43,6 +44,17 @@ class Deadline:
     def work_left(self) -> float:
         """Seconds left for checks before the reserve."""
         return self.work_until - time.monotonic()
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (Linux /proc; 0 elsewhere), at most 60."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # starttime, in clock ticks after boot
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return min(60.0, max(0.0, uptime - started))
 
 
 def default_deadline_s(profile: Profile, stages: list[str]) -> float:
@@ -156,7 +168,8 @@ def expire_gate(verdict: Any, reports_dir: Path, clock: float, progress: Callabl
                         message=message)
     verdict.stages.append(StageResult.from_checks("deadline", [check], 0.0))
     verdict.verdict = decide(verdict.stages)
-    verdict.exit_code = EXIT_INCONCLUSIVE if verdict.verdict == "inconclusive" else EXIT_FAIL
+    code = EXIT_INCONCLUSIVE if verdict.verdict == "inconclusive" else EXIT_FAIL
+    verdict.exit_code = code  # the gate's thread may still run: the exit below uses `code`, never a later value
     verdict.reason = message
     verdict.duration_s = round(time.monotonic() - clock, 3)
     try:
@@ -167,7 +180,7 @@ def expire_gate(verdict: Any, reports_dir: Path, clock: float, progress: Callabl
         from synthgate.redact import redactor
 
         redactor.unshare()
-        os._exit(verdict.exit_code)
+        os._exit(code)
 
 
 def work_until_or_none() -> float | None:

@@ -118,8 +118,42 @@ def body(payload: bytes, content_type: str = "application/json") -> Handler:
 def redirect_loop(conn: socket.socket) -> None:
     """Every path redirects to another one, for ever."""
     _read_request(conn)
-    conn.sendall(_head("302 Found", {"Location": f"/loop/{time.monotonic_ns()}", "Content-Length": "0",
+    conn.sendall(_head("302 Found", {"Location": f"/redirect-loop?n={time.monotonic_ns()}", "Content-Length": "0",
                                      "Connection": "close"}))
+
+
+def routes(table: dict[str, Handler], default: Handler) -> Handler:
+    """Dispatch on the request path (the request is read here; handlers must not read it again)."""
+
+    def handle(conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        path = data.split(b" ", 2)[1].decode("latin-1")
+        handler = table.get(path.split("?")[0], default)
+        handler(_Preread(conn))  # type: ignore[arg-type]
+
+    return handle
+
+
+class _Preread:
+    """A connection whose request was read already: recv of the request returns a bare end of headers."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self._conn = conn
+        self._pending = b"\r\n\r\n"
+
+    def recv(self, n: int) -> bytes:
+        if self._pending:
+            out, self._pending = self._pending, b""
+            return out
+        return self._conn.recv(n)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
 
 
 def never_reads(conn: socket.socket) -> None:
