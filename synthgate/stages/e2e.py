@@ -11,6 +11,7 @@ from synthgate.e2e import BrowserNotFound, discover
 from synthgate.e2e.evidence import EVIDENCE_DIR, clear_stale, scrub_tree
 from synthgate.e2e.plan import attempts, journey_budget_s
 from synthgate.results import CheckResult, StageResult
+from synthgate.stages import user_checks
 from synthgate.stages.base import StageContext
 from synthgate.stages.pytest_suite import run_suite, suite_dir
 
@@ -26,7 +27,7 @@ def run(ctx: StageContext) -> StageResult:
     profile = ctx.profile
     folder = suite_dir("e2e")
     tests = sorted(p.name for p in folder.glob("test_*.py")) if folder.is_dir() else []
-    if not profile.journeys and not _user_tests(tests):
+    if not profile.journeys and not _user_tests(tests) and not user_checks.dirs(ctx, "e2e"):
         return StageResult.skipped("e2e", "the profile declares no journeys")
     try:
         choice = discover()

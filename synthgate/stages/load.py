@@ -28,6 +28,7 @@ from synthgate.loadgen.plan import build_plan
 from synthgate.loadgen.runner import PERCENTILE_MIN_SAMPLES, LoadRunError, LoadRunResult, LoadRunSpec, run_load
 from synthgate.profile.load import LoadConfig
 from synthgate.results import CheckResult, LoadSummary, StageResult
+from synthgate.stages import user_checks
 from synthgate.stages.base import StageContext
 
 STAGE = "load"
@@ -121,6 +122,8 @@ def run(ctx: StageContext) -> StageResult:
             for k, p in result.artefacts.items()
         },
     }
+    # the team's own checks in tests/load/ run after the load, on the warmed service
+    checks += user_checks.run_extra(ctx, STAGE, timeout_s=300, extra_args=["-p", "no:schemathesis"])
     return StageResult.from_checks(
         STAGE,
         checks,
