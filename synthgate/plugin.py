@@ -46,6 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--synthgate-options", default="{}", help="stage options as JSON")
     group.addoption("--synthgate-checks-root", default=None,
                     help="user check ids are file paths relative to this folder (default: the rootdir)")
+    group.addoption("--synthgate-user-only", action="store_true", help="run only the team's own checks (probes)")
 
 
 def sg_profile_of(config: pytest.Config) -> tuple[Profile, Path]:

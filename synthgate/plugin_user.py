@@ -36,10 +36,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark each user check with its namespaced id (a bundled test keeps the id its check gives it)."""
     root_opt = config.getoption("synthgate_checks_root", None)
     root = Path(root_opt) if root_opt else None
+    bundled = []
     for item in items:
         uid = user_check_id(item, root)
         if uid is not None:
             item.user_properties.append((USER_ID, uid))
+        else:
+            bundled.append(item)
+    if bundled and config.getoption("synthgate_user_only", False):  # the probe runs bundled checks itself
+        config.hook.pytest_deselected(items=bundled)
+        items[:] = [i for i in items if i not in bundled]
 
 
 @pytest.fixture

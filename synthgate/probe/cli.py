@@ -57,7 +57,8 @@ def _duration(option: str, value: str | None) -> float | None:
 @probe_app.callback(invoke_without_command=True)
 def probe(
     ctx: typer.Context,
-    profile: Annotated[str, typer.Option("--profile", "-p", help="profile file or bundled name")] = "demo",
+    profile: Annotated[str | None, typer.Option("--profile", "-p", help="profile file or bundled name (default: "
+                                                "./synthgate.yaml when present, else demo)")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="overrides SYNTHGATE_BASE_URL, API_URL, "
                                                  "profile")] = None,
     every: Annotated[str | None, typer.Option(help="interval of checks without their own (default: the "
@@ -82,6 +83,9 @@ def probe(
     from synthgate.probe.service import ProbeOptions, run_probe
 
     stage_list = [s.strip() for s in stages.split(",") if s.strip()] if stages is not None else None
+    from synthgate.project import default_profile
+
+    profile = profile or default_profile()
     opts = ProbeOptions(profile=profile, base_url=base_url, every=_duration("--every", every), stages=stage_list,
                         db=db, once=once, metrics_port=metrics_port, metrics_addr=metrics_addr, location=location,
                         reports_dir=reports, quiet=quiet, alert_grace_s=_duration("--alert-grace", alert_grace) or 10.0,

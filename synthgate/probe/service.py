@@ -29,6 +29,7 @@ from synthgate.probe.incidents import Event, IncidentTracker, Policy
 from synthgate.probe.jobs import Job, ProbeSetupError, e2e_job, smoke_jobs
 from synthgate.probe.metrics import ProbeMetrics
 from synthgate.probe.scheduler import Scheduler
+from synthgate.probe.user_jobs import user_checks_job
 from synthgate.profile import ProfileError
 from synthgate.redact import redactor
 from synthgate.results import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
@@ -130,6 +131,8 @@ def run_probe(opts: ProbeOptions) -> int:
                 jobs.append(auth.probe_job(profile, target.base_url, every, opts.reports_dir / ".work"))
             if "smoke" in stages:
                 jobs += smoke_jobs(profile, target.base_url, every)
+                mine = user_checks_job(profile, path, target.base_url, every, opts.reports_dir)  # tests/smoke/
+                jobs += [mine] if mine else []
             if "e2e" in stages:
                 jobs.append(e2e_job(profile, path, target.base_url, every, opts.reports_dir, _err))
             if not jobs:
