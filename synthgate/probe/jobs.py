@@ -56,7 +56,7 @@ def smoke_result(check: SmokeCheck, profile: Profile, base_url: str, unreachable
     return ProbeResult(check_id=check.id, ts=ts, duration_ms=round(tried.duration_ms, 3), status=status,
                        outcome=outcome_of(status, final.kind, unreachable), kind=None if final.ok else final.kind,
                        attempts=tried.attempts, latency_ms=None if latency is None else round(latency, 3),
-                       message=redactor(final.message or ("ok" if final.ok else "failed"))[:MESSAGE_LIMIT])
+                       message=redactor(tried.message or ("ok" if final.ok else "failed"))[:MESSAGE_LIMIT])
 
 
 def smoke_jobs(profile: Profile, base_url: str, every: float) -> list[Job]:
