@@ -67,8 +67,8 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
         args += ["--alluredir", str(reports_dir / "allure-results")]
     args += extra_args or []
     args += user_checks.args(ctx, mine)
+    redactor.share()  # before the child's env is made: what it learns (cookies, saved values) reaches our writers
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    redactor.share()  # secrets the child learns (cookies, saved values) reach this process's writers
     with open(log_file, "w", encoding="utf-8") as log:
         proc = procs.spawn(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                            cwd=str(folder.parent.parent), stdin=subprocess.DEVNULL)
