@@ -170,9 +170,9 @@ class FuzzConfig(Strict):
     @field_validator("openapi")
     @classmethod
     def _openapi_location(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("/", "http://", "https://")):
-            raise ValueError("expected a path starting with '/' or an http(s) URL")
-        return value
+        if value is not None and not value.strip():
+            raise ValueError("expected a path on the target ('/openapi.json'), an http(s) URL, or a spec file")
+        return value  # a value not starting with '/' or http(s):// is a file beside the profile (fuzz.local_spec)
 
     @field_validator("openapi_operations")
     @classmethod

@@ -10,8 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from synthgate.bundled import targets_dir
-from synthgate.profile.locate import compose, locate, yaml_path
 from synthgate.profile import safe_yaml
+from synthgate.profile.locate import compose, locate, yaml_path
 from synthgate.profile.model import Profile
 from synthgate.redact import redactor
 
@@ -127,7 +127,16 @@ def load_profile(spec: str) -> tuple[Profile, Path]:
         profile = Profile.model_validate(_yaml11_keys(data))
     except ValidationError as exc:
         raise ProfileError(format_validation_error(path, exc, text)) from None
+    _local_openapi(profile, path)
     return profile, path.resolve()
+
+
+def _local_openapi(profile: Profile, path: Path) -> None:
+    """fuzz.openapi naming a spec file: a file:// URL, relative to the profile's folder (fuzz.local_spec)."""
+    from synthgate.fuzz import local_spec
+
+    if profile.fuzz is not None and profile.fuzz.openapi and local_spec.is_local(profile.fuzz.openapi):
+        profile.fuzz.openapi = local_spec.resolve(profile.fuzz.openapi, path.resolve().parent)
 
 
 def resolve_base_url(cli_url: str | None, profile: Profile) -> tuple[str | None, str]:

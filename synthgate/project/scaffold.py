@@ -28,6 +28,8 @@ def scaffold(directory: Path, from_url: str | None = None, openapi: str | None =
         raise ScaffoldError(f"--from: expected an http:// or https:// URL, got {from_url!r}")
     directory.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", directory.resolve().name).strip("-.") or "myapp"
+    if openapi is not None:
+        openapi = _openapi_ref(openapi, directory)
     profile_text, notes = _profile(name, from_url, openapi)
     files = {
         DEFAULT_PROFILE_FILE: profile_text,
@@ -50,6 +52,22 @@ def scaffold(directory: Path, from_url: str | None = None, openapi: str | None =
     for note in notes:
         yield f"  {note}"
     yield f"next: synthgate validate {directory / DEFAULT_PROFILE_FILE}; then synthgate run --base-url URL"
+
+
+def _openapi_ref(value: str, directory: Path) -> str:
+    """--openapi as the profile says it: a URL or target path as given, a file relative to the profile's folder."""
+    from synthgate.fuzz import local_spec
+
+    spec = Path(value).resolve()
+    if value.startswith(("http://", "https://", "file://")) or (not spec.is_file() and not local_spec.is_local(value)):
+        return value  # a URL, or a path on the target such as /openapi.json
+    if not spec.is_file():
+        raise ScaffoldError(f"--openapi: {value}: no such file (expected an OpenAPI file, a URL, or /path on the "
+                            "target)")
+    try:
+        return spec.relative_to(directory.resolve()).as_posix()
+    except ValueError:
+        return spec.as_uri()
 
 
 def _gitignore(path: Path) -> Iterator[str]:
