@@ -54,6 +54,7 @@ class Redactor:
         self._secrets: dict[str, str] = {}  # value -> env var name
         self._pattern: re.Pattern[str] | None = None
         self._lookup: dict[str, str] = {}  # each form -> env var name
+        self._learned: set[str] = set()  # values the target handed out (cookies, saved fields), not given to us
         self._lock = threading.RLock()
         self._share: Path | None = None
         self._offset = 0
@@ -63,7 +64,7 @@ class Redactor:
             self._sync()
 
     # -- registering ---------------------------------------------------------------------------------------
-    def add(self, value: str | None, name: str, min_length: int = MIN_SECRET) -> None:
+    def add(self, value: str | None, name: str, min_length: int = MIN_SECRET, learned: bool = False) -> None:
         """Register a secret value; too-short values would redact noise, so they are refused."""
         if not value or len(value) < min_length:
             return
@@ -71,14 +72,14 @@ class Redactor:
             self._sync()
             if value in self._secrets:
                 return
-            self._remember(value, name)
+            self._remember(value, name, learned)
             if self._share is not None:
-                _append(self._share, name, value)  # read back by _sync later, and skipped as known
+                _append(self._share, name, value, learned)  # read back by _sync later, and skipped as known
 
     def learn(self, value: str | None, name: str) -> None:
         """Register a value learned from traffic (cookie, saved field, storage state) under a derived name."""
         if isinstance(value, str):
-            self.add(value, env_name(name), MIN_LEARNED)
+            self.add(value, env_name(name), MIN_LEARNED, learned=True)
 
     def add_url(self, url: str | None) -> None:
         """Register the userinfo (password, user:password, its Basic form) of a URL."""
@@ -125,8 +126,10 @@ class Redactor:
                 self.add(os.environ.get(alert.webhook.url_env), alert.webhook.url_env)
         self.add_url(profile.base_url)
 
-    def _remember(self, value: str, name: str) -> None:
+    def _remember(self, value: str, name: str, learned: bool = False) -> None:
         self._secrets[value] = name
+        if learned:
+            self._learned.add(value)
         for form in forms(value):
             self._lookup.setdefault(form, name)
         self._pattern = None
@@ -139,7 +142,7 @@ class Redactor:
                 folder = Path(tempfile.mkdtemp(prefix="synthgate-secrets-"))  # 0700
                 self._share = folder / "secrets.jsonl"
                 for value, name in self._secrets.items():
-                    _append(self._share, name, value)
+                    _append(self._share, name, value, value in self._learned)
                 self._share.touch()
                 self._offset = self._share.stat().st_size
                 os.environ[SHARE_ENV] = str(self._share)
@@ -180,11 +183,11 @@ class Redactor:
         self._offset += complete
         for line in data[:complete].splitlines():
             try:
-                name, value = json.loads(line)
+                name, value, *flags = json.loads(line)
             except (ValueError, TypeError):
                 continue
             if isinstance(value, str) and value not in self._secrets:
-                self._remember(value, str(name))
+                self._remember(value, str(name), bool(flags and flags[0]))
 
     # -- using -------------------------------------------------------------------------------------------
     def placeholder(self, value: str) -> str | None:
@@ -225,9 +228,18 @@ class Redactor:
         self._sync()
         return list(self._secrets)
 
+    @property
+    def given_values(self) -> list[str]:
+        """The secrets given to the gate (profile, environment, URL, headers): what a response must never echo.
 
-def _append(path: Path, name: str, value: str) -> None:
-    line = (json.dumps([name, value], ensure_ascii=False) + "\n").encode("utf-8")
+        Values the target itself handed out (a session cookie, an id a step saved) are redacted from every
+        output too, but a response that repeats them leaks nothing."""
+        self._sync()
+        return [v for v in self._secrets if v not in self._learned]
+
+
+def _append(path: Path, name: str, value: str, learned: bool = False) -> None:
+    line = (json.dumps([name, value, learned], ensure_ascii=False) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line)  # one write of one line: appends of several processes never interleave

@@ -82,7 +82,7 @@ def body_leaks(text: str, content_type: str = "") -> list[str]:
             snippet = m.group(0).strip().replace("\n", " ")[:80]
             found.append(f"response body leaks a stack trace or internal path: {snippet!r}")
             break
-    if any(value in t for t in texts for value in redactor.values):
+    if any(value in t for t in texts for value in redactor.given_values):
         found.append("response body contains a secret value")
     return found
 
