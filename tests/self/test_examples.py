@@ -318,6 +318,8 @@ class Runner:
             "STAGING_URL": url, "LOAD_DURATION": "3", "LOAD_USERS": "5", "LOAD_WORKERS": "1",
             "PROBE_DB": str(tmp / "probe.db"), "PROBE_LOCATION": "selftest", "METRICS_PORT": str(free_port()),
             "SYNTHGATE_REPORTS": "reports",
+            # the GitLab gate's baseline: no shared database, and no previous artifact yet (the demo answers 404)
+            "SYNTHGATE_DB": "", "SYNTHGATE_BASELINE": f"{url}/no-previous-run/artifacts.zip",
         }
         self.argo = {"base-url": url, "stages": "smoke"}  # what a Rollout passes; smoke keeps the run short
 
