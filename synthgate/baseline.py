@@ -180,28 +180,38 @@ def _decode(encoding: str, blob: bytes) -> list[float]:
     return [float(v) for v in json.loads(blob)]
 
 
-def _saved_run(source: str) -> tuple[Verdict, dict, str]:
-    """A previous run's verdict and samples from its reports (folder, archive or URL)."""
-    from synthgate.baseline_source import reports_folder
+def _saved_run(source: str, progress: Callable[[str], None]) -> tuple[Verdict, dict, str] | None:
+    """A previous run's verdict and samples from its reports (folder, archive or URL); None if a URL has none yet."""
+    from synthgate.baseline_source import NoPreviousRun, reports_folder
+
+    try:
+        with reports_folder(source) as folder:
+            return _read_saved(folder, source)
+    except NoPreviousRun as exc:
+        progress(f"baseline: {exc}; nothing to compare with (the first run?)")
+        return None
+
+
+def _read_saved(folder: Path, source: str) -> tuple[Verdict, dict, str]:
     from synthgate.profile import ProfileError
 
-    with reports_folder(source) as folder:
-        try:
-            saved = Verdict.load_file(folder / "verdict.json")
-            samples_path = folder / SAMPLES_FILE
-            samples = json.loads(samples_path.read_text()) if samples_path.exists() else {}
-        except (OSError, ValueError) as exc:
-            raise ProfileError(f"--baseline {source}: verdict.json is not a synthgate verdict: {exc}") from None
+    try:
+        saved = Verdict.load_file(folder / "verdict.json")
+        samples_path = folder / SAMPLES_FILE
+        samples = json.loads(samples_path.read_text()) if samples_path.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"--baseline {source}: verdict.json is not a synthgate verdict: {exc}") from None
     return saved, samples.get("samples_ms", {}), f"saved run {source}"
 
 
-def _load_baseline(opts: HistoryOptions, profile: Profile, verdict: Verdict) -> tuple[Verdict, dict, str] | None:
+def _load_baseline(opts: HistoryOptions, profile: Profile, verdict: Verdict,
+                   progress: Callable[[str], None]) -> tuple[Verdict, dict, str] | None:
     """The baseline verdict and its samples: from --baseline (reports of a run), or the last passing run stored."""
     choice = opts.baseline or "last-pass"
     if choice == "none":
         return None
     if choice != "last-pass":
-        return _saved_run(choice)
+        return _saved_run(choice, progress)
     with _store(opts) as store:
         rows = store.runs(profile.name, verdict="pass", target=target_key(verdict, profile), limit=1)
         if not rows:
@@ -216,7 +226,7 @@ def compare(verdict: Verdict, profile: Profile, opts: HistoryOptions, progress: 
     cfg = profile.baseline
     if not cfg.enabled:
         return
-    found = _load_baseline(opts, profile, verdict)
+    found = _load_baseline(opts, profile, verdict, progress)
     if found is None:
         return
     base, base_samples, source = found

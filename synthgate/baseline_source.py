@@ -26,6 +26,10 @@ ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 HEADER_ENV = "SYNTHGATE_BASELINE_HEADER"  # "Name: value" sent with the download, e.g. GitLab's "JOB-TOKEN: ..."
 
 
+class NoPreviousRun(ProfileError):
+    """The URL answered 404: there is no previous run yet (the first pipeline of a project), so no comparison."""
+
+
 def _error(source: str, what: str) -> ProfileError:
     return ProfileError(redactor(f"--baseline {source}: {what}; expected a previous run's reports folder, a "
                                  ".zip/.tar.gz of one, or an http(s) URL of such an archive"))
@@ -46,6 +50,8 @@ def download(url: str, dest: Path, max_bytes: int = MAX_DOWNLOAD_BYTES,
     try:
         # httpx drops the header on a redirect to another host (artifact APIs redirect to blob storage)
         with httpx.stream("GET", url, headers=headers, follow_redirects=True, timeout=timeout_s) as reply:
+            if reply.status_code == 404:
+                raise NoPreviousRun(redactor(f"--baseline {url}: no previous reports there (404)"))
             if reply.status_code != 200:
                 raise _error(url, f"download answered {reply.status_code}")
             declared = int(reply.headers.get("content-length") or 0)

@@ -69,7 +69,8 @@ def test_bad_sources_are_clear_usage_errors(tmp_path: Path, served: str) -> None
         zf.writestr("verdict.json", "{}")
     for source, expected in ((str(tmp_path / "nope"), "not found"), (str(tmp_path / "empty"), "no verdict.json"),
                              (str(tmp_path / "www" / "junk.zip"), "not a readable zip archive"),
-                             (str(evil), "points outside the archive"), (f"{served}/missing.zip", "answered 404"),
+                             (str(evil), "points outside the archive"),
+                             (f"{served}/missing.zip", "no previous reports there"),
                              ("http://127.0.0.1:1/r.zip", "download failed")):
         with pytest.raises(ProfileError, match=expected), reports_folder(source):
             pass
