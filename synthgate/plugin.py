@@ -182,7 +182,11 @@ def sg(request: pytest.FixtureRequest) -> Recorder:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Open the results file when the gate asked for one."""
+    """Open the results file when the gate asked for one; set up pytest-playwright for the team's own checks."""
+    if config.pluginmanager.hasplugin("playwright") and not config.pluginmanager.hasplugin("synthgate-user-e2e"):
+        from synthgate.e2e import user_fixtures  # registered last: overrides pytest-playwright's fixtures
+
+        config.pluginmanager.register(user_fixtures, "synthgate-user-e2e")
     path = config.getoption("synthgate_results", None)
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
