@@ -18,6 +18,7 @@ from synthgate.checks import smoke
 from synthgate.checks.outcome import Attempted
 from synthgate.plugin_user import USER_ID, pytest_collection_modifyitems, pytest_runtest_makereport, sg_client  # noqa: F401
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
+from synthgate.project import default_profile
 from synthgate.redact import redactor
 
 _PROFILE_KEY = pytest.StashKey[tuple[Profile, Path]]()
@@ -39,8 +40,8 @@ SMOKE_FIXTURES = {
 def pytest_addoption(parser: pytest.Parser) -> None:
     """synthgate's options (--base-url comes from pytest-base-url, which pytest-playwright brings)."""
     group = parser.getgroup("synthgate")
-    group.addoption("--profile", default=os.environ.get("SYNTHGATE_PROFILE", "demo"),
-                    help="profile path or bundled name (default: demo, or SYNTHGATE_PROFILE)")
+    group.addoption("--profile", default=os.environ.get("SYNTHGATE_PROFILE") or default_profile(),
+                    help="profile path or bundled name (default: SYNTHGATE_PROFILE, ./synthgate.yaml, else demo)")
     group.addoption("--synthgate-results", default=None, help="write one JSON line per check to this file")
     group.addoption("--synthgate-reports", default="reports", help="reports directory (for artefacts)")
     group.addoption("--synthgate-options", default="{}", help="stage options as JSON")

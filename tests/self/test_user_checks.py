@@ -113,3 +113,27 @@ def _write(data: dict[str, Any]) -> Path:
     with handle:
         yaml.safe_dump(data, handle)
     return Path(handle.name)
+
+
+def test_team_browser_check_runs_in_the_e2e_stage(demo_target: Any, tmp_path: Path, cli) -> None:
+    repo = _repo(tmp_path, demo_target.url)  # no journeys: the team's browser check alone makes the stage run
+    (repo / "tests" / "e2e").mkdir()
+    (repo / "tests" / "e2e" / "test_landing.py").write_text(
+        "def test_title(page):\n    page.goto('/')\n    assert 'synthgate' in page.title()\n")
+    proc = cli("run", "--stages", "e2e", "--no-rollback", "--reports", str(tmp_path / "r"), cwd=repo)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    checks = _checks(tmp_path / "r")
+    assert checks["tests/e2e/test_landing.py::test_title[chromium]"]["status"] == "passed"
+
+
+def test_plain_pytest_in_the_team_repository_uses_its_profile(demo_target: Any, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = _repo(tmp_path, demo_target.url)
+    (repo / "tests" / "smoke" / "test_name.py").write_text(
+        "def test_profile_name(sg_profile, sg_client):\n    assert sg_profile.name == 'team'\n"
+        "    assert sg_client.get('/v1/health').status_code == 200\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/smoke", "-q", "-p", "no:cacheprovider"],
+                          cwd=repo, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
