@@ -70,6 +70,15 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{msg} (got {shown})" if "got" not in msg else msg
 
 
+def _did_you_mean(error: Any) -> str:
+    if error["type"] != "extra_forbidden" or not error["loc"]:
+        return ""
+    from synthgate.profile.schema import suggest  # builds the schema: only when a field is unknown
+
+    close = suggest(str(error["loc"][-1]))
+    return f"; did you mean '{close}'?" if close else ""
+
+
 def format_validation_error(path: Path, exc: ValidationError, text: str | None = None) -> str:
     """One readable message naming file (with line:column when the YAML text is given), each field path and
     what was expected."""
@@ -79,7 +88,8 @@ def format_validation_error(path: Path, exc: ValidationError, text: str | None =
     for error in sorted(exc.errors(), key=lambda e: locate(root, tuple(e["loc"])) or (0, 0)):
         where = locate(root, tuple(error["loc"]))
         at = f"{path}:{where[0]}:{where[1]}" if where else str(path)
-        lines.append(f"  {at}: {_field_path(yaml_path(root, tuple(error['loc'])))}: {_describe(error)}")  # type: ignore[arg-type]
+        lines.append(f"  {at}: {_field_path(yaml_path(root, tuple(error['loc'])))}: {_describe(error)}"  # type: ignore[arg-type]
+                     + _did_you_mean(error))
     return "\n".join(lines)
 
 
@@ -103,7 +113,7 @@ def load_profile(spec: str) -> tuple[Profile, Path]:
         raise ProfileError(f"{path}: not a text file: a profile is UTF-8 YAML (byte {exc.start} is not UTF-8)"
                            ) from None
     except IsADirectoryError:
-        raise ProfileError(f"{path}: is a directory, expected a profile file (YAML)") from None
+        raise ProfileError(f"{path}: cannot read profile: is a directory (expected a YAML file)") from None
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read profile: {exc.strerror or exc}") from None
     if "\x00" in text:

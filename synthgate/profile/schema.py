@@ -9,6 +9,8 @@ accept every profile synthgate accepts.
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
 import json
 from typing import Any
 
@@ -107,3 +109,19 @@ def profile_schema() -> dict[str, Any]:
 def schema_text() -> str:
     """The schema as indented JSON text."""
     return json.dumps(profile_schema(), indent=2, sort_keys=False) + "\n"
+
+
+@functools.cache
+def field_names() -> frozenset[str]:
+    """Every field name the profile knows, in any section."""
+    schema = profile_schema()
+    names: set[str] = set(schema.get("properties", {}))
+    for definition in schema.get("$defs", {}).values():
+        names.update(definition.get("properties", {}))
+    return frozenset(names)
+
+
+def suggest(name: str) -> str | None:
+    """The known field closest to a misspelt one, if any is close."""
+    match = difflib.get_close_matches(name, sorted(field_names()), n=1, cutoff=0.75)
+    return match[0] if match else None
