@@ -55,6 +55,10 @@ def run(ctx: StageContext) -> StageResult:
         )
     out_dir = ctx.reports_dir / (STAGE if not ctx.label else f"{STAGE}-{ctx.label}")
     spec = _spec(ctx, cfg, out_dir)
+    if ctx.deadline is not None:  # the gate's --deadline: Locust is stopped before it (no data: inconclusive)
+        left = max(1.0, ctx.deadline - time.monotonic())
+        if left < (spec.timeout_s or float("inf")):
+            spec.timeout_s = left
     mode = f"open model, {spec.arrival_rate:g} req/s" if spec.arrival_rate else "closed model"
     ctx.progress(
         f"load: {spec.users} users, {spec.duration_s:g} s, {mode}"
