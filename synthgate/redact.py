@@ -74,7 +74,9 @@ class Redactor:
                 return
             self._remember(value, name, learned)
             if self._share is not None:
-                _append(self._share, name, value, learned)  # read back by _sync later, and skipped as known
+                # a share file another process already removed must not turn every request into an error
+                with contextlib.suppress(OSError):
+                    _append(self._share, name, value, learned)  # read back by _sync later, and skipped as known
 
     def learn(self, value: str | None, name: str) -> None:
         """Register a value learned from traffic (cookie, saved field, storage state) under a derived name."""
