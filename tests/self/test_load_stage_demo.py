@@ -45,7 +45,9 @@ def test_healthy_demo_passes(tmp_path: Path) -> None:
     stage, lines = _run_stage(tmp_path, None)
     checks = {c.id: c for c in stage.checks}
     assert stage.status == "passed", [c.message for c in stage.checks]
-    assert set(checks) == {"load.p95", "load.error_rate"}
+    aggregate = {cid for cid in checks if "[" not in cid}
+    assert aggregate == {"load.p95", "load.error_rate"}  # plus each task's own (load.p95[NAME], ...)
+    assert {cid for cid in checks if cid.startswith("load.p95[")} == {f"load.p95[{t.label}]" for t in LOAD.tasks}
     summary = LoadSummary.model_validate(stage.details["summary"])
     assert summary.requests > 100 and summary.p95_ms is not None and summary.p95_ms < 500
     assert summary.thresholds == {"p95_ms": 500.0, "error_rate": 0.01}
