@@ -88,7 +88,9 @@ def test_fault_fails_the_gate_with_a_curl_that_reproduces_it(fault: str, evidenc
         assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
         verdict = json.loads((tmp_path / "reports" / "verdict.json").read_text(encoding="utf-8"))
         summary = (tmp_path / "reports" / "summary.md").read_text(encoding="utf-8")
-        failed = [c for s in verdict["stages"] for c in s["checks"] if c["status"] == "failed"]
+        # the 5xx a crash answers also exceed the gate's server-error budget: that check is not a fuzz one
+        failed = [c for s in verdict["stages"] if s["name"] != "server-errors" for c in s["checks"]
+                  if c["status"] == "failed"]
         assert failed and all(c["id"].startswith("fuzz.") for c in failed)
         for check in failed:
             assert check["kind"] == "assertion" and check["curl"] and "property " in check["message"]
