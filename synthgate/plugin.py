@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from synthgate import server_errors
+from synthgate import procs, server_errors
 from synthgate.checks import smoke
 from synthgate.checks.outcome import Attempted
 from synthgate.plugin_user import USER_ID, pytest_collection_modifyitems, pytest_runtest_makereport, sg_client  # noqa: F401
@@ -190,6 +190,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(user_fixtures, "synthgate-user-e2e")
     path = config.getoption("synthgate_results", None)
     if path:
+        procs.die_with_parent()  # a stage process of a gate: it ends with the gate, even one killed with -9
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         config.stash[_RESULTS_KEY] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed at unconfigure
 

@@ -78,3 +78,24 @@ def _group_alive(pgid: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+PARENT_ENV = "SYNTHGATE_PARENT_PID"
+
+
+def die_with_parent() -> None:
+    """In a stage process: kill our own process group as soon as the gate that started us is gone (kill -9 too).
+
+    The gate sets SYNTHGATE_PARENT_PID; a thread polls getppid(), which changes when the parent dies.
+    """
+    expected = os.environ.get(PARENT_ENV)
+    if not expected or not expected.isdigit() or os.getppid() != int(expected):
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(expected):
+            time.sleep(0.5)
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -175,3 +175,33 @@ def test_embedded_demo_target_dies_with_a_killed_parent(tmp_path: Path) -> None:
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_stage_processes_end_with_a_gate_killed_with_sigkill(tmp_path: Path) -> None:
+    routes = "".join(f"  - {{id: c{n}, request: {{path: /c{n}}}, expect: {{status: 200}}}}\n" for n in range(20))
+    path = tmp_path / "slow-profile.yaml"
+    path.write_text(PROFILE + "checks:\n" + routes)  # 40 s of hanging checks
+    with hs.serve(hs.hang_after_headers) as port:
+        gate = subprocess.Popen([sys.executable, "-m", "synthgate", "run", "--profile", str(path), "--base-url",
+                                 f"http://127.0.0.1:{port}", "--stages", "smoke", "--no-rollback",
+                                 "--reports", str(tmp_path / "reports")], stdout=subprocess.PIPE, text=True)
+        try:
+            assert gate.stdout is not None
+            for line in gate.stdout:
+                if line.startswith("stage smoke"):
+                    break
+            time.sleep(3)  # the pytest child is running its checks now
+            running = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True, check=False)
+            assert running.stdout.split(), "no stage process found to begin with"
+            gate.send_signal(signal.SIGKILL)
+            gate.wait(timeout=10)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                left = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True, check=False)
+                if not left.stdout.strip():
+                    return
+                time.sleep(0.3)
+            pytest.fail(f"stage processes outlived the gate killed with SIGKILL: {left.stdout.split()}")
+        finally:
+            if gate.poll() is None:
+                gate.kill()
