@@ -57,6 +57,7 @@ class Redactor:
         self._learned: set[str] = set()  # values the target handed out (cookies, saved fields), not given to us
         self._lock = threading.RLock()
         self._share: Path | None = None
+        self._owner = False  # this process made the share file (a stage or a nested gate only inherited it)
         self._offset = 0
         shared = os.environ.get(SHARE_ENV)
         if shared:
@@ -148,13 +149,20 @@ class Redactor:
                 self._share.touch()
                 self._offset = self._share.stat().st_size
                 os.environ[SHARE_ENV] = str(self._share)
+                self._owner = True
                 atexit.register(self.unshare)
             return self._share
 
     def unshare(self) -> None:
-        """Stop sharing and delete the file (the values stay registered in this process)."""
+        """Stop sharing and delete the file (the values stay registered in this process).
+
+        Only the process that made the file deletes it: a gate run inside a stage keeps sharing with its parent.
+        """
         with self._lock:
             self._sync()
+            if not self._owner:
+                return
+            self._owner = False
             path, self._share = self._share, None
             if os.environ.get(SHARE_ENV) == str(path):
                 del os.environ[SHARE_ENV]

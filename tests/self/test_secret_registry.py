@@ -200,3 +200,18 @@ def test_learned_values_must_look_like_credentials() -> None:
     registry.add_set_cookie("sid=7f3a9c1e5b2d; Path=/")
     assert registry("dark mode, sid 7f3a9c1e5b2d") == "dark mode, sid [REDACTED:COOKIE_SID]"
     assert redactor is not registry
+
+
+def test_a_nested_gate_never_deletes_its_parents_share_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = Redactor()
+    monkeypatch.delenv(SHARE_ENV, raising=False)
+    path = parent.share()
+    try:
+        child = ("from synthgate.redact import redactor\n"
+                 "redactor.share(); redactor.add('nested-secret-1234', 'NESTED'); redactor.unshare()\n")
+        subprocess.run([sys.executable, "-c", child], check=True, env=dict(os.environ), timeout=60)
+        assert path.exists(), "a nested gate deleted the file its parent shares"
+        assert parent("nested-secret-1234") == "[REDACTED:NESTED]"
+    finally:
+        parent.unshare()
+    assert not path.exists()
