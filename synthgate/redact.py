@@ -235,8 +235,9 @@ class Redactor:
     @property
     def values(self) -> list[str]:
         """The registered secret values (for scrubbers and self-tests that grep outputs)."""
-        self._sync()
-        return list(self._secrets)
+        with self._lock:  # worker threads (the fuzz coverage phase) may be learning cookies meanwhile
+            self._sync()
+            return list(self._secrets)
 
     @property
     def given_values(self) -> list[str]:
@@ -244,8 +245,9 @@ class Redactor:
 
         Values the target itself handed out (a session cookie, an id a step saved) are redacted from every
         output too, but a response that repeats them leaks nothing."""
-        self._sync()
-        return [v for v in self._secrets if v not in self._learned]
+        with self._lock:
+            self._sync()
+            return [v for v in self._secrets if v not in self._learned]
 
 
 def _append(path: Path, name: str, value: str, learned: bool = False) -> None:

@@ -300,24 +300,26 @@ class FuzzEnv:
         result = Coverage(planned=len(probes), classes={p.input_class for p in probes})
         started = time.monotonic()
 
-        def one(probe: Probe) -> tuple[Probe, Exchange | None]:
+        def one(probe: Probe) -> tuple[Probe, Exchange | None, bool]:
             if time.monotonic() > deadline:
-                return probe, None
-            return probe, self.send_alone(probe)
+                return probe, None, True
+            return probe, self.send_alone(probe), False
 
         seen: dict[tuple[tuple[str, ...], str, str], tuple[Probe, Exchange, list[Violation]]] = {}
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="synthgate-fuzz") as pool:
-            for probe, ex in pool.map(one, probes):  # results in probe order: the first of a kind is kept
-                if ex is None:
-                    result.cut = result.cut or time.monotonic() > deadline
-                    result.unsendable += 0 if result.cut else 1
-                    continue
-                result.sent += 1
-                if self.run is not None:
-                    self.run.throttled += ex.status == THROTTLED
-                found = judge(probe, ex)
-                if found:
-                    seen.setdefault((*failure_key(found, ex), probe.input_class), (probe, ex, found))
+            answered = list(pool.map(one, probes))
+        # judged once every worker is done: the leak scan reads the secret registry the workers' answers teach
+        for probe, ex, late in answered:  # in probe order: the first failure of a kind is kept
+            if ex is None:
+                result.cut = result.cut or late
+                result.unsendable += not late
+                continue
+            result.sent += 1
+            if self.run is not None:
+                self.run.throttled += ex.status == THROTTLED
+            found = judge(probe, ex)
+            if found:
+                seen.setdefault((*failure_key(found, ex), probe.input_class), (probe, ex, found))
         for (props, answer, _), (probe, ex, found) in seen.items():
             probe, ex, found = self._shrunk(probe, ex, found, judge, (props, answer), deadline)
             result.failures.append(self._coverage_failure(probe, ex, found))
