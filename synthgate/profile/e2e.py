@@ -72,7 +72,7 @@ class Vitals(Strict):
     lcp_ms: float | None = Field(default=2500.0, gt=0)
     cls: float | None = Field(default=0.1, ge=0)
     inp_ms: float | None = Field(default=200.0, gt=0)
-    quiet_ms: int = Field(default=1000, ge=0, le=30_000)
+    quiet_ms: int = Field(default=2000, ge=0, le=30_000)  # 2 s: timers started at load land inside it under load
     max_observe_ms: int = Field(default=15_000, ge=1000, le=120_000)  # the observation ends by then regardless
 
 
