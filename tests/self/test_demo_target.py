@@ -415,6 +415,27 @@ def _cold_start_slow(c: httpx.Client) -> None:
     assert first >= 2.9 and second < 1.0, (first, second)  # the first call of the release starts it; then warm
 
 
+def _long_field_crash(c: httpx.Client) -> None:
+    assert c.post("/api/intake", json={**VALID_INTAKE, "target_reason": "r" * 5001}).status_code == 500
+    assert c.post("/api/intake", json={**VALID_INTAKE, "target_reason": "r" * 5000}).status_code == 400  # the edge
+
+
+def _late_lcp(c: httpx.Client) -> None:
+    page = c.get("/").text
+    assert '<main id="late-main" hidden>' in page and "setTimeout(" in page and "3000" in page
+
+
+def _late_shift(c: httpx.Client) -> None:
+    page = c.get("/").text
+    assert "promo-banner" in page and "600" in page and "hidden>" not in page  # shifts late, paints on time
+
+
+def _form_405(c: httpx.Client) -> None:
+    page = c.get("/intake").text  # the script is inlined in the page
+    assert 'fetch("/intake", {' in page and 'alert("Failed to submit")' in page
+    assert c.post("/intake", json=VALID_INTAKE).status_code == 405
+
+
 FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "missing-route": _missing_route,
     "health-500": _health_500,
@@ -442,6 +463,10 @@ FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "broken-link": _broken_link,
     "a11y-violation": _a11y_violation,
     "cold-start-slow": _cold_start_slow,
+    "long-field-crash": _long_field_crash,
+    "late-lcp": _late_lcp,
+    "late-shift": _late_shift,
+    "form-405": _form_405,
 }
 
 
