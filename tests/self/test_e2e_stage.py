@@ -72,11 +72,12 @@ def test_browser_fault_fails_the_gate_naming_the_step_with_evidence(cli: Any, tm
     first = failed[failing[0]]
     assert first["attempts"] == 2  # retried once in a fresh context before it counted
     kinds = {Path(e).suffix: reports / e for e in first["evidence"]}
-    assert set(kinds) == {".png", ".zip", ".log"}
+    assert set(kinds) == {".png", ".zip", ".log", ".har"}
+    assert json.loads(kinds[".har"].read_text(encoding="utf-8"))["log"]["entries"]  # the browser's exchanges
     assert kinds[".png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with zipfile.ZipFile(kinds[".zip"]) as trace:
         assert "trace.trace" in trace.namelist()
-    assert all(e.startswith("e2e/") for c in failed.values() for e in c["evidence"])
+    assert all(e.startswith("har/" if e.endswith(".har") else "e2e/") for c in failed.values() for e in c["evidence"])
     assert f"]({first['evidence'][0]})" in (reports / "summary.md").read_text(encoding="utf-8")
     # other journeys pass: the failure is pinned to the broken journey, not smeared over the stage
     assert {c.split(".")[0] for c in failed} == journeys
@@ -247,12 +248,13 @@ def test_journey_variants_without_code(variant_site: str, tmp_path: Path) -> Non
     journeys = [
         {"id": "toggle", "kind": "toggle", "path": "/index.html", "buttons": {"en": "#lang-en", "zh": "#lang-zh"},
          "storage_key": "variant_language", "html_lang": False,
+         "a11y": False,  # the variant page lacks <html lang> on purpose; accessibility has its own tests
          "texts": {"#spa": {"en": "Welcome in", "zh": "欢迎光临"}}},
-        {"id": "signup", "kind": "form", "path": "/form.html", "submit": "#send",
+        {"id": "signup", "kind": "form", "path": "/form.html", "submit": "#send", "a11y": False,
          "fields": {"#name": "${vars.who}", "#plan": "Pro", "#terms": True},
          "destination": {"name": "thanks", "url": r"/done\.html\?plan=pro$", "texts": {"#done": "choosing pro"}},
          "invalid": {"fields": {"#name": "Ada"}, "error": {"#err": "Accept the terms"}}},
-        {"id": "walk", "steps": [
+        {"id": "walk", "a11y": False, "steps": [
             {"goto": "/index.html"}, {"click": "#lang-zh"}, {"expect_storage": {"variant_language": "zh"}},
             {"id": "follows-link", "click": "#go"}, {"expect_url": r"/form\.html$"}, {"expect_title": "^Form$"},
             {"expect_no_text": "Thanks"}, {"expect_no_console_errors": True}, {"expect_vitals": {"lcp_ms": None}}]},
