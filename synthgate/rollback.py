@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import subprocess
@@ -14,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from synthgate import procs
+from synthgate import filelock, procs
 from synthgate.profile.model import Rollback
 from synthgate.redact import SHARE_ENV, redactor
 from synthgate.results import RollbackResult, StageResult
@@ -97,20 +96,13 @@ def shared_lock(db: str | Path | None, profile_name: str, base_url: str,
 def deployment_lock(path: Path, wait_s: float) -> Iterator[HeldLock | None]:
     """Hold the deployment's lock (waiting up to wait_s for another gate's rollback); None if never free."""
     with open(path, "a+") as handle:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    yield None
-                    return
-                time.sleep(0.2)
+        if not filelock.acquire(handle, wait_s):
+            yield None
+            return
         try:
             yield HeldLock(handle)
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            filelock.release(handle)
 
 
 def run_action(spec: Rollback, extra_env: dict[str, str]) -> tuple[int | None, str, float]:

@@ -7,7 +7,6 @@ can live with). Its locks are file locks beside the database: they cover the pro
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import sqlite3
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from synthgate import filelock
 from synthgate.store import schema
 from synthgate.store.base import BaseStore, Row, StoreError
 
@@ -98,16 +98,9 @@ class SqliteStore(BaseStore):
     def exclusive(self, name: str, wait_s: float) -> Iterator[bool]:
         """A file lock beside the database (this machine only); the kernel releases it on kill -9."""
         with open(self._lock_file(name), "a+") as handle:
-            deadline = time.monotonic() + wait_s
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        yield False
-                        return
-                    time.sleep(0.2)
+            if not filelock.acquire(handle, wait_s):
+                yield False
+                return
             try:
                 handle.seek(0)
                 handle.truncate()
@@ -115,7 +108,7 @@ class SqliteStore(BaseStore):
                 handle.flush()
                 yield True
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                filelock.release(handle)
 
     def lock_holder(self, name: str) -> str:
         """The pid written into the lock file by its holder."""
