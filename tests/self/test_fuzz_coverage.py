@@ -156,3 +156,12 @@ def test_demo_long_field_crash_is_found_by_the_huge_length_class(tmp_path: Path)
     (failure,) = check.details["failures"]  # one defect, however many fields show it
     assert failure["input_class"] == "huge_length" and failure["status"] == 500 and failure["phase"] == "coverage"
     assert "5001-character string" in failure["message"]
+
+
+def test_an_empty_path_segment_is_never_sent_as_an_input_of_the_route() -> None:
+    """`GET /api/campaign/` is another route than `/api/campaign/{id}` (a static fallback may answer it 200)."""
+    endpoint = FuzzEndpoint.model_validate({"method": "GET", "path": "/api/campaign/{id}",
+                                            "path_params": {"id": {"min_length": 1, "max_length": 40}}})
+    sent = [p for p in coverage.probes(endpoint, 2_000) if p.target == "id"]
+    assert sent and all(not p.path.endswith("/api/campaign/") for p in sent)
+    assert {"max_length+1", "huge_length", "unicode:emoji"} <= {p.input_class for p in sent}
