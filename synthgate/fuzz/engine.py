@@ -38,6 +38,9 @@ from synthgate.redact import redactor
 
 MESSAGE_CURL_LIMIT = 1_500  # the message quotes the curl line up to this; the check's curl field has all of it
 SHRINK_EXTRA_MIN_S, SHRINK_EXTRA_MAX_S = 2.0, 10.0  # shrinking time beyond a test's share
+# The coverage phase is a small fixed set of cases (under a second on loopback): it still runs this long past the
+# stage's budget when earlier tests spent it shrinking their failures, so a late test is measured, not "no data".
+COVERAGE_GRACE_S = 15.0
 
 
 class Pacer:
@@ -63,6 +66,7 @@ class Budget:
 
     def __init__(self, total_s: float, tests: int) -> None:
         self.deadline = time.monotonic() + total_s
+        self.coverage_deadline = self.deadline + COVERAGE_GRACE_S
         self.left = max(1, tests)
 
     def next_share(self) -> tuple[float, float]:
@@ -418,8 +422,8 @@ class FuzzEnv:
         outcome: BaseException | None = None
         if cover is not None and self.coverage_on:
             try:
-                # bounded by the stage's deadline, not the test's share: coverage comes before sampling
-                run.coverage = self.cover(cover[0], cover[1], self.budget.deadline)
+                # bounded by the stage's deadline (and its grace), not the test's share: coverage comes first
+                run.coverage = self.cover(cover[0], cover[1], self.budget.coverage_deadline)
             except WriteRefused as exc:
                 self.run = None
                 self._report(run, exc, sg)

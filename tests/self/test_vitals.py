@@ -38,11 +38,13 @@ def _vitals(page: Any) -> dict[str, Any]:
 
 def test_lcp_takes_a_candidate_painted_after_load(chromium: Any) -> None:
     page = _page(chromium, PAGE.format(main="", script=LATE_TEXT))
+    # the load event can come before the first paint on a busy machine: the header's candidate follows it
+    page.wait_for_function("() => window.__synthgateVitals().lcp !== null", timeout=1000)
     early = _vitals(page)
     page.wait_for_timeout(1800)
     late = _vitals(page)
     page.context.close()
-    assert early["lcp"] is not None and early["lcp"] < 1000  # the header: the page looked done at load
+    assert early["lcp"] < 1000  # the header: the page looked done at load
     assert late["lcp"] > 1200 and late["lcp_candidates"] >= 2 and late["lcp_element"] == "main#main"
     # the quiet window had not passed when the late text was still pending (budget 1000 ms, quiet 500 ms)
     assert not webvitals.observation_done({**early, "now": early["load"] + 600}, 500, 1000, 15000)
