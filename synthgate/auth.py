@@ -251,7 +251,7 @@ def gate_login(profile: Profile, base_url: str, reports_dir: Path, progress: Any
     check = CheckResult(id=CHECK_ID, status="failed", kind=first.kind or "assertion",  # type: ignore[arg-type]
                         message=redactor(f"login failed: {tried.message}"), attempts=tried.attempts,
                         duration_ms=round(tried.duration_ms, 1), curl=redactor(first.curl) if first.curl else None,
-                        details={"attempts_detail": tried.attempts_detail()})
+                        attempts_detail=tried.attempts_detail())
     progress(f"  FAIL {check.id}  {check.message[:160]}")
     return StageResult.from_checks("auth", [check], tried.duration_ms / 1000)
 

@@ -149,11 +149,6 @@ def compare_error_rate(name: str, before: tuple[int, int], after: tuple[int, int
 # -- history -----------------------------------------------------------------------------------------------------
 
 
-def target_key(verdict: Verdict, profile: Profile) -> str:
-    """What identifies the deployment across runs: the base URL, or the embedded target as one target."""
-    return "embedded-demo" if profile.embedded_demo and "127.0.0.1" in verdict.base_url else verdict.base_url
-
-
 def _store(opts: HistoryOptions) -> Store:
     return Store(resolve_db(opts.history_db))
 
@@ -162,7 +157,7 @@ def run_samples(verdict: Verdict) -> dict[str, list[float]]:
     """Raw latency samples per request name of this run's load stage (kept in memory by the gate)."""
     for stage in verdict.stages:
         if stage.name == "load":
-            return dict(stage.details.get("samples_ms") or {})
+            return dict(stage.samples_ms)
     return {}
 
 
@@ -204,7 +199,7 @@ def _read_saved(folder: Path, source: str) -> tuple[Verdict, dict, str]:
     return saved, samples.get("samples_ms", {}), f"saved run {source}"
 
 
-def _load_baseline(opts: HistoryOptions, profile: Profile, verdict: Verdict,
+def _load_baseline(opts: HistoryOptions, profile: Profile, target: str,
                    progress: Callable[[str], None]) -> tuple[Verdict, dict, str] | None:
     """The baseline verdict and its samples: from --baseline (reports of a run), or the last passing run stored."""
     choice = opts.baseline or "last-pass"
@@ -213,7 +208,7 @@ def _load_baseline(opts: HistoryOptions, profile: Profile, verdict: Verdict,
     if choice != "last-pass":
         return _saved_run(choice, progress)
     with _store(opts) as store:
-        rows = store.runs(profile.name, verdict="pass", target=target_key(verdict, profile), limit=1)
+        rows = store.runs(profile.name, verdict="pass", target=target, limit=1)
         if not rows:
             return None
         run_id = int(rows[0]["id"])
@@ -221,12 +216,14 @@ def _load_baseline(opts: HistoryOptions, profile: Profile, verdict: Verdict,
         return Verdict.model_validate_json(rows[0]["verdict_json"]), samples, f"last passing run #{run_id}"
 
 
-def compare(verdict: Verdict, profile: Profile, opts: HistoryOptions, progress: Callable[[str], None]) -> None:
-    """Compare this run with its baseline; adds the `baseline` block and a `baseline` stage of checks."""
+def compare(verdict: Verdict, profile: Profile, opts: HistoryOptions, progress: Callable[[str], None],
+            target: str) -> None:
+    """Compare this run with its baseline (`target`: the deployment's history key); adds the `baseline` block
+    and a `baseline` stage of checks."""
     cfg = profile.baseline
     if not cfg.enabled:
         return
-    found = _load_baseline(opts, profile, verdict, progress)
+    found = _load_baseline(opts, profile, target, progress)
     if found is None:
         return
     base, base_samples, source = found
@@ -267,14 +264,10 @@ def compare(verdict: Verdict, profile: Profile, opts: HistoryOptions, progress: 
     progress(f"baseline: {summary}")
 
 
-def record(verdict: Verdict, profile: Profile, opts: HistoryOptions) -> None:
-    """Store this run (verdict and raw samples) in the run history."""
+def record(verdict: Verdict, profile: Profile, opts: HistoryOptions, target: str) -> None:
+    """Store this run (verdict and raw samples) in the run history under the deployment's key `target`."""
     samples = run_samples(verdict)
-    stored = verdict.model_copy(deep=True)
-    for stage in stored.stages:
-        stage.details.pop("samples_ms", None)
-        stage.details.pop("histograms", None)
     with _store(opts) as store:
-        store.add_run(profile.name, target_key(verdict, profile), verdict.release, verdict.verdict,
-                      verdict.started_at, str(opts.reports_dir.resolve()), stored.model_dump_json(),
+        store.add_run(profile.name, target, verdict.release, verdict.verdict,
+                      verdict.started_at, str(opts.reports_dir.resolve()), verdict.model_dump_json(),
                       samples={name: json.dumps(values) for name, values in samples.items()}, encoding="json-ms")

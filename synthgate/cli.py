@@ -76,6 +76,7 @@ def _gate(
     expect_release: str | None = None, deadline_s: float | None = None,
 ) -> None:
     from synthgate.deadline import parse_deadline
+    from synthgate.demo import embedded
     from synthgate.gate import GateOptions, run_gate
     from synthgate.store import open_history
 
@@ -84,7 +85,8 @@ def _gate(
         explicit = stages is not None
         opts = GateOptions(profile=profile, base_url=base_url, stages=parse_stages(stages or ",".join(STAGE_ORDER)),
                            stages_explicit=explicit, reports_dir=reports,
-                           no_rollback=no_rollback, demo_fault=demo_fault, release=release, baseline=baseline,
+                           no_rollback=no_rollback, open_target=embedded.opener(base_url, demo_fault),
+                           release=release, baseline=baseline,
                            expect_release=expect_release, deadline_s=parse_deadline(deadline_s),
                            history_db=db, stage_options=stage_options, progress=say)
         verdict = run_gate(opts)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +16,7 @@ from synthgate import deadline as _deadline
 from synthgate.checks import cold
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
-from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
+from synthgate.profile import Profile, ProfileError, load_profile
 from synthgate.readiness import release as release_readiness
 from synthgate.redact import mask_url, redactor
 from synthgate.reports import ci, har
@@ -26,7 +26,6 @@ from synthgate.results import (
     EXIT_PASS,
     EXIT_ROLLBACK_FAILED,
     CheckResult,
-    LoadSummary,
     RollbackResult,
     StageResult,
     Verdict,
@@ -34,6 +33,7 @@ from synthgate.results import (
 )
 from synthgate.scrub import scrub_reports
 from synthgate.stages import STAGE_ORDER, StageContext, stage_runner
+from synthgate.target import Target, TargetOpener, opener_for
 
 
 @dataclass
@@ -47,7 +47,8 @@ class GateOptions:
     stages_explicit: bool = True
     reports_dir: Path = Path("reports")
     no_rollback: bool = False
-    demo_fault: str | None = None
+    # how the target is opened once the profile is loaded (default: --base-url, the environment or the profile)
+    open_target: TargetOpener | None = None
     release: str | None = None
     expect_release: str | None = None  # wait for the release marker to show this before judging
     baseline: str | None = None  # "last-pass" (default when history exists), "none", or a reports dir
@@ -55,16 +56,6 @@ class GateOptions:
     stage_options: dict[str, Any] = field(default_factory=dict)
     deadline_s: float | None = None  # --deadline: the whole gate, reports included (default: from the budgets)
     progress: Callable[[str], None] = print
-
-
-@dataclass
-class Target:
-    """The deployment under test."""
-
-    base_url: str
-    source: str
-    rollback_env: dict[str, str] = field(default_factory=dict)
-    release: str | None = None  # the release the embedded target was started with (what the gate expects)
 
 
 def prepare(opts: GateOptions) -> tuple[Profile, Path]:
@@ -77,31 +68,8 @@ def prepare(opts: GateOptions) -> tuple[Profile, Path]:
     unknown = [s for s in opts.stages if s not in STAGE_ORDER]
     if unknown:
         raise ProfileError(f"--stages: unknown stage(s) {', '.join(unknown)}; expected {', '.join(STAGE_ORDER)}")
+    release_readiness.expected_release(opts.expect_release, profile)  # an empty --expect-release: exit 2 now
     return profile, path
-
-
-@contextmanager
-def open_target(profile: Profile, path: Path, opts: GateOptions) -> Iterator[Target]:
-    """The base URL to gate; starts the embedded demo target when the profile asks and none is given."""
-    url, source = resolve_base_url(opts.base_url, profile)
-    if url:
-        if opts.demo_fault:
-            raise ProfileError("--demo-fault only applies to the embedded demo target (drop --base-url)")
-        yield Target(url, source)
-        return
-    if not profile.embedded_demo:
-        raise ProfileError(f"{path}: base_url: required: set it in the profile, or pass --base-url, "
-                           "or set SYNTHGATE_BASE_URL or API_URL (expected an http(s) URL)")
-    from synthgate.demo.faults import FAULTS
-    from synthgate.demo.server import EmbeddedTarget
-
-    if opts.demo_fault and opts.demo_fault not in FAULTS:
-        raise ProfileError(f"--demo-fault: unknown fault {opts.demo_fault!r}; expected one of {', '.join(FAULTS)}")
-    with EmbeddedTarget(fault=opts.demo_fault) as demo:
-        from synthgate.demo.releases import release_for
-
-        yield Target(demo.url, "embedded demo target", {"SYNTHGATE_DEMO_STATE": str(demo.state_path)},
-                     release=release_for(opts.demo_fault)["version"])
 
 
 def preflight(profile: Profile, base_url: str) -> CheckResult | None:
@@ -138,7 +106,8 @@ def run_gate(opts: GateOptions) -> Verdict:
     verdict = Verdict(verdict="inconclusive", exit_code=EXIT_INCONCLUSIVE, target=profile.name, base_url="",
                       started_at=started_at.isoformat(timespec="seconds"), duration_s=0.0, profile=str(path))
     with ExitStack() as stack:
-        target = stack.enter_context(open_target(profile, path, opts))
+        opener = opts.open_target or opener_for(opts.base_url)
+        target = stack.enter_context(opener(profile, path))
         stack.callback(auth.end)  # the session file does not outlive the gate
         verdict.base_url = mask_url(target.base_url)
         progress = _redacting(opts.progress)
@@ -197,8 +166,8 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
                     id=f"{name}.executed-checks", status="failed", kind="no-data",
                     message=f"inconclusive: --stages asked for {name}, but {result.message}")], result.duration_s)
             verdict.stages.append(result)
-            if name == "load" and "summary" in result.details:
-                verdict.load = LoadSummary.model_validate(result.details["summary"])
+            if result.load is not None:
+                verdict.load = result.load
             progress(f"stage {name}: {result.status} ({result.duration_s:.1f} s)")
             failed = result.status == "failed"
             reports.write_verdict_json(verdict, opts.reports_dir)  # a crash later still leaves this
@@ -207,13 +176,19 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
         if budget is not None:  # every 5xx of every stage against every request sent
             verdict.stages.append(budget)
             progress(f"server errors: {budget.message}")
-        baseline.compare(verdict, profile, opts, progress)  # adds a `baseline` stage when a history exists
+        # adds a `baseline` stage when a history exists
+        baseline.compare(verdict, profile, opts, progress, _history_key(verdict, target))
     verdict.verdict = decide(verdict.stages)
     verdict.exit_code = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}[verdict.verdict]
     verdict.reason = _reason(verdict)
     if verdict.verdict != "pass":
         _maybe_roll_back(verdict, profile, target, opts, progress, context)
-    baseline.record(verdict, profile, opts)
+    baseline.record(verdict, profile, opts, _history_key(verdict, target))
+
+
+def _history_key(verdict: Verdict, target: Target) -> str:
+    """What files this run in the history: the target's own key, else its base URL as reported."""
+    return target.history_key or verdict.base_url
 
 
 def _run_stage(name: str, ctx: StageContext) -> StageResult:

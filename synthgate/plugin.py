@@ -24,6 +24,8 @@ from synthgate.redact import redactor
 _PROFILE_KEY = pytest.StashKey[tuple[Profile, Path]]()
 _TARGET_KEY = pytest.StashKey[str]()
 _RESULTS_KEY = pytest.StashKey[Any]()
+# the result fields (synthgate.results.CheckResult) a test may set through `sg.set` besides id, kind, curl...
+TYPED_FIELDS = ("attempts_detail", "warnings", "contract_drift", "unverifiable")
 
 # fixture name -> smoke check kind it is parametrised with
 SMOKE_FIXTURES = {
@@ -35,6 +37,13 @@ SMOKE_FIXTURES = {
     "hygiene_check": "hygiene",  # readiness (synthgate/checks/readiness.py); tls_check: tests/smoke/test_readiness.py
     "links_check": "links",
 }
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register synthgate's hooks (see synthgate/hookspecs.py)."""
+    from synthgate import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,8 +101,8 @@ def sg_reports_dir(pytestconfig: pytest.Config) -> Path:
 
 
 def target_url(config: pytest.Config) -> str:
-    """The base URL under test, resolved once per run; starts the embedded demo target when the profile asks
-    for it and none is given (suites that need the URL at collection time, like fuzz, call this too)."""
+    """The base URL under test, resolved once per run; with none given, a conftest's `pytest_synthgate_target`
+    hook may provide one (suites that need the URL at collection time, like fuzz, call this too)."""
     profile, _ = sg_profile_of(config)
     if _TARGET_KEY in config.stash:
         return config.stash[_TARGET_KEY]
@@ -102,14 +111,9 @@ def target_url(config: pytest.Config) -> str:
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
     if not url:
-        if not profile.embedded_demo:
-            raise pytest.UsageError("no base URL: pass --base-url, or set SYNTHGATE_BASE_URL or API_URL")
-        from synthgate.demo.server import EmbeddedTarget
-
-        target = EmbeddedTarget()
-        target.start()
-        config.add_cleanup(target.stop)
-        url = target.url
+        url = config.hook.pytest_synthgate_target(config=config, profile=profile)  # a conftest may start one
+    if not url:
+        raise pytest.UsageError("no base URL: pass --base-url, or set SYNTHGATE_BASE_URL or API_URL")
     config.stash[_TARGET_KEY] = url
     return url
 
@@ -144,12 +148,13 @@ class Recorder:
         if final.exchanges:
             fields["details"] = {"status": final.exchanges[-1].status,
                                  "latency_ms": round(final.exchanges[-1].duration_ms, 2)}
-        if final.details:  # contract_drift / unverifiable (synthgate.checks.contract)
+        if final.details:  # the notes of drift or of an unverifiable answer (synthgate.checks.contract)
             fields["details"] = {**fields.get("details", {}), **final.details}
+        fields.update(contract_drift=final.contract_drift, unverifiable=final.unverifiable)
         if result.attempts > 1 or first is not None:
-            fields["details"] = {**fields.get("details", {}), "attempts_detail": [
-                {**a, "message": redactor(a["message"]), "curl": redactor(a["curl"]) if a["curl"] else None}
-                for a in result.attempts_detail()]}
+            fields["attempts_detail"] = [
+                a.model_copy(update={"message": redactor(a.message), "curl": redactor(a.curl) if a.curl else None})
+                .model_dump() for a in result.attempts_detail()]
         if not final.ok:  # every exchange of every attempt as a HAR in reports/har/, linked as evidence
             from synthgate.reports.har import write_exchanges
 
@@ -251,9 +256,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         "curl": props.get("curl"),
         "evidence": props.get("evidence", []),
         "details": props.get("details", {}),
+        **{key: props[key] for key in TYPED_FIELDS if key in props},
     }
     # what this test sent and how many 5xx came back, for the gate's server-error budget
-    line["details"] = {**line["details"], "traffic": server_errors.tally.take()}
+    line["traffic"] = server_errors.tally.take().model_dump()
     if status == "failed" and line["kind"] is None:
         line["kind"] = "error" if report.when != "call" else "assertion"
     handle.write(json.dumps(line, ensure_ascii=False) + "\n")

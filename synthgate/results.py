@@ -31,6 +31,27 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class Traffic(BaseModel):
+    """What a check or a stage sent, and how many answers were a 5xx (the gate's server-error budget)."""
+
+    sent: int = 0
+    server_errors: int = 0
+
+
+class AttemptRecord(BaseModel):
+    """One attempt of a retried check, as the reports list it."""
+
+    attempt: int
+    ok: bool
+    message: str = ""
+    kind: str | None = None
+    status: int | None = None  # the last answer's HTTP status
+    requests: int = 0
+    server_errors: int = 0
+    duration_ms: float = 0.0
+    curl: str | None = None
+
+
 class CheckResult(BaseModel):
     """The outcome of one check (one pytest test, one journey step, one threshold, one property)."""
 
@@ -43,7 +64,12 @@ class CheckResult(BaseModel):
     kind: FailureKind | None = None
     curl: str | None = None  # a command that reproduces the failure, secrets redacted
     evidence: list[str] = Field(default_factory=list)  # artefact paths relative to the reports dir
-    details: dict[str, Any] = Field(default_factory=dict)
+    traffic: Traffic | None = None
+    attempts_detail: list[AttemptRecord] = Field(default_factory=list)  # when retried, or failed
+    warnings: list[str] = Field(default_factory=list)  # passed, with findings set to `warn` (never fail the gate)
+    contract_drift: bool = False  # failed only where the app departs from its runbook's contract
+    unverifiable: bool = False  # the answer says this could not be verified from here (a no-data failure)
+    details: dict[str, Any] = Field(default_factory=dict)  # what one check kind alone reports (free form)
 
     @property
     def is_evidence_failure(self) -> bool:
@@ -59,6 +85,11 @@ class StageResult(BaseModel):
     duration_s: float = 0.0
     checks: list[CheckResult] = Field(default_factory=list)
     message: str = ""
+    traffic: Traffic | None = None  # the stage's own total (load), else its checks' sum counts
+    # the load stage's figures (verdict.load) and raw samples (load/samples.json): kept out of the stage's JSON
+    load: LoadSummary | None = Field(default=None, exclude=True)
+    samples_ms: dict[str, list[float]] = Field(default_factory=dict, exclude=True)
+    histograms: dict[str, Any] = Field(default_factory=dict, exclude=True)
     details: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

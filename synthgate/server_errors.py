@@ -3,16 +3,15 @@
 A 5xx is the deployment answering, so it is never retried away; a check that still passed after one (its expected
 statuses allowed it, or a journey's retry went through) is reported apart from transport flakes. The budget
 (`defaults.max_server_error_rate`) is over all requests the gate sent: this process's (preflight, release
-marker) and those each stage's child process reports back (per check in result details, or per stage for load).
+marker) and those each stage's child process reports back (each check's `traffic`, or the stage's own for load).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
-from synthgate.results import CheckResult, StageResult
+from synthgate.results import CheckResult, StageResult, Traffic
 
 STAGE = "server-errors"
 CHECK_ID = "server-error-budget"
@@ -33,10 +32,10 @@ class Tally:
             if status is not None and status >= 500:
                 self._server_errors += 1
 
-    def take(self) -> dict[str, int]:
+    def take(self) -> Traffic:
         """The counts so far, and start again from zero."""
         with self._lock:
-            out = {"sent": self._sent, "server_errors": self._server_errors}
+            out = Traffic(sent=self._sent, server_errors=self._server_errors)
             self._sent = self._server_errors = 0
         return out
 
@@ -45,22 +44,19 @@ class Tally:
 tally = Tally()
 
 
-def _counts(details: dict[str, Any]) -> tuple[int, int]:
-    req = details.get("traffic")
-    if not isinstance(req, dict):
-        return 0, 0
-    return int(req.get("sent") or 0), int(req.get("server_errors") or 0)
+def _counts(traffic: Traffic | None) -> tuple[int, int]:
+    return (traffic.sent, traffic.server_errors) if traffic is not None else (0, 0)
 
 
 def stage_counts(stage: StageResult) -> tuple[int, int]:
     """(requests sent, 5xx answers) of one stage: its own total when it has one, else the sum over its checks."""
-    if isinstance(stage.details.get("traffic"), dict):
-        return _counts(stage.details)
+    if stage.traffic is not None:
+        return _counts(stage.traffic)
     sent = errors = 0
     for check in stage.checks:
-        if check.details.get("unverifiable"):
+        if check.unverifiable:
             continue  # its answer proved nothing here (synthgate.checks.contract): a no-data check, not evidence
-        s, e = _counts(check.details)
+        s, e = _counts(check.traffic)
         sent, errors = sent + s, errors + e
     return sent, errors
 
@@ -68,15 +64,15 @@ def stage_counts(stage: StageResult) -> tuple[int, int]:
 def passed_after_server_error(stages: list[StageResult]) -> list[tuple[str, CheckResult]]:
     """Checks that passed although the deployment answered them (or one of their attempts) with a 5xx."""
     return [(s.name, c) for s in stages for c in s.checks
-            if c.status == "passed" and _counts(c.details)[1] > 0]
+            if c.status == "passed" and _counts(c.traffic)[1] > 0]
 
 
-def budget_stage(stages: list[StageResult], own: dict[str, int], limit: float) -> StageResult | None:
+def budget_stage(stages: list[StageResult], own: Traffic, limit: float) -> StageResult | None:
     """A stage holding the one budget check, or None when no request was counted at all."""
     started = time.perf_counter()
     per_stage = {s.name: stage_counts(s) for s in stages if s.status != "skipped"}
-    sent = own.get("sent", 0) + sum(n for n, _ in per_stage.values())
-    errors = own.get("server_errors", 0) + sum(e for _, e in per_stage.values())
+    sent = own.sent + sum(n for n, _ in per_stage.values())
+    errors = own.server_errors + sum(e for _, e in per_stage.values())
     if sent == 0:
         return None
     rate = errors / sent
@@ -89,7 +85,7 @@ def budget_stage(stages: list[StageResult], own: dict[str, int], limit: float) -
         message += "; passed only after a 5xx: " + ", ".join(f"{s}/{c.id}" for s, c in passed_after)
     ok = rate <= limit
     # a reproduction: the first check that met a 5xx and kept its request as curl
-    curl = next((c.curl for s in stages for c in s.checks if c.curl and _counts(c.details)[1]), None)
+    curl = next((c.curl for s in stages for c in s.checks if c.curl and _counts(c.traffic)[1]), None)
     check = CheckResult(
         id=CHECK_ID, status="passed" if ok else "failed", kind=None if ok else "assertion", message=message,
         curl=None if ok else curl, duration_ms=max(0.001, round((time.perf_counter() - started) * 1000, 3)),

@@ -3,7 +3,7 @@
 A check keeps the operators' contract (its runbook's status code, field names). When the app departs from it in
 a way the profile knows (`expect.drift`) or that is plain from the answer (a field sent under another naming
 convention: `generationsUsed` for `generations_used`), the check still fails, and its message starts with
-"contract drift:" and `details.contract_drift` is true, so reports list drift apart from defects.
+"contract drift:" and `contract_drift` is true, so reports list drift apart from defects.
 When the answer says the check could not be verified from here (`expect.unverifiable`: a rate limit, an outside
 service this network cannot reach), the check is `no-data`: inconclusive, neither a pass nor evidence.
 """
@@ -98,7 +98,8 @@ def apply(outcome: Outcome, ex: Exchange, expect: Expect, failures: list[str]) -
         outcome.message = f"{NOT_VERIFIED_PREFIX}{where}{rule.reason}{hosts}; the app answered {status}"
         outcome.kind = "no-data"
         outcome.retryable = False
-        outcome.details = {**outcome.details, "unverifiable": True, "reason": rule.reason}
+        outcome.unverifiable = True
+        outcome.details = {**outcome.details, "reason": rule.reason}
         return outcome
     data = _json(ex)
     drift_notes: list[str] = []
@@ -123,7 +124,8 @@ def apply(outcome: Outcome, ex: Exchange, expect: Expect, failures: list[str]) -
         outcome.details = {**outcome.details, "drift_notes": drift_notes}
     else:
         outcome.message = DRIFT_PREFIX + "; ".join(drift_notes)
-        outcome.details = {**outcome.details, "contract_drift": True, "drift_notes": drift_notes}
+        outcome.contract_drift = True
+        outcome.details = {**outcome.details, "drift_notes": drift_notes}
     return outcome
 
 

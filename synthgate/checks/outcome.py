@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synthgate.http import Exchange
+from synthgate.results import AttemptRecord
 
 
 @dataclass
@@ -26,7 +27,9 @@ class Outcome:
     # may this failed attempt be repeated? None: yes exactly when its last request got no answer (transport)
     retryable: bool | None = None
     duration_ms: float = 0.0
-    details: dict[str, Any] = field(default_factory=dict)  # e.g. contract_drift, unverifiable (checks.contract)
+    contract_drift: bool = False  # failed only where the app departs from its runbook (checks.contract)
+    unverifiable: bool = False  # the answer says this cannot be verified from here (checks.contract)
+    details: dict[str, Any] = field(default_factory=dict)  # the notes of either (checks.contract)
 
     def __post_init__(self) -> None:
         if self.retryable is None:
@@ -46,13 +49,13 @@ class Outcome:
         """How many of this attempt's requests the deployment answered with a 5xx."""
         return sum(1 for ex in self.exchanges if ex.status is not None and ex.status >= 500)
 
-    def summary(self, n: int) -> dict[str, Any]:
+    def summary(self, n: int) -> AttemptRecord:
         """This attempt as one entry of a check's `attempts_detail` (messages are redacted by the writer)."""
         last = self.exchanges[-1] if self.exchanges else None
-        return {"attempt": n, "ok": self.ok, "message": self.message, "kind": None if self.ok else self.kind,
-                "status": last.status if last is not None else None, "requests": len(self.exchanges),
-                "server_errors": self.server_errors, "duration_ms": round(self.duration_ms, 1),
-                "curl": None if self.ok else self.curl}
+        return AttemptRecord(attempt=n, ok=self.ok, message=self.message, kind=None if self.ok else self.kind,
+                             status=last.status if last is not None else None, requests=len(self.exchanges),
+                             server_errors=self.server_errors, duration_ms=round(self.duration_ms, 1),
+                             curl=None if self.ok else self.curl)
 
 
 @dataclass
@@ -94,7 +97,7 @@ class Attempted:
         """Requests sent over every attempt."""
         return sum(len(o.exchanges) for o in self.history)
 
-    def attempts_detail(self) -> list[dict[str, Any]]:
+    def attempts_detail(self) -> list[AttemptRecord]:
         """Every attempt in order, for the report."""
         return [o.summary(n) for n, o in enumerate(self.history, 1)]
 

@@ -80,6 +80,7 @@ def probe(
     """Probe the target on a schedule until stopped (SIGTERM: after the checks in flight), or once with --once."""
     if ctx.invoked_subcommand is not None:
         return
+    from synthgate.demo import embedded
     from synthgate.probe.service import ProbeOptions, run_probe
 
     stage_list = [s.strip() for s in stages.split(",") if s.strip()] if stages is not None else None
@@ -89,7 +90,7 @@ def probe(
     opts = ProbeOptions(profile=profile, base_url=base_url, every=_duration("--every", every), stages=stage_list,
                         db=db, once=once, metrics_port=metrics_port, metrics_addr=metrics_addr, location=location,
                         reports_dir=reports, quiet=quiet, alert_grace_s=_duration("--alert-grace", alert_grace) or 10.0,
-                        no_alerts=no_alerts)
+                        no_alerts=no_alerts, open_target=embedded.opener(base_url))
     try:
         code = run_probe(opts)
     except (ProfileError, ProbeSetupError, StoreError) as exc:

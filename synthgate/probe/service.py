@@ -34,6 +34,7 @@ from synthgate.profile import ProfileError
 from synthgate.redact import redactor
 from synthgate.results import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
 from synthgate.store import ProbeResult, Store, StoreError, resolve_db
+from synthgate.target import TargetOpener, opener_for
 
 LOCATION = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 PRUNE_EVERY_S = 3600.0
@@ -58,6 +59,7 @@ class ProbeOptions:
     alert_grace_s: float = ALERT_GRACE_S
     no_alerts: bool = False  # try a profile without its alert channels (and their secrets)
     extra: dict[str, Any] = field(default_factory=dict)
+    open_target: TargetOpener | None = None  # the CLI's opener can start the embedded demo target
 
 
 class HardStop(BaseException):
@@ -99,7 +101,7 @@ def _check_e2e_available() -> None:
 
 def run_probe(opts: ProbeOptions) -> int:
     """Run the probe as asked; returns the exit code. ProfileError/ProbeSetupError/StoreError for usage problems."""
-    from synthgate.gate import GateOptions, open_target, prepare
+    from synthgate.gate import GateOptions, prepare
 
     profile, path = prepare(GateOptions(profile=opts.profile, stages=["smoke"]))
     stages = opts.stages or list(profile.probe.stages)
@@ -123,7 +125,7 @@ def run_probe(opts: ProbeOptions) -> int:
     probe: _Probe | None = None
     try:
         with probe_lock(store, profile.name, opts.location), \
-                open_target(profile, path, GateOptions(profile=opts.profile, base_url=opts.base_url)) as target:
+                (opts.open_target or opener_for(opts.base_url))(profile, path) as target:
             jobs: list[Job] = []
             if profile.auth is not None:  # log in before the first round, then again every round
                 from synthgate import auth

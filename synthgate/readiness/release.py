@@ -13,6 +13,7 @@ import httpx
 
 from synthgate.checks.expect import MISSING, lookup
 from synthgate.http import make_client, send_raw
+from synthgate.profile import ProfileError
 from synthgate.profile.model import Profile
 from synthgate.results import CheckResult, ReleaseWait, Verdict
 
@@ -22,10 +23,15 @@ _SHORT_SHA = 7  # a short git SHA names the same release as the full one
 
 def expected_release(cli_value: str | None, profile: Profile, target_release: str | None = None) -> tuple[str, str]:
     """(expected value, where it came from): --expect-release, else release.expect_env's variable, else the
-    release the embedded target was started with; ("", "") when nothing is expected."""
-    if cli_value:
-        return cli_value, "--expect-release"
+    release the embedded target was started with; ("", "") when nothing is expected. A value that is set but
+    empty (an unset CI variable) is a ProfileError, never "wait for nothing"."""
     env = profile.release.expect_env
+    for value, source in ((cli_value, "--expect-release"), (os.environ.get(env) if env else None, f"${env}")):
+        if value is not None and not value.strip():
+            raise ProfileError(f"{source}: set but empty: expected the release id the new deploy shows "
+                               "(an unset CI variable? pass a value, or leave it out to judge without waiting)")
+    if cli_value:
+        return cli_value.strip(), "--expect-release"
     if env and os.environ.get(env):
         return os.environ[env], f"${env}"
     if target_release:

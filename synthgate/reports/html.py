@@ -172,12 +172,10 @@ def _card(stage: str, c: CheckResult, images: _Inliner) -> str:
            f'<div class="meta">attempts: {c.attempts} · {c.duration_ms:.0f} ms</div>',
            f'<div class="message">{escape(c.message)}</div>']
     details = dict(c.details)
-    attempts = details.pop("attempts_detail", None) or []
-    if len(attempts) > 1:  # each attempt apart: a retry may fail for another reason than the first
-        rows = "".join(f'<li>attempt {escape(str(a.get("attempt")))}: '
-                       f'{"ok" if a.get("ok") else escape(str(a.get("message")))}'
-                       + (f' (status {escape(str(a["status"]))})' if a.get("status") is not None else "") + "</li>"
-                       for a in attempts)
+    if len(c.attempts_detail) > 1:  # each attempt apart: a retry may fail for another reason than the first
+        rows = "".join(f'<li>attempt {a.attempt}: {"ok" if a.ok else escape(a.message)}'
+                       + (f" (status {a.status})" if a.status is not None else "") + "</li>"
+                       for a in c.attempts_detail)
         out.append(f'<h4>Attempts</h4><ol class="attempts">{rows}</ol>')
     prop = details.pop("property", None) or details.pop("properties", None)
     if prop:
@@ -402,7 +400,7 @@ def _stage_table(stage: StageResult, images: _Inliner) -> str:
                     f'<td class="msg">{escape(_short(c.message))}{extra}</td></tr>')
     table = ('<table class="stage"><tr><th>status</th><th>check</th><th class="num">attempts</th>'
              f'<th class="num">time</th><th>message</th></tr>{"".join(rows)}</table>')
-    details = {k: val for k, val in stage.details.items() if k != "summary"}  # load's summary has its own section
+    details = stage.details  # load's figures (verdict.load) have their own section
     more = (f"<details><summary>{escape(stage.name)} stage details</summary><pre>{escape(_pretty(details))}</pre>"
             "</details>") if details else ""
     return head + table + more

@@ -9,9 +9,6 @@ from pathlib import Path
 from synthgate.redact import redactor
 from synthgate.results import Verdict
 
-# bulky raw data of the load stage: kept out of verdict.json, written to load/samples.json for --baseline DIR
-RAW_KEYS = ("samples_ms", "histograms")
-
 
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -21,13 +18,13 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write(verdict: Verdict, reports_dir: Path) -> Path:
-    """Write verdict.json atomically (redacted), and load/samples.json when the load stage recorded samples."""
+    """Write verdict.json atomically (redacted), and load/samples.json when the load stage recorded samples
+    (bulky raw data, kept out of verdict.json, read back by --baseline DIR)."""
     data = verdict.model_dump(mode="json")
     raw: dict[str, dict] = {}
-    for stage in data["stages"]:
-        for key in RAW_KEYS:
-            if key in stage.get("details", {}):
-                raw[key] = stage["details"].pop(key)
+    for stage in verdict.stages:
+        if stage.samples_ms or stage.histograms:
+            raw = {"samples_ms": stage.samples_ms, "histograms": stage.histograms}
     path = reports_dir / "verdict.json"
     _atomic_write(path, redactor(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
     if raw:

@@ -44,10 +44,9 @@ def render(verdict: Verdict) -> str:
             out.append(f"### {stage} / `{c.id}`")
             out += ["", f"{c.message}", "", f"attempts: {c.attempts}, {c.duration_ms:.0f} ms"
                     + (f", kind: {c.kind}" if c.kind else ""), ""]
-            attempts = c.details.get("attempts_detail") or []
-            if len(attempts) > 1:  # each attempt apart: a retry may fail for another reason than the first
-                out += [f"- attempt {a.get('attempt')}: {'ok' if a.get('ok') else _cell(str(a.get('message')), 300)}"
-                        + (f" (status {a['status']})" if a.get("status") is not None else "") for a in attempts]
+            if len(c.attempts_detail) > 1:  # each attempt apart: a retry may fail for another reason than the first
+                out += [f"- attempt {a.attempt}: {'ok' if a.ok else _cell(a.message, 300)}"
+                        + (f" (status {a.status})" if a.status is not None else "") for a in c.attempts_detail]
                 out.append("")
             if c.curl:
                 out += ["Reproduce:", "", "```sh", c.curl, "```", ""]
@@ -61,16 +60,16 @@ def render(verdict: Verdict) -> str:
         out += [f"- {stage} / `{c.id}`: passed on attempt {c.attempts}" for stage, c in flaky_checks]
         out.append("")
     after_5xx = [(stage, c) for stage, c in v.all_checks()
-                 if c.status == "passed" and (c.details.get("traffic") or {}).get("server_errors")]
+                 if c.status == "passed" and c.traffic is not None and c.traffic.server_errors]
     if after_5xx:  # not transport flakes: the deployment answered 5xx (see the server-error budget)
         out += ["## Passed only after a server error (5xx; counted in the server-error budget)", ""]
-        out += [f"- {stage} / `{c.id}`: {c.details['traffic']['server_errors']} 5xx answer(s)"
+        out += [f"- {stage} / `{c.id}`: {c.traffic.server_errors} 5xx answer(s)"  # type: ignore[union-attr]
                 for stage, c in after_5xx]
         out.append("")
-    warned = [(stage, c) for stage, c in v.all_checks() if c.status == "passed" and c.details.get("warnings")]
+    warned = [(stage, c) for stage, c in v.all_checks() if c.status == "passed" and c.warnings]
     if warned:
         out += ["## Warnings (reported, not failing the gate)", ""]
-        out += [f"- {stage} / `{c.id}`: {_cell('; '.join(c.details['warnings']), 400)}" for stage, c in warned]
+        out += [f"- {stage} / `{c.id}`: {_cell('; '.join(c.warnings), 400)}" for stage, c in warned]
         out.append("")
     if v.load is not None:
         out += _load_section(v)
@@ -91,8 +90,8 @@ def render(verdict: Verdict) -> str:
 
 def _contract_section(v: Verdict) -> list[str]:
     """Contract drift and not-verified checks, listed apart from defects (see synthgate.checks.contract)."""
-    drift = [(s, c) for s, c in v.failed_checks() if c.details.get("contract_drift")]
-    unverified = [(s, c) for s, c in v.failed_checks() if c.details.get("unverifiable")]
+    drift = [(s, c) for s, c in v.failed_checks() if c.contract_drift]
+    unverified = [(s, c) for s, c in v.failed_checks() if c.unverifiable]
     out: list[str] = []
     if drift:
         out += ["## Contract drift (the app departs from the profile's contract; fails the gate)", ""]

@@ -27,7 +27,7 @@ from typing import Any
 from synthgate.loadgen.plan import build_plan
 from synthgate.loadgen.runner import PERCENTILE_MIN_SAMPLES, LoadRunError, LoadRunResult, LoadRunSpec, run_load
 from synthgate.profile.load import LoadConfig
-from synthgate.results import CheckResult, LoadSummary, StageResult
+from synthgate.results import CheckResult, LoadSummary, StageResult, Traffic
 from synthgate.stages import user_checks
 from synthgate.stages.base import StageContext
 
@@ -106,10 +106,6 @@ def run(ctx: StageContext) -> StageResult:
         notes=notes,
     )
     details: dict[str, Any] = {
-        "summary": summary.model_dump(),
-        "traffic": {"sent": result.requests, "server_errors": server_error_count(result)},  # the 5xx budget
-        "histograms": result.histograms,
-        "samples_ms": result.samples_ms,
         "run": {
             "mode": result.mode,
             "arrival_rate": result.arrival_rate,
@@ -134,6 +130,10 @@ def run(ctx: StageContext) -> StageResult:
         time.monotonic() - started,
         message=_headline(result),
         details=details,
+        load=summary,
+        traffic=Traffic(sent=result.requests, server_errors=server_error_count(result)),  # the 5xx budget
+        samples_ms=result.samples_ms,
+        histograms=result.histograms,
     )
 
 

@@ -58,16 +58,16 @@ def _run(profile_path: Path, url: str):
 def test_drift_fails_and_says_so_unverifiable_is_no_data(demo_target, tmp_path) -> None:
     out = _run(_profile(tmp_path, demo_target.url, CHECKS), demo_target.url)
     camel = out["session-camel-case"]
-    assert not camel.ok and camel.kind == "assertion" and camel.details["contract_drift"] is True
+    assert not camel.ok and camel.kind == "assertion" and camel.contract_drift is True
     assert camel.message.startswith("contract drift:") and "generations_used" in camel.message
     status = out["login-status-drift"]
-    assert not status.ok and status.details["contract_drift"] is True
+    assert not status.ok and status.contract_drift is True
     assert "status 401, expected 403" in status.message and "auth.py:12" in status.message
     mixed = out["drift-and-defect"]  # a real defect is never re-labelled as drift
     assert not mixed.ok and not mixed.message.startswith("contract drift") and "plan" in mixed.message
-    assert "contract_drift" not in mixed.details and "also contract drift" in mixed.message
+    assert not mixed.contract_drift and "also contract drift" in mixed.message
     nodata = out["needs-ai-provider"]
-    assert not nodata.ok and nodata.kind == "no-data" and nodata.details["unverifiable"] is True
+    assert not nodata.ok and nodata.kind == "no-data" and nodata.unverifiable is True
     assert nodata.message.startswith("not verified here:") and UNREACHABLE_HOST in nodata.message
 
 
@@ -77,7 +77,7 @@ def test_unverifiable_is_evidence_when_the_outside_host_is_reachable(demo_target
     checks = CHECKS.split("  - id: needs-ai-provider")[1].replace(UNREACHABLE_HOST, host)
     out = _run(_profile(tmp_path, demo_target.url, "  - id: needs-ai-provider" + checks), demo_target.url)
     final = out["needs-ai-provider"]
-    assert not final.ok and final.kind == "assertion" and "unverifiable" not in final.details
+    assert not final.ok and final.kind == "assertion" and not final.unverifiable
     assert "status 401, expected 200" in final.message
 
 
@@ -88,7 +88,7 @@ def test_gate_reports_drift_apart_and_no_data_is_inconclusive(demo_target, tmp_p
                "--reports", str(reports))
     assert proc.returncode == 1, proc.stdout + proc.stderr  # drift is a real difference: it fails the gate
     checks = {c["id"]: c for s in json.loads((reports / "verdict.json").read_text())["stages"] for c in s["checks"]}
-    assert checks["session-camel-case"]["details"]["contract_drift"] is True
+    assert checks["session-camel-case"]["contract_drift"] is True
     assert checks["needs-ai-provider"]["kind"] == "no-data"
     summary = (reports / "summary.md").read_text(encoding="utf-8")
     drift_part = summary.split("## Contract drift", 1)[1].split("\n## ", 1)[0]
@@ -118,6 +118,6 @@ def test_demo_faults_the_real_apps_taught(tmp_path, cli, fault, stage, check_id,
     assert proc.returncode == 1, proc.stdout + proc.stderr
     checks = {c["id"]: c for s in json.loads((reports / "verdict.json").read_text())["stages"] for c in s["checks"]}
     assert checks[check_id]["status"] == "failed", checks[check_id]
-    assert bool(checks[check_id]["details"].get("contract_drift")) is drift
+    assert checks[check_id]["contract_drift"] is drift
     if drift:
         assert "generations_used is sent as generationsUsed" in checks[check_id]["message"]

@@ -22,8 +22,8 @@ def test_first_failing_attempt_gives_the_message() -> None:
     assert tried.message.startswith("connection reset")
     assert "the last attempt: step 1: status 409" in tried.message
     detail = tried.attempts_detail()
-    assert [a["message"] for a in detail] == ["connection reset", "step 1: status 409, expected 200"]
-    assert [a["ok"] for a in detail] == [False, False]
+    assert [a.message for a in detail] == ["connection reset", "step 1: status 409, expected 200"]
+    assert [a.ok for a in detail] == [False, False]
 
 
 def test_multi_step_checks_declare_whether_a_retry_may_rerun_them() -> None:
@@ -55,7 +55,7 @@ def test_attempts_reach_verdict_json_and_the_summary(tmp_path: Path) -> None:
     check = next(c for s in verdict["stages"] for c in s["checks"] if c["id"] == "change-password")
     assert check["status"] == "failed" and check["attempts"] == 2
     assert check["message"].startswith("RemoteProtocolError") or "disconnected" in check["message"].lower()
-    detail = check["details"]["attempts_detail"]
+    detail = check["attempts_detail"]
     assert [a["status"] for a in detail] == [None, 409]
     assert "409" in detail[1]["message"]
     summary = (tmp_path / "r" / "summary.md").read_text()

@@ -11,7 +11,7 @@ from detect_server import Script, serve
 
 from synthgate.gate import GateOptions, run_gate
 from synthgate.loadgen.runner import LoadRunResult
-from synthgate.results import CheckResult, StageResult
+from synthgate.results import CheckResult, StageResult, Traffic
 from synthgate.server_errors import Tally, budget_stage
 from synthgate.stages.load import server_error_count
 
@@ -67,7 +67,7 @@ def test_a_5xx_is_not_retried_and_counts_against_the_budget(tmp_path: Path) -> N
     assert transport["status"] == "passed" and transport["flaky"] and transport["attempts"] == 2
     tolerated = checks["tolerates-503"]
     assert tolerated["status"] == "passed" and not tolerated["flaky"]
-    assert tolerated["details"]["traffic"] == {"sent": 1, "server_errors": 1}
+    assert tolerated["traffic"] == {"sent": 1, "server_errors": 1}
     budget = checks["server-error-budget"]
     assert budget["status"] == "failed" and budget["kind"] == "assertion"
     assert budget["details"]["counted"]["server_errors"] == 2
@@ -87,22 +87,22 @@ def test_tally_and_budget_arithmetic() -> None:
     tally = Tally()
     for status in (200, 500, None, 503, 404):
         tally.record(status)
-    assert tally.take() == {"sent": 5, "server_errors": 2} and tally.take() == {"sent": 0, "server_errors": 0}
+    assert tally.take() == Traffic(sent=5, server_errors=2) and tally.take() == Traffic()
 
     def check(cid: str, status: str, sent: int, errors: int) -> CheckResult:
-        return CheckResult(id=cid, status=status, details={"traffic": {"sent": sent, "server_errors": errors}})  # type: ignore[arg-type]
+        return CheckResult(id=cid, status=status, traffic=Traffic(sent=sent, server_errors=errors))  # type: ignore[arg-type]
 
     smoke = StageResult.from_checks("smoke", [check("a", "passed", 10, 0), check("b", "passed", 5, 1)], 1.0)
     load = StageResult.from_checks("load", [check("load.p95", "passed", 0, 0)], 1.0,
-                                   details={"traffic": {"sent": 985, "server_errors": 9}})
+                                   traffic=Traffic(sent=985, server_errors=9))
     skipped = StageResult.skipped("fuzz", "fail fast")
-    stage = budget_stage([smoke, load, skipped], {"sent": 0, "server_errors": 0}, 0.01)
+    stage = budget_stage([smoke, load, skipped], Traffic(), 0.01)
     assert stage is not None and stage.checks[0].status == "passed"  # 10 of 1,000: exactly the budget
     assert stage.checks[0].details["by_stage"] == {"smoke": {"sent": 15, "server_errors": 1},
                                                    "load": {"sent": 985, "server_errors": 9}}
-    over = budget_stage([smoke, load], {"sent": 0, "server_errors": 1}, 0.01)
+    over = budget_stage([smoke, load], Traffic(server_errors=1), 0.01)
     assert over is not None and over.checks[0].status == "failed"
-    assert budget_stage([skipped], {"sent": 0, "server_errors": 0}, 0.01) is None  # nothing sent: nothing to judge
+    assert budget_stage([skipped], Traffic(), 0.01) is None  # nothing sent: nothing to judge
 
 
 @pytest.mark.parametrize(("errors", "expected"), [({"GET /x: HTTP 500": 3, "GET /y: HTTP 503": 2}, 5),

@@ -142,7 +142,7 @@ def full_verdict(reports: Path, screenshot: str) -> Verdict:
         CheckResult(id="load:error_rate", status="failed", message="error rate 1.20 % over 1.00 %",
                     details={"measured": 0.012, "limit": 0.01}),
         CheckResult(id="load:p95_ms", status="passed", message="P95 18.5 ms ≤ 500 ms"),
-    ], 12.0, details={"summary": load.model_dump()})
+    ], 12.0, load=load)
     baseline = {"release": "r41", "source": "last passing run", "decision": "regression",
                 "summary": "P95 of POST /api/generate rose 40 %",
                 "metrics": [{"name": "POST /api/generate p95", "before": 12.0, "after": 16.8, "change": "+40 %",

@@ -8,7 +8,7 @@ import pytest
 
 from synthgate.profile import load_profile
 from synthgate.profile.load import LoadConfig, LoadTask, LoadThresholds
-from synthgate.results import LoadSummary, StageResult
+from synthgate.results import StageResult
 from synthgate.stages.base import StageContext
 from synthgate.stages.load import run
 
@@ -48,12 +48,13 @@ def test_healthy_demo_passes(tmp_path: Path) -> None:
     aggregate = {cid for cid in checks if "[" not in cid}
     assert aggregate == {"load.p95", "load.error_rate"}  # plus each task's own (load.p95[NAME], ...)
     assert {cid for cid in checks if cid.startswith("load.p95[")} == {f"load.p95[{t.label}]" for t in LOAD.tasks}
-    summary = LoadSummary.model_validate(stage.details["summary"])
+    summary = stage.load
+    assert summary is not None
     assert summary.requests > 100 and summary.p95_ms is not None and summary.p95_ms < 500
     assert summary.thresholds == {"p95_ms": 500.0, "error_rate": 0.01}
     assert set(summary.per_request) == {"health", "session", "landing"}
-    assert summary.history and stage.details["histograms"]["health"]
-    assert stage.details["samples_ms"]["health"]
+    assert summary.history and stage.histograms["health"]
+    assert stage.samples_ms["health"]
     for name in ("locust_stats.csv", "locust_stats_history.csv", "report.html"):
         assert (tmp_path / "reports" / "load" / name).exists()
     assert any(line.startswith("load ") and "req/s" in line for line in lines)

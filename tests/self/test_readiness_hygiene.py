@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from synthgate.checks import hygiene
+from synthgate.demo import embedded
 from synthgate.gate import GateOptions, run_gate
 from synthgate.profile import bundled_dir
 from synthgate.profile.readiness import HygieneConfig
@@ -87,11 +88,12 @@ def test_a_warn_item_is_reported_and_never_fails_the_gate(tmp_path: Path) -> Non
     demo["hygiene"]["nosniff"] = "warn"
     profile = tmp_path / "demo-warn.yaml"
     profile.write_text(yaml.safe_dump(demo))
-    verdict = run_gate(GateOptions(profile=str(profile), stages=["smoke"], demo_fault="missing-nosniff",
+    verdict = run_gate(GateOptions(profile=str(profile), stages=["smoke"],
+                                   open_target=embedded.opener(None, "missing-nosniff"),
                                    reports_dir=tmp_path / "r", no_rollback=True, baseline="none",
                                    progress=lambda _: None))
     assert verdict.verdict == "pass", verdict.reason
     check = next(c for _, c in verdict.all_checks() if c.id == "hygiene:nosniff")
-    assert check.status == "passed" and "X-Content-Type-Options: nosniff missing" in check.details["warnings"][0]
+    assert check.status == "passed" and "X-Content-Type-Options: nosniff missing" in check.warnings[0]
     summary = (tmp_path / "r" / "summary.md").read_text()
     assert "## Warnings" in summary and "hygiene:nosniff" in summary

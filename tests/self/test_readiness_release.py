@@ -7,12 +7,13 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
-from synthgate.demo import releases
+from synthgate.demo import embedded, releases
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.gate import GateOptions, run_gate
-from synthgate.profile import bundled_dir
+from synthgate.profile import ProfileError, bundled_dir
 from synthgate.profile.model import Profile
 from synthgate.readiness import release
 
@@ -54,6 +55,16 @@ def test_matching_and_where_the_expected_value_comes_from(monkeypatch) -> None:
     assert release.expected_release(None, profile) == ("", "")
 
 
+def test_an_expected_release_set_but_empty_is_a_usage_error(cli, tmp_path: Path, monkeypatch) -> None:
+    # an unset CI variable must not turn into "no wait": the gate would judge the old release
+    proc = cli("run", "--stages", "smoke", "--expect-release", "", "--reports", str(tmp_path / "r"), timeout=60)
+    assert proc.returncode == 2 and "--expect-release: set but empty" in proc.stderr, proc.stderr
+    assert "internal error" not in proc.stderr and not (tmp_path / "r" / "verdict.json").exists()
+    monkeypatch.setenv("SG_TEST_SHA", " ")
+    with pytest.raises(ProfileError, match=r"\$SG_TEST_SHA: set but empty"):
+        release.expected_release(None, _profile(expect_env="SG_TEST_SHA"))
+
+
 def test_a_release_that_never_goes_live_is_inconclusive_and_not_rolled_back(cli, tmp_path: Path) -> None:
     profile = _demo_profile(tmp_path, wait_s=1.5, interval_s=0.25)
     proc = cli("run", "--profile", str(profile), "--stages", "smoke", "--expect-release", "9.9.9-never",
@@ -73,7 +84,8 @@ def test_a_release_that_never_goes_live_is_inconclusive_and_not_rolled_back(cli,
 
 def test_release_not_live_fault_keeps_the_old_version_and_the_gate_waits(tmp_path: Path) -> None:
     profile = _demo_profile(tmp_path, wait_s=2, interval_s=0.25)
-    verdict = run_gate(GateOptions(profile=str(profile), stages=["smoke"], demo_fault="release-not-live",
+    verdict = run_gate(GateOptions(profile=str(profile), stages=["smoke"],
+                                   open_target=embedded.opener(None, "release-not-live"),
                                    reports_dir=tmp_path / "r", baseline="none", progress=lambda _: None))
     assert verdict.verdict == "inconclusive" and verdict.exit_code == 4
     assert verdict.release_wait is not None and verdict.release_wait.last_seen == releases.HEALTHY_VERSION

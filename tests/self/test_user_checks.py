@@ -5,6 +5,7 @@ file:line:column, the schema) on the checkout's own files."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,33 @@ def test_plain_pytest_in_the_team_repository_uses_its_profile(demo_target: Any, 
     proc = subprocess.run([sys.executable, "-m", "pytest", "tests/smoke", "-q", "-p", "no:cacheprovider"],
                           cwd=repo, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_a_conftest_provides_the_target_through_the_plugin_hook(demo_target: Any, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = _repo(tmp_path, demo_target.url)
+    profile = repo / "synthgate.yaml"
+    profile.write_text(profile.read_text().replace(f"base_url: {demo_target.url}\n", ""))  # no URL anywhere
+    (repo / "tests" / "smoke" / "test_up.py").write_text(
+        "def test_up(base_url, sg_client):\n    assert sg_client.get('/v1/health').status_code == 200\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("SYNTHGATE_BASE_URL", "API_URL")}
+    command = [sys.executable, "-m", "pytest", "tests/smoke", "-q", "-p", "no:cacheprovider"]
+    proc = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode != 0 and "no base URL" in proc.stdout + proc.stderr, proc.stdout[-2000:]
+    (repo / "conftest.py").write_text(  # the team's local server (here: the running demo) through the hook
+        f"def pytest_synthgate_target(config, profile):\n    return {demo_target.url!r}\n")
+    proc = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_this_repository_runs_its_smoke_suite_alone_against_the_embedded_demo(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SYNTHGATE_BASE_URL", "API_URL", "SYNTHGATE_PROFILE")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/smoke", "-q", "-p", "no:cacheprovider", "-k",
+                           "health", "--synthgate-reports", str(tmp_path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=180, env=env)
+    assert proc.returncode == 0 and " passed" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]

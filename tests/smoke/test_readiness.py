@@ -25,7 +25,7 @@ def _run(check, profile, target, sg):
         sg.attempted(check.id, result)
     finally:
         if warnings:
-            sg.set(details={"warnings": warnings})
+            sg.set(warnings=warnings)
 
 
 def test_tls(tls_check, sg_profile, sg_target, sg):
