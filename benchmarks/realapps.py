@@ -294,10 +294,12 @@ NOTES = [
     "- **Rate limits.** ManuScript limits /auth/login to 5 and /auth/password-reset-request to 3 requests per IP "
     "(15 min / 1 h): a second gate within that window gets 429s, reported as no data. `--restart` clears the "
     "local KV holding the counters so each measurement starts fresh.",
-    "- **The false alarms are the gate's own**, left to the modules that make them: the fuzz coverage phase "
-    "sends an empty path parameter, which changes the route (synthgate/fuzz/coverage.py); the leak scan counts a "
-    "value a step saved (an id the app itself returned) as a secret when a later answer echoes it "
-    "(synthgate/redact.py learns saved fields).",
+    "- **False alarms are the gate's own**, and each one found is fixed in synthgate and guarded by a self-test. "
+    "The first measurement (2026-12-01) had two: the fuzz stage sent an empty path parameter, which names another "
+    "route (`/api/campaign/` is SixDegrees' static fallback page, 200) — no phase sends one now "
+    "(tests/self/test_fuzz_coverage.py); the leak scan counted a value the app itself handed out (a saved id "
+    "echoed later) as a leaked secret — only values the runner was given are leaks "
+    "(tests/self/test_leak_scan_learned.py).",
     "- **Fuzz writes.** SixDegrees is fuzzed with `fuzz.allow_writes: true` (its local D1 is a throwaway); the "
     "bundled profile keeps writes off for production.",
 ]

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from synthgate.demo.server import EmbeddedTarget
-from synthgate.fuzz import coverage
+from synthgate.fuzz import coverage, strategies
 from synthgate.fuzz.strategies import Probe
 from synthgate.profile import load_profile
 from synthgate.profile.fuzz import FuzzEndpoint
@@ -165,3 +167,18 @@ def test_an_empty_path_segment_is_never_sent_as_an_input_of_the_route() -> None:
     sent = [p for p in coverage.probes(endpoint, 2_000) if p.target == "id"]
     assert sent and all(not p.path.endswith("/api/campaign/") for p in sent)
     assert {"max_length+1", "huge_length", "unicode:emoji"} <= {p.input_class for p in sent}
+
+
+@settings(max_examples=300, database=None, suppress_health_check=list(HealthCheck), deadline=None)
+@given(data=st.data())
+def test_the_random_phase_never_sends_an_empty_path_segment_either(data: st.DataObject) -> None:
+    # the real-apps false alarm came back from the random phase (min_length-1 of a path id is ""): every
+    # strategy of a path parameter (valid, invalid, edge) fills each segment
+    endpoint = FuzzEndpoint.model_validate({"method": "GET", "path": "/api/campaign/{id}/page/{n}",
+                                            "path_params": {"id": {"min_length": 1, "max_length": 40},
+                                                            "n": {"type": "integer"}}})
+    valid, invalid, edge = strategies.param_cases(endpoint, 2_000)
+    assert invalid is not None
+    kind, label, path_values, _, _ = data.draw(st.one_of(valid, invalid, edge))
+    path = strategies.fill_path(endpoint.path, path_values)
+    assert "//" not in path and not path.endswith("/"), (kind, label, path)
