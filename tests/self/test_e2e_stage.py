@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
+import soak
 import yaml
 
 from synthgate.e2e import plan_all
@@ -83,11 +84,11 @@ def test_browser_fault_fails_the_gate_naming_the_step_with_evidence(cli: Any, tm
     assert {c.split(".")[0] for c in failed} == journeys
 
 
-def test_healthy_target_passes_the_journeys_ten_times_in_a_row(demo_target: Any, tmp_path: Path) -> None:
+def test_healthy_target_passes_the_journeys_round_after_round(demo_target: Any, tmp_path: Path) -> None:
     profile, _ = load_profile("demo")
     expected = [s.check_id for s in plan_all(profile)]
     with BrowserSession() as session:  # one warm browser, as within one stage run; a fresh context per journey
-        for n in range(10):
+        for n in range(soak.rounds(full=10, quick=3)):
             run = session.run(profile, demo_target.url, tmp_path)
             trouble = {c: (r.status, r.message, r.details.get("first_failure")) for c, r in run.results.items()
                        if r.status != "passed" or r.flaky or r.attempts != 1}

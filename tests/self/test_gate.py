@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import soak
 import yaml
 
 from synthgate.demo.server import EmbeddedTarget
@@ -44,16 +45,17 @@ def test_smoke_fault_closes_gate_and_rollback_is_verified(fault: str, tmp_path: 
     assert SMOKE_FAULTS[fault] in summary and "curl " in summary
 
 
-def test_healthy_target_passes_twenty_gates_in_a_row(tmp_path: Path) -> None:
+def test_healthy_target_passes_gate_after_gate(tmp_path: Path) -> None:
+    gates = soak.rounds(full=20, quick=5)
     outcomes = []
     with EmbeddedTarget() as target:
-        for n in range(20):
+        for n in range(gates):
             opts = GateOptions(profile="demo", base_url=target.url, stages=["smoke"],
                                reports_dir=tmp_path / str(n), progress=lambda _: None, baseline="none")
             verdict = run_gate(opts)
             outcomes.append((verdict.verdict, [c.id for _, c in verdict.failed_checks()]))
-    assert outcomes == [("pass", [])] * 20
-    last = verdict_of(tmp_path / "19")
+    assert outcomes == [("pass", [])] * gates
+    last = verdict_of(tmp_path / str(gates - 1))
     assert len(last["stages"][0]["checks"]) >= 15
     assert all(c["status"] == "passed" for c in last["stages"][0]["checks"])
 
