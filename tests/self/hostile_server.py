@@ -20,13 +20,15 @@ def _head(status: str = "200 OK", headers: dict[str, str] | None = None) -> byte
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def _read_request(conn: socket.socket) -> None:
+def _read_request(conn: socket.socket) -> bytes:
+    """The request's head (b"" when the client left before sending one)."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
         if not chunk:
-            return
+            return b""
         data += chunk
+    return data
 
 
 def _sleep_until_closed(conn: socket.socket, seconds: float) -> None:
@@ -126,12 +128,9 @@ def routes(table: dict[str, Handler], default: Handler) -> Handler:
     """Dispatch on the request path (the request is read here; handlers must not read it again)."""
 
     def handle(conn: socket.socket) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return
-            data += chunk
+        data = _read_request(conn)
+        if not data:
+            return
         path = data.split(b" ", 2)[1].decode("latin-1")
         handler = table.get(path.split("?")[0], default)
         handler(_Preread(conn))  # type: ignore[arg-type]
