@@ -28,6 +28,16 @@ class Job:
     interval: float
     run: Callable[[], list[ProbeResult]]
     stage: str = "smoke"
+    deadline_s: float | None = None  # the most one run may take: then it is reported timed out (no data)
+
+
+def smoke_deadline_s(profile: Profile, check: SmokeCheck) -> float:
+    """How long one run of a smoke check can take with every read bounded: each request at its whole-response
+    deadline, on every attempt, with the backoff between attempts, and a margin."""
+    steps = len(getattr(check.spec, "steps", None) or []) or 1
+    attempts = check.retries + 1
+    backoff = sum(profile.defaults.backoff_s * 2 ** n for n in range(check.retries))
+    return profile.defaults.timeout_s * steps * attempts + backoff + 5.0
 
 
 def outcome_of(status: str, kind: str | None, unreachable: str = "ignore") -> str:
@@ -67,7 +77,8 @@ def smoke_jobs(profile: Profile, base_url: str, every: float) -> list[Job]:
         def run(check: SmokeCheck = check) -> list[ProbeResult]:
             return [smoke_result(check, profile, base_url, unreachable)]
 
-        jobs.append(Job(id=check.id, interval=check.every or every, run=run))
+        jobs.append(Job(id=check.id, interval=check.every or every, run=run,
+                        deadline_s=smoke_deadline_s(profile, check)))
     return jobs
 
 

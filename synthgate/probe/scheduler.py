@@ -1,5 +1,9 @@
 """The scheduler: each job on its own interval, bounded parallelism, never a job overlapping itself, jitter.
 
+A run that outlasts its job's `deadline_s` is reported at once as timed out (no data: nothing says the target
+answered), so a round always ends in bounded time; the run's own late result is dropped when it comes, and the
+job does not start again before it has (every read is bounded, so it does).
+
 Checks are synchronous httpx code, so they run in a thread pool (measured in benchmarks/RESULTS-probe.md); the
 main thread only dispatches, and handles every result itself (store, incidents, metrics, output), so the store
 has one writer and the results of one job arrive in order.
@@ -80,6 +84,8 @@ class Scheduler:
         slots = {j.id: _Slot(j, start, start if once else start + self._offset(j)) for j in self.jobs}
         done: queue.Queue[tuple[Job, Future[list[ProbeResult]]]] = queue.Queue()
         running: dict[str, Future[list[ProbeResult]]] = {}
+        started: dict[str, float] = {}
+        timed_out: set[str] = set()  # reported as timed out, still running
         finished: set[str] = set()
         fresh = False  # results handled since the last after_results call
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="probe")
@@ -93,8 +99,17 @@ class Scheduler:
                             continue
                         fut = pool.submit(slot.job.run)
                         running[jid] = fut
+                        started[jid] = now
                         fut.add_done_callback(lambda f, job=slot.job: done.put((job, f)))
-                if not running and (self.stopping or (once and len(finished) == len(slots))):
+                for jid in [j for j in running if j not in timed_out]:
+                    job = slots[jid].job
+                    if job.deadline_s is not None and now - started[jid] > job.deadline_s:
+                        timed_out.add(jid)
+                        finished.add(jid)
+                        on_result(self._timed_out(job, now - started[jid]))
+                        fresh = True
+                live = [j for j in running if j not in timed_out]
+                if not live and (self.stopping or (once and len(finished) == len(slots))):
                     break
                 waiting = (s for s in slots.values() if s.job.id not in running)
                 idle = [s.due for s in waiting if not (once and s.job.id in finished)]
@@ -107,8 +122,11 @@ class Scheduler:
                     job, fut = item
                     del running[job.id]
                     finished.add(job.id)
-                    for result in self._results(job, fut):
-                        on_result(result)
+                    if job.id in timed_out:
+                        timed_out.discard(job.id)  # reported already; its late answer is not a result
+                    else:
+                        for result in self._results(job, fut):
+                            on_result(result)
                     self.rounds += 1
                     fresh = True
                     self._reschedule(slots[job.id], self.clock())
@@ -122,7 +140,14 @@ class Scheduler:
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)  # a hard stop does not wait for the checks in flight
             raise
-        pool.shutdown(wait=True)
+        # runs reported as timed out are not waited for (their reads are bounded: they end on their own)
+        pool.shutdown(wait=not timed_out, cancel_futures=True)
+
+    def _timed_out(self, job: Job, seconds: float) -> ProbeResult:
+        return ProbeResult(check_id=job.id, stage=job.stage, ts=time.time(), duration_ms=round(seconds * 1000, 1),
+                           status="failed", outcome="unknown", kind="no-data",
+                           message=f"timed out: the run took over {job.deadline_s:g} s (its deadline: every "
+                                   "attempt at the whole-response timeout); no data from this round")
 
     def _results(self, job: Job, fut: Future[list[ProbeResult]]) -> list[ProbeResult]:
         try:

@@ -186,6 +186,33 @@ def test_jitter_spreads_the_first_runs_and_stop_finishes_runs_in_flight() -> Non
     assert len(got) == sum(len(v) for v in rec.starts.values())
 
 
+def test_a_run_past_its_deadline_is_reported_timed_out_and_the_round_ends() -> None:
+    rec = Recorder()
+    stuck = rec.job("stuck", 60, 1.5)
+    stuck.deadline_s = 0.3
+    got: list[ProbeResult] = []
+    sched = Scheduler([stuck, rec.job("quick", 60, 0.0)], concurrency=2, jitter=0.0, on_result=got.append)
+    started = time.monotonic()
+    results = sched.run_once()
+    assert time.monotonic() - started < 1.2  # the round ends at the deadline, not when the stuck run does
+    by_id = {r.check_id: r for r in results}
+    assert by_id["quick"].outcome == "up"
+    timed = by_id["stuck"]
+    assert (timed.status, timed.outcome, timed.kind) == ("failed", "unknown", "no-data")
+    assert "timed out" in timed.message and "0.3 s" in timed.message
+    time.sleep(1.4)  # the stuck run ends on its own; its late answer is no second result
+    assert len(got) == 2
+
+    # scheduled: the timed-out job does not start again before its run has ended (never overlapping itself)
+    rec = Recorder()
+    stuck = rec.job("stuck", 0.1, 0.8)
+    stuck.deadline_s = 0.2
+    got = []
+    run_for(Scheduler([stuck], concurrency=2, jitter=0.0, on_result=got.append), 2.0)
+    assert rec.max_self == 1 and 2 <= len(rec.starts["stuck"]) <= 3
+    assert got and all(r.kind == "no-data" for r in got)
+
+
 # -- report, page, metrics -------------------------------------------------------------------------------------------
 
 def test_uptime_and_error_budget() -> None:
