@@ -24,7 +24,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install-postgres.sh
-	$(VENV)/bin/python -m pytest tests/self -q
+	$(VENV)/bin/python -m pytest tests/self -q --durations=20
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
