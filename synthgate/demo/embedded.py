@@ -18,11 +18,14 @@ def opener(base_url: str | None, fault: str | None = None) -> TargetOpener:
 
     @contextmanager
     def open_target(profile: Profile, path: Path) -> Iterator[Target]:
-        url, _ = resolve_base_url(base_url, profile)
+        url, source = resolve_base_url(base_url, profile)
         if url and fault:
             raise ProfileError("--demo-fault only applies to the embedded demo target (drop --base-url)")
-        if url or not profile.embedded_demo:
-            yield given_target(profile, path, base_url)
+        if url:
+            yield Target(url, source)
+            return
+        if not profile.embedded_demo:
+            yield given_target(profile, path, base_url)  # raises: no URL anywhere, and no demo to start
             return
         from synthgate.demo.faults import FAULTS
         from synthgate.demo.releases import release_for
