@@ -12,92 +12,37 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import urlencode
 
+from synthgate import http
+from synthgate.checks.expect import check_response, save_values
+from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
+from synthgate.http import TemplateError, expand, make_client, send, send_raw
+from synthgate.profile.model import Expect, Profile
 from synthgate.redact import redactor
+from synthgate.results import CheckResult, StageResult
+from synthgate.session import (  # re-exported: the session's readers (journeys, the transport) use these names
+    SESSION_ENV,
+    Session,
+    _lock,
+    _state,
+    browser_state,
+    current,
+    uses_auth,
+    value,
+)
 
-if TYPE_CHECKING:
-    from synthgate.checks.outcome import Attempted
-    from synthgate.profile.model import Profile, Request
+__all__ = ["SESSION_ENV", "Session", "browser_state", "current", "end", "gate_login", "listen", "login", "relogin",
+           "start", "uses_auth", "value"]
 
-SESSION_ENV = "SYNTHGATE_AUTH_SESSION"
 CHECK_ID = "auth.login"
-_USES_AUTH = re.compile(r"\$\{auth\.")
-
-
-@dataclass
-class Session:
-    """What the login left: saved values and cookies."""
-
-    values: dict[str, str] = field(default_factory=dict)
-    cookies: list[dict[str, str]] = field(default_factory=list)  # name, value, domain, path
-
-    def lookup(self, name: str) -> str | None:
-        """${auth.NAME}: a saved value, `cookies` (a Cookie header) or `cookie_<name>`."""
-        if name in self.values:
-            return self.values[name]
-        if name == "cookies":
-            return "; ".join(f"{c['name']}={c['value']}" for c in self.cookies) if self.cookies else None
-        if name.startswith("cookie_"):
-            return next((c["value"] for c in self.cookies if c["name"] == name[len("cookie_"):]), None)
-        return None
-
-    def register_secrets(self) -> None:
-        """Every saved value and cookie is a secret from now on, in this process and in the stage processes."""
-        for name, value in self.values.items():
-            redactor.learn(value, f"auth.{name}")
-        for cookie in self.cookies:
-            redactor.learn(cookie["value"], f"auth.cookie.{cookie['name']}")
-
-
-_lock = threading.Lock()
-_state: dict[str, Any] = {"session": None, "loaded_from": None, "relogged": False}
-
-
-def current() -> Session | None:
-    """This process's session: the one logged in here, else the one the gate shared through the environment."""
-    with _lock:
-        path = os.environ.get(SESSION_ENV)
-        if _state["session"] is None and path and _state["loaded_from"] != path:
-            _state["loaded_from"] = path
-            try:
-                data = json.loads(Path(path).read_text(encoding="utf-8"))
-                _state["session"] = Session(values={k: str(v) for k, v in data.get("values", {}).items()},
-                                            cookies=list(data.get("cookies", [])))
-            except (OSError, ValueError):
-                _state["session"] = None
-        return _state["session"]
-
-
-def value(name: str) -> str | None:
-    """The value of ${auth.NAME}, or None when there is no session or no such value."""
-    session = current()
-    return session.lookup(name) if session is not None else None
-
-
-def uses_auth(request: Request) -> bool:
-    """Whether a declared request refers to the session (so a 401 may mean it expired)."""
-    return bool(_USES_AUTH.search(request.model_dump_json()))
-
-
-def browser_state() -> dict[str, Any] | None:
-    """The login's cookies as Playwright storage state, or None."""
-    session = current()
-    if session is None or not session.cookies:
-        return None
-    cookies = [{"name": c["name"], "value": c["value"], "domain": c.get("domain") or "", "path": c.get("path") or "/",
-                "httpOnly": True, "secure": False, "sameSite": "Lax"} for c in session.cookies if c.get("domain")]
-    return {"cookies": cookies, "origins": []}
 
 
 def login(profile: Profile, base_url: str) -> tuple[Session | None, Attempted]:
     """Run the profile's login once (retried on transport failures only); the session, or None when it failed."""
-    from synthgate.checks.outcome import run_with_retries
-
     holder: dict[str, Session] = {}
 
     def attempt() -> Any:
@@ -114,11 +59,6 @@ def login(profile: Profile, base_url: str) -> tuple[Session | None, Attempted]:
 
 
 def _login_once(profile: Profile, base_url: str) -> tuple[Any, Session | None]:
-    from synthgate.checks.expect import check_response
-    from synthgate.checks.outcome import Outcome
-    from synthgate.checks.smoke import _save
-    from synthgate.http import TemplateError, make_client, send, send_raw
-
     cfg = profile.auth
     assert cfg is not None
     saved: dict[str, Any] = {}
@@ -129,7 +69,7 @@ def _login_once(profile: Profile, base_url: str) -> tuple[Any, Session | None]:
                 ex = send_raw(client, "POST", _url(base_url, cfg.oauth2.token_url),
                               {"Content-Type": "application/x-www-form-urlencoded"}, _token_form(profile))
                 exchanges.append(ex)
-                failures = check_response(ex, _oauth_expect(), None) + _save(ex, {"access_token": "access_token"},
+                failures = check_response(ex, _oauth_expect(), None) + save_values(ex, {"access_token": "access_token"},
                                                                               saved)
                 if ex.response is not None and not failures:
                     with_type = ex.response.json()
@@ -142,7 +82,7 @@ def _login_once(profile: Profile, base_url: str) -> tuple[Any, Session | None]:
                 for n, step in enumerate(cfg.steps, 1):
                     ex = send(client, base_url, profile, step.request, saved)
                     exchanges.append(ex)
-                    failures = check_response(ex, step.expect, None) + _save(ex, step.save, saved)
+                    failures = check_response(ex, step.expect, None) + save_values(ex, step.save, saved)
                     if failures:
                         failures[0] = f"login step {n} ({step.request.method} {step.request.path}): {failures[0]}"
                         break
@@ -164,10 +104,6 @@ def _url(base_url: str, url: str) -> str:
 
 
 def _token_form(profile: Profile) -> bytes:
-    from urllib.parse import urlencode
-
-    from synthgate.http import expand
-
     cfg = profile.auth.oauth2  # type: ignore[union-attr]
     assert cfg is not None
     form = {"grant_type": "client_credentials", "client_id": expand(cfg.client_id, profile),
@@ -181,8 +117,6 @@ def _token_form(profile: Profile) -> bytes:
 
 
 def _oauth_expect() -> Any:
-    from synthgate.profile.model import Expect
-
     return Expect(status=[200], json_types={"access_token": "string"})
 
 
@@ -239,8 +173,6 @@ def end() -> None:
 
 def gate_login(profile: Profile, base_url: str, reports_dir: Path, progress: Any) -> Any:
     """The gate's login: None when it succeeded (or there is no `auth:`), else a failed `auth` stage (fail fast)."""
-    from synthgate.results import CheckResult, StageResult
-
     session, tried = start(profile, base_url, reports_dir / ".work")
     if tried is None:
         return None
@@ -256,23 +188,15 @@ def gate_login(profile: Profile, base_url: str, reports_dir: Path, progress: Any
     return StageResult.from_checks("auth", [check], tried.duration_ms / 1000)
 
 
-def probe_job(profile: Profile, base_url: str, every: float, work_dir: Path) -> Any:
-    """For `synthgate probe`: log in now (before the first round), and again every round, as the job `auth.login`."""
-    import time
+def _relogin_on_401(event: http.Unauthorized) -> None:
+    """A declared request that used ${auth.…} got a 401: log in again (once per process) and have it resent."""
+    if uses_auth(event.request) and relogin(event.profile, event.base_url):
+        event.retry = True
 
-    from synthgate.probe.jobs import MESSAGE_LIMIT, Job
-    from synthgate.store import ProbeResult
 
-    def run() -> list[ProbeResult]:
-        ts = time.time()
-        session, tried = start(profile, base_url, work_dir)
-        assert tried is not None
-        ok = session is not None
-        return [ProbeResult(check_id=CHECK_ID, ts=ts, duration_ms=round(tried.duration_ms, 3),
-                            status="passed" if ok else "failed",
-                            outcome="up" if ok else ("unknown" if tried.final.kind == "unreachable" else "down"),
-                            kind=None if ok else (tried.final.kind or "assertion"), attempts=tried.attempts,
-                            message=redactor("ok" if ok else f"login failed: {tried.message}")[:MESSAGE_LIMIT])]
+def listen() -> None:
+    """Subscribe the re-login to the transport's 401s (idempotent; done when this module is imported)."""
+    http.events.subscribe(http.Unauthorized, _relogin_on_401)
 
-    start(profile, base_url, work_dir)  # the first round's checks need the session before they start
-    return Job(id=CHECK_ID, interval=every, run=run)
+
+listen()

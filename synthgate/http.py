@@ -1,4 +1,11 @@
-"""One HTTP client factory and request helper: timeouts, the synthetic-traffic header, curl repros."""
+"""One HTTP client factory and request helper: timeouts, the synthetic-traffic header, curl repros.
+
+The transport knows nothing of what listens to it: every completed exchange is published as an `Exchanged` event
+and every 401 to a declared request as an `Unauthorized` event on `events`; the 5xx tally
+(synthgate.server_errors), the cold-start ledger (synthgate.checks.cold) and the re-login (synthgate.auth)
+subscribe. Secret learning (headers, URLs, Set-Cookie) stays inline: a secret must never depend on a listener
+being registered.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +18,13 @@ import shlex
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from synthgate import auth, server_errors
+from synthgate import session
 from synthgate.bounded import (
     ACCEPT_ENCODING,
     DEFAULT_MAX_BODY_BYTES,
@@ -25,7 +33,6 @@ from synthgate.bounded import (
     headers_late_message,
     read_body,
 )
-from synthgate.checks import cold
 from synthgate.profile.model import Profile, Request
 from synthgate.redact import SENSITIVE_HEADERS, redactor
 
@@ -49,7 +56,7 @@ def expand(value: Any, profile: Profile, saved: dict[str, Any] | None = None) ->
         def one(m: re.Match[str]) -> str:
             scope, name = m.group(1), m.group(2)
             if scope == "auth":  # the session the `auth:` section logged in once per gate
-                found = auth.value(name)
+                found = session.value(name)
                 if found is None:
                     raise TemplateError(f"${{auth.{name}}} is not set: the profile's auth: section saved no {name}")
                 return found
@@ -158,6 +165,49 @@ class Exchange:
         return redactor("\n".join(lines))
 
 
+@dataclass(frozen=True)
+class Exchanged:
+    """Published after every request `send_raw` completes, answered or not."""
+
+    exchange: Exchange
+
+
+@dataclass
+class Unauthorized:
+    """Published when a declared request got a 401; a listener that logged in again sets `retry` to resend it."""
+
+    profile: Profile
+    base_url: str
+    request: Request
+    retry: bool = False
+
+
+Event = TypeVar("Event", Exchanged, Unauthorized)
+
+
+class Events:
+    """Listeners of the transport's events, by event type (thread-safe to publish; subscribe at import time)."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[type, list[Callable[[Any], None]]] = {}
+
+    def subscribe(self, kind: type[Event], listener: Callable[[Event], None]) -> None:
+        """Call `listener` with every event of type `kind`; subscribing the same listener twice has no effect."""
+        listeners = self._listeners.setdefault(kind, [])
+        if listener not in listeners:
+            listeners.append(listener)
+
+    def publish(self, event: Event) -> Event:
+        """Hand `event` to every listener of its type, in subscription order; the event, as they left it."""
+        for listener in self._listeners.get(type(event), ()):
+            listener(event)
+        return event
+
+
+# the process's transport events: listeners subscribe when their module is imported
+events = Events()
+
+
 def classify(exc: Exception) -> tuple[str, str]:
     """(kind, message) for a transport error: 'unreachable' only when the target gave no answer at all."""
     text = str(exc) or exc.__class__.__name__
@@ -198,8 +248,10 @@ def send(client: httpx.Client, base_url: str, profile: Profile, request: Request
     params = expand(request.params, profile, saved)
     ex = send_raw(client, request.method, url, headers, body, params=params,
                   follow_redirects=request.follow_redirects)
-    if ex.status == 401 and auth.uses_auth(request) and auth.relogin(profile, base_url):
-        return send(client, base_url, profile, request, saved)  # the session expired: once more, logged in again
+    if ex.status == 401:
+        unauthorized = events.publish(Unauthorized(profile, base_url, request))
+        if unauthorized.retry:
+            return send(client, base_url, profile, request, saved)  # the session expired: once more, logged in again
     return ex
 
 
@@ -242,9 +294,7 @@ def send_raw(
     finally:
         watchdog.cancel()
     ex.duration_ms = (time.perf_counter() - start) * 1000
-    # every request counts toward the gate's server-error budget
-    server_errors.tally.record(ex.status if ex.status is not None else ex.answered_status)
-    cold.observe(ex)  # the run's first request to this endpoint is a cold-start sample, not a warm one
+    events.publish(Exchanged(ex))  # the 5xx budget counts it; the cold ledger may keep it as a first contact
     return ex
 
 

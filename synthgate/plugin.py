@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
-from synthgate import procs, server_errors
+from synthgate import auth, plugin_user, procs, server_errors
 from synthgate.checks import smoke
 from synthgate.checks.outcome import Attempted
-from synthgate.plugin_user import USER_ID, pytest_collection_modifyitems, pytest_runtest_makereport, sg_client  # noqa: F401
+from synthgate.plugin_user import USER_ID
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
 from synthgate.project import default_profile
 from synthgate.redact import redactor
 
+USER_PLUGIN = "synthgate-user-checks"
 _PROFILE_KEY = pytest.StashKey[tuple[Profile, Path]]()
 _TARGET_KEY = pytest.StashKey[str]()
 _RESULTS_KEY = pytest.StashKey[Any]()
@@ -188,7 +189,10 @@ def sg(request: pytest.FixtureRequest) -> Recorder:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Open the results file when the gate asked for one; set up pytest-playwright for the team's own checks."""
+    """Open the results file when the gate asked for one; set up the team's own checks (and their playwright)."""
+    if not config.pluginmanager.has_plugin(USER_PLUGIN):
+        config.pluginmanager.register(plugin_user, USER_PLUGIN)  # sg_client, ids namespaced by file
+    auth.listen()  # a request whose ${auth.…} session expired logs in again, in this process too
     if config.pluginmanager.hasplugin("playwright") and not config.pluginmanager.hasplugin("synthgate-user-e2e"):
         from synthgate.e2e import user_fixtures  # registered last: overrides pytest-playwright's fixtures
 
@@ -208,7 +212,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _user_id(report: pytest.TestReport) -> str | None:
-    # a team's own check (marked by synthgate.plugin_user, whose hooks and sg_client fixture are imported above)
+    # a team's own check (marked by synthgate.plugin_user, registered in pytest_configure)
     return next((str(v) for k, v in report.user_properties if k == USER_ID), None)
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from synthgate.bundled import is_bundled
 from synthgate.check_client import CheckClient
+from synthgate.profile import Profile
 
 USER_ID = "synthgate-user-check"
 _CLIENT_KEY = pytest.StashKey[CheckClient]()
@@ -49,11 +50,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def sg_client(request: pytest.FixtureRequest, sg_target: str) -> Iterator[CheckClient]:
+def sg_client(request: pytest.FixtureRequest, sg_profile: Profile, sg_target: str) -> Iterator[CheckClient]:
     """An HTTP client on the target with the profile's headers, timeouts and transport retries (see CheckClient)."""
-    from synthgate.plugin import sg_profile_of
-
-    client = CheckClient(sg_profile_of(request.config)[0], sg_target)
+    client = CheckClient(sg_profile, sg_target)
     request.node.stash[_CLIENT_KEY] = client
     yield client
     client.attach()

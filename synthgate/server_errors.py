@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
+from synthgate import http
 from synthgate.results import CheckResult, StageResult, Traffic
 
 STAGE = "server-errors"
@@ -40,8 +41,16 @@ class Tally:
         return out
 
 
-# the process-wide tally: http.send_raw records into it
+# the process-wide tally: every exchange the transport completes is counted
 tally = Tally()
+
+
+def _count(event: http.Exchanged) -> None:
+    ex = event.exchange
+    tally.record(ex.status if ex.status is not None else ex.answered_status)
+
+
+http.events.subscribe(http.Exchanged, _count)
 
 
 def _counts(traffic: Traffic | None) -> tuple[int, int]:

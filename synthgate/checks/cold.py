@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from synthgate import http
+from synthgate.checks.security import cors_paths
+from synthgate.http import TemplateError, expand, make_client, send
 from synthgate.profile.model import Profile, Request
 from synthgate.redact import redactor
 from synthgate.reports import har
@@ -104,8 +107,8 @@ def read(path: Path | None = None) -> dict[str, dict[str, Any]]:
     return out
 
 
-def observe(ex: Any, by: str | None = None) -> bool:
-    """Record `ex` (an http.Exchange) when it is the run's first request to its endpoint; mark it `cold` then."""
+def observe(ex: http.Exchange, by: str | None = None) -> bool:
+    """Record `ex` when it is the run's first request to its endpoint; mark it `cold` then."""
     path = active()
     if path is None or _origin(ex.url) != os.environ.get(ORIGIN_ENV, ""):
         return False
@@ -165,8 +168,6 @@ class ColdEndpoint:
 
 def plan(profile: Profile) -> list[ColdEndpoint]:
     """Every endpoint the smoke checks touch, in a stable order, with the probe and budget for each."""
-    from synthgate.http import TemplateError, expand  # http imports this module: import at call time
-
     found: dict[str, ColdEndpoint] = {}
     declared: dict[str, list[float]] = {}
 
@@ -205,8 +206,6 @@ def plan(profile: Profile) -> list[ColdEndpoint]:
             safe = request if request.method in SAFE_METHODS else None
             add(request.path, check.id, check.cold_budget_ms, safe)
     if profile.security.enabled:
-        from synthgate.checks.smoke import cors_paths
-
         for path in cors_paths(profile):
             add(path, f"cors:{path}", None, Request(path=path), 2)
     for path, budgets in declared.items():
@@ -229,8 +228,6 @@ class Judgement:
 
 def first_contact(endpoint: ColdEndpoint, profile: Profile, base_url: str) -> None:
     """Send the endpoint's probe when no process of the run has touched it yet (observe() records it)."""
-    from synthgate.http import TemplateError, make_client, send
-
     if endpoint.probe is None or endpoint.path in read():
         return
     try:
@@ -280,3 +277,10 @@ def check(endpoint: ColdEndpoint, profile: Profile, base_url: str,
             if saved:
                 fields["evidence"] = [saved]
     return result, fields
+
+
+def _observe(event: http.Exchanged) -> None:
+    observe(event.exchange)  # the run's first request to an endpoint is a cold-start sample, not a warm one
+
+
+http.events.subscribe(http.Exchanged, _observe)

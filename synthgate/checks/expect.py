@@ -10,6 +10,7 @@ from typing import Any
 from synthgate.checks.security import body_leaks, is_json_media_type
 from synthgate.http import Exchange
 from synthgate.profile.model import Expect
+from synthgate.redact import redactor
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
@@ -134,4 +135,23 @@ def _check_json(text: str, expect: Expect) -> list[str]:
             failures.append(f"JSON field {path} is stale: {age:.0f} s old, limit {max_age_s:.0f} s")
         elif age < -max_age_s:
             failures.append(f"JSON field {path} is {-age:.0f} s in the future")
+    return failures
+
+
+def save_values(ex: Exchange, wanted: dict[str, str], saved: dict[str, Any]) -> list[str]:
+    """Save JSON values of a response for later steps; a missing value is a failure of the step."""
+    if not wanted:
+        return []
+    try:
+        data = ex.response.json() if ex.response is not None else None
+    except ValueError:
+        return ["body is not JSON: cannot save values for later steps"]
+    failures = []
+    for name, path in wanted.items():
+        value = lookup(data, path)
+        if value is MISSING:
+            failures.append(f"JSON field {path} missing (needed by a later step as ${{saved.{name}}})")
+        else:
+            saved[name] = value
+            redactor.learn(str(value), f"SAVED_{name}")  # a token saved for later steps is a secret from now on
     return failures

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from synthgate.http import Exchange
+from synthgate.profile.model import Profile
 from synthgate.redact import redactor
 
 STACK_TRACE_PATTERNS = [
@@ -101,3 +102,12 @@ def cors_problems(ex: Exchange, probe_origin: str, allowed_origins: list[str]) -
     if acao == "*" and creds:
         problems.append("CORS allows any origin ('*') with credentials")
     return problems
+
+
+def cors_paths(profile: Profile) -> list[str]:
+    """Paths probed for CORS: declared ones, else the health path and the routes."""
+    if profile.security.cors_paths:
+        return list(profile.security.cors_paths)
+    paths = [profile.health.path] if profile.health else []
+    paths += [r.path for r in profile.routes if r.path not in paths]
+    return paths

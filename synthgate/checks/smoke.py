@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 
 from synthgate.checks import cold, contract
-from synthgate.checks.expect import LATENCY_FAILURE, MISSING, check_response, lookup
+from synthgate.checks import readiness as readiness_checks
+from synthgate.checks.expect import LATENCY_FAILURE, check_response, save_values
 from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
-from synthgate.checks.security import cors_problems
+from synthgate.checks.security import cors_paths, cors_problems
 from synthgate.http import TemplateError, make_client, send, send_raw
 from synthgate.profile.model import Check, Expect, Health, Page, Profile, Request, Route
-from synthgate.redact import redactor
 
 Kind = str  # "health" | "route" | "check" | "page" | "cors"
 
@@ -51,26 +51,13 @@ def plan(profile: Profile, readiness: bool = False) -> list[SmokeCheck]:
         for path in cors_paths(profile):
             out.append(SmokeCheck(f"cors:{path}", "cors", path, retries, profile.security.runbook))
     if readiness:  # TLS, hygiene, links: the gate's smoke stage runs them; probes do not
-        from synthgate.checks import readiness as ready
-
-        out += [SmokeCheck(cid, kind, spec, retries) for cid, kind, spec in ready.plan(profile)]
+        out += [SmokeCheck(cid, kind, spec, retries) for cid, kind, spec in readiness_checks.plan(profile)]
     return out
-
-
-def cors_paths(profile: Profile) -> list[str]:
-    """Paths probed for CORS: declared ones, else the health path and the routes."""
-    if profile.security.cors_paths:
-        return list(profile.security.cors_paths)
-    paths = [profile.health.path] if profile.health else []
-    paths += [r.path for r in profile.routes if r.path not in paths]
-    return paths
 
 
 def execute(check: SmokeCheck, profile: Profile, base_url: str) -> Attempted:
     """Run a planned check with bounded retries and backoff."""
-    from synthgate.checks import readiness
-
-    fn = _KINDS.get(check.kind) or readiness.KINDS[check.kind]
+    fn = _KINDS.get(check.kind) or readiness_checks.KINDS[check.kind]
 
     def attempt() -> Outcome:
         try:
@@ -141,32 +128,13 @@ def declared(profile: Profile, base_url: str, check: Check) -> Outcome:
             exchanges.append(ex)
             # a cold start (the run's first request to this endpoint) is judged by its cold-start check instead
             warm_budget = None if ex.extra.get("cold") else budget
-            failures = check_response(ex, step.expect, warm_budget) + _save(ex, step.save, saved)
+            failures = check_response(ex, step.expect, warm_budget) + save_values(ex, step.save, saved)
             if failures:
                 retryable = _retryable(ex, failures)
                 failures[0] = f"step {n} ({step.request.method} {step.request.path}): {failures[0]}"
                 outcome = Outcome.from_failures(failures, exchanges, _transport_kind([ex]), retryable=retryable)
                 return contract.apply(outcome, ex, step.expect, failures)
     return Outcome(ok=True, message="ok", exchanges=exchanges)
-
-
-def _save(ex: Any, wanted: dict[str, str], saved: dict[str, Any]) -> list[str]:
-    """Save JSON values of a response for later steps; a missing value is a failure of the step."""
-    if not wanted:
-        return []
-    try:
-        data = ex.response.json() if ex.response is not None else None
-    except ValueError:
-        return ["body is not JSON: cannot save values for later steps"]
-    failures = []
-    for name, path in wanted.items():
-        value = lookup(data, path)
-        if value is MISSING:
-            failures.append(f"JSON field {path} missing (needed by a later step as ${{saved.{name}}})")
-        else:
-            saved[name] = value
-            redactor.learn(str(value), f"SAVED_{name}")  # a token saved for later steps is a secret from now on
-    return failures
 
 
 def page(profile: Profile, base_url: str, spec: Page) -> Outcome:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthgate import auth
 from synthgate.checks.smoke import SmokeCheck, execute, plan
 from synthgate.profile import Profile
 from synthgate.redact import redactor
@@ -80,6 +81,23 @@ def smoke_jobs(profile: Profile, base_url: str, every: float) -> list[Job]:
         jobs.append(Job(id=check.id, interval=check.every or every, run=run,
                         deadline_s=smoke_deadline_s(profile, check)))
     return jobs
+
+
+def auth_job(profile: Profile, base_url: str, every: float, work_dir: Path) -> Job:
+    """For `synthgate probe`: log in now (before the first round), and again every round, as the job `auth.login`."""
+    def run() -> list[ProbeResult]:
+        ts = time.time()
+        session, tried = auth.start(profile, base_url, work_dir)
+        assert tried is not None
+        ok = session is not None
+        return [ProbeResult(check_id=auth.CHECK_ID, ts=ts, duration_ms=round(tried.duration_ms, 3),
+                            status="passed" if ok else "failed",
+                            outcome="up" if ok else ("unknown" if tried.final.kind == "unreachable" else "down"),
+                            kind=None if ok else (tried.final.kind or "assertion"), attempts=tried.attempts,
+                            message=redactor("ok" if ok else f"login failed: {tried.message}")[:MESSAGE_LIMIT])]
+
+    auth.start(profile, base_url, work_dir)  # the first round's checks need the session before they start
+    return Job(id=auth.CHECK_ID, interval=every, run=run)
 
 
 def e2e_job(profile: Profile, profile_path: Path, base_url: str, every: float, reports_dir: Path,

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from synthgate import auth
 from synthgate.probe.alerts import (
     AlertDispatcher,
     alert_document,
@@ -26,7 +27,7 @@ from synthgate.probe.alerts import (
     safe_url,
 )
 from synthgate.probe.incidents import Event, IncidentTracker, Policy
-from synthgate.probe.jobs import Job, ProbeSetupError, e2e_job, smoke_jobs
+from synthgate.probe.jobs import Job, ProbeSetupError, auth_job, e2e_job, smoke_jobs
 from synthgate.probe.metrics import ProbeMetrics
 from synthgate.probe.scheduler import Scheduler
 from synthgate.probe.user_jobs import user_checks_job
@@ -128,9 +129,7 @@ def run_probe(opts: ProbeOptions) -> int:
                 (opts.open_target or opener_for(opts.base_url))(profile, path) as target:
             jobs: list[Job] = []
             if profile.auth is not None:  # log in before the first round, then again every round
-                from synthgate import auth
-
-                jobs.append(auth.probe_job(profile, target.base_url, every, opts.reports_dir / ".work"))
+                jobs.append(auth_job(profile, target.base_url, every, opts.reports_dir / ".work"))
             if "smoke" in stages:
                 jobs += smoke_jobs(profile, target.base_url, every)
                 mine = user_checks_job(profile, path, target.base_url, every, opts.reports_dir)  # tests/smoke/
@@ -143,8 +142,6 @@ def run_probe(opts: ProbeOptions) -> int:
             code = probe.run()
     finally:
         store.close()
-        from synthgate import auth
-
         auth.end()  # the session file does not outlive the probe
     if probe is not None and probe.hard_stopped:
         # worker threads may still wait on a slow target; the interpreter would join them at exit

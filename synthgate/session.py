@@ -1,0 +1,88 @@
+"""The auth session a gate's login left (values and cookies), as every process of the run reads it.
+
+The login itself (synthgate.auth) runs requests; this module only holds and reads its result, so the transport
+can expand `${auth.NAME}` without knowing how a login is made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from synthgate.redact import redactor
+
+if TYPE_CHECKING:
+    from synthgate.profile.model import Request
+
+SESSION_ENV = "SYNTHGATE_AUTH_SESSION"
+_USES_AUTH = re.compile(r"\$\{auth\.")
+
+
+@dataclass
+class Session:
+    """What the login left: saved values and cookies."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    cookies: list[dict[str, str]] = field(default_factory=list)  # name, value, domain, path
+
+    def lookup(self, name: str) -> str | None:
+        """${auth.NAME}: a saved value, `cookies` (a Cookie header) or `cookie_<name>`."""
+        if name in self.values:
+            return self.values[name]
+        if name == "cookies":
+            return "; ".join(f"{c['name']}={c['value']}" for c in self.cookies) if self.cookies else None
+        if name.startswith("cookie_"):
+            return next((c["value"] for c in self.cookies if c["name"] == name[len("cookie_"):]), None)
+        return None
+
+    def register_secrets(self) -> None:
+        """Every saved value and cookie is a secret from now on, in this process and in the stage processes."""
+        for name, value in self.values.items():
+            redactor.learn(value, f"auth.{name}")
+        for cookie in self.cookies:
+            redactor.learn(cookie["value"], f"auth.cookie.{cookie['name']}")
+
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {"session": None, "loaded_from": None, "relogged": False}
+
+
+def current() -> Session | None:
+    """This process's session: the one logged in here, else the one the gate shared through the environment."""
+    with _lock:
+        path = os.environ.get(SESSION_ENV)
+        if _state["session"] is None and path and _state["loaded_from"] != path:
+            _state["loaded_from"] = path
+            try:
+                data = json.loads(Path(path).read_text(encoding="utf-8"))
+                _state["session"] = Session(values={k: str(v) for k, v in data.get("values", {}).items()},
+                                            cookies=list(data.get("cookies", [])))
+            except (OSError, ValueError):
+                _state["session"] = None
+        return _state["session"]
+
+
+def value(name: str) -> str | None:
+    """The value of ${auth.NAME}, or None when there is no session or no such value."""
+    session = current()
+    return session.lookup(name) if session is not None else None
+
+
+def uses_auth(request: Request) -> bool:
+    """Whether a declared request refers to the session (so a 401 may mean it expired)."""
+    return bool(_USES_AUTH.search(request.model_dump_json()))
+
+
+def browser_state() -> dict[str, Any] | None:
+    """The login's cookies as Playwright storage state, or None."""
+    session = current()
+    if session is None or not session.cookies:
+        return None
+    cookies = [{"name": c["name"], "value": c["value"], "domain": c.get("domain") or "", "path": c.get("path") or "/",
+                "httpOnly": True, "secure": False, "sameSite": "Lax"} for c in session.cookies if c.get("domain")]
+    return {"cookies": cookies, "origins": []}
