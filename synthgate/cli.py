@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from synthgate.console import console, err, say, usage_error
 from synthgate.profile import ProfileError
 from synthgate.project import default_profile
 from synthgate.redact import redactor
-from synthgate.results import EXIT_FAIL, EXIT_USAGE, Verdict
+from synthgate.results import EXIT_FAIL, Verdict
 from synthgate.stages import STAGE_ORDER
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -21,25 +21,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 demo_app = typer.Typer(no_args_is_help=True, help="The embedded demo target: serve it, break it, roll it back.")
 app.add_typer(demo_app, name="demo")
 
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="profile file or bundled name")]
 DefaultProfileOpt = Annotated[str | None, typer.Option(
     "--profile", "-p", help="profile file or bundled name (default: ./synthgate.yaml when present, else demo)")]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="overrides SYNTHGATE_BASE_URL, API_URL, profile")]
 ReportsOpt = Annotated[Path, typer.Option("--reports", help="reports directory")]
-
-
-def say(text: str) -> None:
-    """Print one progress line, redacted."""
-    console.print(redactor(text), markup=False)
-
-
-def usage_error(message: str) -> typer.Exit:
-    """Print a usage/profile error (no traceback) and return the exit to raise."""
-    err.print(f"synthgate: error: {redactor(message)}", markup=False)
-    return typer.Exit(EXIT_USAGE)
 
 
 def parse_stages(text: str) -> list[str]:

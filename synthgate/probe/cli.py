@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from synthgate.console import err, fail, table_console
 from synthgate.probe.alerts import human_duration, iso
 from synthgate.probe.jobs import ProbeSetupError
 from synthgate.probe.report import WINDOWS, ProbeReport, age, build, fmt_ms, to_json
 from synthgate.profile import ProfileError
 from synthgate.profile.common import parse_duration
 from synthgate.redact import redactor
-from synthgate.results import EXIT_FAIL, EXIT_USAGE
+from synthgate.results import EXIT_FAIL
 from synthgate.store import Store, StoreError, resolve_db
 
 probe_app = typer.Typer(
@@ -26,9 +26,7 @@ probe_app = typer.Typer(
     help="Scheduled synthetic probes: the profile's checks on a schedule, with history, incidents, alerts, "
          "metrics and a status page. Without a subcommand, runs the probe.")
 
-# tables piped to a file or a CI log are not squeezed into 80 columns
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+console = table_console
 
 DbOpt = Annotated[str | None, typer.Option("--db", envvar="SYNTHGATE_DB", help="probe history: a SQLite path (default "
                                            "$SYNTHGATE_HOME/synthgate.db or ~/.local/share/synthgate/synthgate.db) "
@@ -37,20 +35,15 @@ LocationOpt = Annotated[str, typer.Option("--location", envvar="SYNTHGATE_LOCATI
                                           help="where this probe runs (a label, e.g. eu-west)")]
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err.print(f"synthgate: error: {redactor(message)}", markup=False)
-    return typer.Exit(code)
-
-
 def _duration(option: str, value: str | None) -> float | None:
     if value is None:
         return None
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
-        raise _fail(f"{option}: {exc}") from None
+        raise fail(f"{option}: {exc}") from None
     if seconds <= 0:
-        raise _fail(f"{option}: expected a positive duration such as 30s, 5m or 7d, got {value!r}")
+        raise fail(f"{option}: expected a positive duration such as 30s, 5m or 7d, got {value!r}")
     return seconds
 
 
@@ -94,23 +87,23 @@ def probe(
     try:
         code = run_probe(opts)
     except (ProfileError, ProbeSetupError, StoreError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
         err.print("synthgate: interrupted")
         raise typer.Exit(130) from None
     except Exception as exc:  # noqa: BLE001 - a user sees one clear line, never a traceback
-        raise _fail(f"internal error: {exc.__class__.__name__}: {exc}", EXIT_FAIL) from None
+        raise fail(f"internal error: {exc.__class__.__name__}: {exc}", EXIT_FAIL) from None
     raise typer.Exit(code)
 
 
 def _open(db: str | None) -> Store:
     path = resolve_db(db)
     if isinstance(path, Path) and not path.exists():
-        raise _fail(f"{path}: no probe history (run `synthgate probe` first, or pass --db)")
+        raise fail(f"{path}: no probe history (run `synthgate probe` first, or pass --db)")
     try:
         return Store(path)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _profile_name(spec: str | None) -> str | None:
@@ -122,7 +115,7 @@ def _profile_name(spec: str | None) -> str | None:
     try:
         return load_profile(spec)[0].name
     except ProfileError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _reports(store: Store, profile: str | None, location: str | None, since_s: float,
@@ -130,7 +123,7 @@ def _reports(store: Store, profile: str | None, location: str | None, since_s: f
     targets = store.probe_targets(_profile_name(profile), location)
     if not targets:
         which = " ".join(x for x in (profile, location) if x) or "any target"
-        raise _fail(f"{store.label}: no probe history for {which}")
+        raise fail(f"{store.label}: no probe history for {which}")
     now = time.time()
     return [build(store, t["profile"], t["location"], since_s=since_s, now=now, slo=slo) for t in targets]
 
@@ -186,7 +179,7 @@ def report(
     """Uptime per check over 24 h / 7 d / 30 d against the SLO, error budget, latency P50/P95, incidents."""
     since_s = _duration("--since", since) or 7 * 86400.0
     if slo is not None and not 0 < slo <= 100:
-        raise _fail(f"--slo: expected a percentage in (0, 100], got {slo}")
+        raise fail(f"--slo: expected a percentage in (0, 100], got {slo}")
     with _open(db) as store:
         reports = _reports(store, profile, location, since_s, slo)
     if as_json:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from synthgate.console import say, usage_error
 from synthgate.project import default_profile
 
 
@@ -38,7 +39,6 @@ def validate(
                                                        "else demo)")] = None,
 ) -> None:
     """Check a profile without running anything: exit 0, or 2 with every problem as file:line:column."""
-    from synthgate.cli import say, usage_error
     from synthgate.profile import ProfileError, load_profile
 
     try:
@@ -62,7 +62,6 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="overwrite files that exist")] = False,
 ) -> None:
     """Set up a repository: synthgate.yaml, conftest.py, tests/<stage>/ examples, CI workflow, .gitignore."""
-    from synthgate.cli import say, usage_error
     from synthgate.project.scaffold import ScaffoldError, scaffold
 
     try:

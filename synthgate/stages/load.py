@@ -28,8 +28,8 @@ from synthgate.loadgen.plan import build_plan
 from synthgate.loadgen.runner import PERCENTILE_MIN_SAMPLES, LoadRunError, LoadRunResult, LoadRunSpec, run_load
 from synthgate.profile.load import LoadConfig
 from synthgate.results import CheckResult, LoadSummary, StageResult, Traffic
-from synthgate.stages import user_checks
 from synthgate.stages.base import StageContext
+from synthgate.stages.pytest_suite import run_user_checks
 
 STAGE = "load"
 _HTTP_5XX = re.compile(r": HTTP 5\d\d$")
@@ -123,7 +123,7 @@ def run(ctx: StageContext) -> StageResult:
         },
     }
     # the team's own checks in tests/load/ run after the load, on the warmed service
-    checks += user_checks.run_extra(ctx, STAGE, timeout_s=300, extra_args=["-p", "no:schemathesis"])
+    checks += run_user_checks(ctx, STAGE, timeout_s=300, extra_args=["-p", "no:schemathesis"])
     return StageResult.from_checks(
         STAGE,
         checks,

@@ -165,3 +165,11 @@ def _tail(path: Path, lines: int = 12) -> str:
 def _crashed(stage: str, message: str, started: float) -> StageResult:
     check = CheckResult(id=f"{stage}.suite", status="failed", kind="error", message=message)
     return StageResult.from_checks(stage, [check], time.monotonic() - started)
+
+
+def run_user_checks(ctx: StageContext, stage: str, timeout_s: float,
+                    extra_args: list[str] | None = None) -> list[CheckResult]:
+    """The user's checks of a stage that has no bundled pytest suite of its own (load): their results, or []."""
+    if not user_checks.dirs(ctx, stage):
+        return []
+    return list(run_suite(ctx, stage, timeout_s, extra_args=extra_args).checks)

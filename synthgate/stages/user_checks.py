@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthgate.bundled import is_bundled
-from synthgate.results import CheckResult
 from synthgate.stages.base import StageContext
 
 
@@ -36,13 +35,3 @@ def args(ctx: StageContext, folders: list[Path]) -> list[str]:
     # importlib import mode: a user's tests/smoke/test_health.py and the bundled one are different modules
     # (the default mode would refuse two test files of the same name)
     return ["--import-mode=importlib", "--synthgate-checks-root", str(checks_root(ctx))]
-
-
-def run_extra(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[str] | None = None
-              ) -> list[CheckResult]:
-    """The user's checks of a stage that has no bundled pytest suite of its own (load): their results, or []."""
-    if not dirs(ctx, stage):
-        return []
-    from synthgate.stages.pytest_suite import run_suite  # it imports this module
-
-    return list(run_suite(ctx, stage, timeout_s, extra_args=extra_args).checks)
