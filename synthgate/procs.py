@@ -13,10 +13,30 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 _live: dict[int, subprocess.Popen[Any]] = {}
 _lock = threading.Lock()
+
+
+# the SYNTHGATE_* variables the README documents for users; every other SYNTHGATE_* is synthgate's own business
+USER_SYNTHGATE_ENV = frozenset({
+    "SYNTHGATE_BASE_URL", "SYNTHGATE_BASELINE_HEADER", "SYNTHGATE_CA_BUNDLE", "SYNTHGATE_CHROMIUM", "SYNTHGATE_DB",
+    "SYNTHGATE_HOME", "SYNTHGATE_LOCATION", "SYNTHGATE_PROFILE",
+})
+
+
+def user_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a command synthgate runs for the user (rollback, alert hook): allow-listed.
+
+    The user's own variables (everything not named SYNTHGATE_*) and the documented SYNTHGATE_* ones pass; the
+    variables synthgate sets for its own processes (the secrets file, the auth session, the cold ledger...) do not.
+    `extra` (what the command is explicitly given, e.g. the profile's `env:`) is added last.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHGATE_") or k in USER_SYNTHGATE_ENV}
+    env.update(extra or {})
+    return env
 
 
 def spawn(args: Any, **kwargs: Any) -> subprocess.Popen[Any]:

@@ -15,7 +15,7 @@ from typing import IO
 
 from synthgate import filelock, procs
 from synthgate.profile.model import Rollback
-from synthgate.redact import SHARE_ENV, redactor
+from synthgate.redact import redactor
 from synthgate.results import RollbackResult, StageResult
 from synthgate.store import BaseStore, Store, is_postgres, resolve_db
 
@@ -107,10 +107,9 @@ def deployment_lock(path: Path, wait_s: float) -> Iterator[HeldLock | None]:
 
 def run_action(spec: Rollback, extra_env: dict[str, str]) -> tuple[int | None, str, float]:
     """Run the rollback command once: (exit code or None on timeout, redacted output, seconds)."""
-    env = {**os.environ, **extra_env, **spec.env}
+    env = procs.user_env({**extra_env, **spec.env})  # never the gate's internals (secrets file, auth session...)
     # the venv's scripts first, so a profile can name `synthgate` without an activated venv
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.pop(SHARE_ENV, None)  # the gate's file of learned secrets is not the rollback command's business
     started = time.monotonic()
     code: int | None
     # its own session: on timeout the whole group dies (with shell: true, the shell *and* the real command);

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from synthgate import procs
 from synthgate.http import USER_AGENT, classify
 from synthgate.probe.incidents import Event
 from synthgate.profile import Profile, ProfileError
@@ -78,8 +79,8 @@ class CommandChannel(Channel):
 
     def deliver(self, document: dict[str, Any]) -> None:
         """Run the command with a timeout."""
-        env = {**os.environ, "SYNTHGATE_ALERT_EVENT": str(document.get("event", "")),
-               "SYNTHGATE_ALERT_TEXT": str(document.get("text", ""))}
+        env = procs.user_env({"SYNTHGATE_ALERT_EVENT": str(document.get("event", "")),
+                              "SYNTHGATE_ALERT_TEXT": str(document.get("text", ""))})
         try:
             proc = subprocess.run(list(self.argv), input=json.dumps(document), capture_output=True, text=True,
                                   timeout=self.timeout_s, env=env, check=False)
