@@ -20,10 +20,11 @@ _live: dict[int, subprocess.Popen[Any]] = {}
 _lock = threading.Lock()
 
 
-# the SYNTHGATE_* variables the README documents for users; every other SYNTHGATE_* is synthgate's own business
+# the SYNTHGATE_* variables documented for users (the README, and SYNTHGATE_DEMO_STATE in `synthgate demo --help`:
+# the demo's rollback command finds its target through it); every other SYNTHGATE_* is synthgate's own business
 USER_SYNTHGATE_ENV = frozenset({
     "SYNTHGATE_BASE_URL", "SYNTHGATE_BASELINE_HEADER", "SYNTHGATE_CA_BUNDLE", "SYNTHGATE_CHROMIUM", "SYNTHGATE_DB",
-    "SYNTHGATE_HOME", "SYNTHGATE_LOCATION", "SYNTHGATE_PROFILE",
+    "SYNTHGATE_DEMO_STATE", "SYNTHGATE_HOME", "SYNTHGATE_LOCATION", "SYNTHGATE_PROFILE",
 })
 
 
