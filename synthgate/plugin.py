@@ -17,8 +17,7 @@ from synthgate import auth, plugin_user, procs, server_errors
 from synthgate.checks import smoke
 from synthgate.checks.outcome import Attempted
 from synthgate.plugin_user import USER_ID
-from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
-from synthgate.project import default_profile
+from synthgate.profile import Profile, ProfileError, default_profile, load_profile, resolve_base_url
 from synthgate.redact import redactor
 
 USER_PLUGIN = "synthgate-user-checks"

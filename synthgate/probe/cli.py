@@ -77,7 +77,7 @@ def probe(
     from synthgate.probe.service import ProbeOptions, run_probe
 
     stage_list = [s.strip() for s in stages.split(",") if s.strip()] if stages is not None else None
-    from synthgate.project import default_profile
+    from synthgate.profile import default_profile
 
     profile = profile or default_profile()
     opts = ProbeOptions(profile=profile, base_url=base_url, every=_duration("--every", every), stages=stage_list,

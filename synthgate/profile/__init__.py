@@ -4,6 +4,7 @@ from synthgate.profile.loader import (
     ProfileError,
     bundled_dir,
     bundled_names,
+    default_profile,
     load_profile,
     resolve_base_url,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "Route",
     "bundled_dir",
     "bundled_names",
+    "default_profile",
     "load_profile",
     "resolve_base_url",
 ]

@@ -10,6 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from synthgate.bundled import targets_dir
+from synthgate.fuzz.local_spec import is_local as is_local_spec  # a profile-level helper kept beside the fuzzer
+from synthgate.fuzz.local_spec import resolve as resolve_local_spec
 from synthgate.profile import safe_yaml
 from synthgate.profile.locate import compose, locate, yaml_path
 from synthgate.profile.model import Profile
@@ -143,10 +145,16 @@ def load_profile(spec: str) -> tuple[Profile, Path]:
 
 def _local_openapi(profile: Profile, path: Path) -> None:
     """fuzz.openapi naming a spec file: a file:// URL, relative to the profile's folder (fuzz.local_spec)."""
-    from synthgate.fuzz import local_spec
+    if profile.fuzz is not None and profile.fuzz.openapi and is_local_spec(profile.fuzz.openapi):
+        profile.fuzz.openapi = resolve_local_spec(profile.fuzz.openapi, path.resolve().parent)
 
-    if profile.fuzz is not None and profile.fuzz.openapi and local_spec.is_local(profile.fuzz.openapi):
-        profile.fuzz.openapi = local_spec.resolve(profile.fuzz.openapi, path.resolve().parent)
+
+DEFAULT_PROFILE_FILE = "synthgate.yaml"
+
+
+def default_profile() -> str:
+    """`./synthgate.yaml` when the working directory has one, else the bundled demo profile."""
+    return DEFAULT_PROFILE_FILE if Path(DEFAULT_PROFILE_FILE).is_file() else "demo"
 
 
 def resolve_base_url(cli_url: str | None, profile: Profile) -> tuple[str | None, str]:

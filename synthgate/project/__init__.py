@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from synthgate.profile.loader import DEFAULT_PROFILE_FILE, default_profile
 
-DEFAULT_PROFILE_FILE = "synthgate.yaml"
-
-
-def default_profile() -> str:
-    """`./synthgate.yaml` when the working directory has one, else the bundled demo profile."""
-    return DEFAULT_PROFILE_FILE if Path(DEFAULT_PROFILE_FILE).is_file() else "demo"
+__all__ = ["DEFAULT_PROFILE_FILE", "default_profile"]
