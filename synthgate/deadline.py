@@ -66,9 +66,9 @@ def default_deadline_s(profile: Profile, stages: list[str]) -> float:
         requests = 1 + len(profile.routes) + len(profile.pages) + sum(max(1, len(c.steps)) for c in profile.checks)
         total += 60 + requests * per_request
     if "e2e" in stages and profile.journeys:
-        from synthgate.e2e.plan import attempts, journey_budget_s
+        from synthgate.e2e.plan import stage_budget_s  # every browser call is bounded: this is the stage's own
 
-        total += 90 + sum(attempts(profile, j) * journey_budget_s(profile, j) for j in profile.journeys)
+        total += 60 + stage_budget_s(profile)
     if "fuzz" in stages and profile.fuzz is not None:
         total += float(profile.fuzz.max_time_s) + 60
     if "load" in stages and profile.load is not None:

@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from synthgate.demo import cold_a11y_faults, contract_faults, faults, page_faults, readiness_faults
+from synthgate.demo import cold_a11y_faults, contract_faults, faults, page_faults, readiness_faults, user_faults
 from synthgate.demo.releases import Release, ReleaseWatcher, db_path_for
 
 log = logging.getLogger("synthgate.demo")
@@ -315,10 +315,12 @@ class Pages:
                 script = script.replace(_INTAKE_LINE, _INTAKE_BROKEN)
             script = page_faults.script(fault, script)
             script = contract_faults.script(fault, script)
+            script = user_faults.script(fault, script)
             html = self._templates[name].replace("/*STYLE*/", self._style).replace("/*SCRIPT*/", script)
             if fault == "console-error" and name == "landing":
                 html = html.replace("</body>", _CONSOLE_ERROR_SCRIPT, 1)
             html = page_faults.page(name, fault, html)
+            html = user_faults.page(name, fault, html)
             page = html.encode("utf-8")
             self._cache[key] = page
         return page
@@ -495,7 +497,9 @@ class DemoTarget:
                 extra["access-control-allow-origin"] = origin
                 extra["access-control-allow-credentials"] = "true"
         headers.extend((name.encode(), value.encode("latin-1")) for name, value in extra.items())
-        cookies = readiness_faults.cookies(req.fault, req.scheme, reply.cookies)
+        cookies = [user_faults.cookie_flags_dropped(req.fault, req.method, req.path, reply.status, c)
+                   for c in reply.cookies]
+        cookies = readiness_faults.cookies(req.fault, req.scheme, cookies)
         headers.extend((b"set-cookie", cookie.encode("latin-1")) for cookie in cookies)
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -585,7 +589,8 @@ class DemoTarget:
         sid, cookies = self._session_id(req)
         used = self.store.generations_used(sid)
         body = {"plan": "free", "generations_used": used, "max_generations": MAX_GENERATIONS}
-        return Reply(200, contract_faults.session_body(req.fault, body), cookies=cookies)
+        headers = {"cache-control": user_faults.PUBLIC_CACHE} if req.fault == "session-public-cache" else {}
+        return Reply(200, contract_faults.session_body(req.fault, body), cookies=cookies, headers=headers)
 
     async def login(self, req: Req) -> Reply:
         """POST /auth/login: a bearer token for the demo account, 401 otherwise."""
@@ -615,7 +620,8 @@ class DemoTarget:
 
     async def manuscripts(self, req: Req) -> Reply:
         """GET /manuscripts: 401 without a valid bearer token."""
-        if req.fault != "auth-open":
+        forged_ok = user_faults.any_bearer_accepted(req.fault, req.headers.get("authorization"))
+        if req.fault != "auth-open" and not forged_ok:
             scheme, _, token = (req.headers.get("authorization") or "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip() or not self.store.token_valid(token.strip()):
                 return Reply(401, {"error": "unauthorized"}, headers={"www-authenticate": "Bearer"})
@@ -634,6 +640,8 @@ class DemoTarget:
 
     async def landing(self, req: Req) -> Reply:
         """GET /."""
+        if req.fault == "zh-page-500" and user_faults.prefers_chinese(req.headers.get("accept-language")):
+            return Reply(500, body=b"Internal Server Error", media_type="text/plain; charset=utf-8")
         return self._page("landing", req)
 
     async def intake_page(self, req: Req) -> Reply:

@@ -36,6 +36,14 @@ FAULTS: dict[str, str] = {
     # taught by the real apps (synthgate/demo/contract_faults.py)
     "fields-renamed": "GET /api/session names its quota fields generationsUsed/maxGenerations (camelCase drift)",
     "toggle-not-saved": "the language toggle switches the texts but never stores the choice in localStorage",
+    # what a user meets that the gate used to let through (synthgate/demo/user_faults.py)
+    "dashboard-late-error": "the dashboard throws a TypeError 200 ms after it shows the campaign",
+    "forged-token-accepted": "GET /manuscripts answers 200 to any bearer token (still 401 without one)",
+    "post-cookie-no-flags": "a successful POST /api/generate sets the session cookie without HttpOnly and SameSite",
+    "session-public-cache": "GET /api/session, a per-session answer, is sent Cache-Control: public, max-age=600",
+    "untranslated-keys": "after the language toggle, two landing texts show raw keys (landing.tagline) in Chinese",
+    "zh-page-500": "GET / answers 500 when Accept-Language prefers Chinese",
+    "stored-xss": "the dashboard renders the campaign's fields as HTML: a value typed into the form runs as script",
 }
 
 # What a leaked traceback looks like: realistic enough that a security check must recognise it.

@@ -22,9 +22,13 @@ def learn_state(state: dict[str, Any]) -> int:
     return count
 
 
-async def learn_context(context: Any) -> None:
-    """Learn a browser context's storage state before its trace or any evidence is written."""
+async def learn_context(context: Any, pages_answer: bool = True) -> None:
+    """Learn a browser context's storage state before its trace or any evidence is written; with
+    `pages_answer` False (a page's script never yields, so its storage cannot be read), its cookies only."""
     try:
-        learn_state(await context.storage_state())
+        if pages_answer:
+            learn_state(await context.storage_state())
+        else:
+            learn_state({"cookies": await context.cookies()})
     except Exception:  # noqa: BLE001 - a closed context: nothing more it can leak
         return

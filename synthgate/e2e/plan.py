@@ -57,11 +57,47 @@ def attempts(profile: Profile, journey: JourneySpec) -> int:
     return (journey.retries if journey.retries is not None else profile.e2e.retries) + 1
 
 
-def journey_budget_s(profile: Profile, journey: JourneySpec) -> float:
-    """The longest one attempt of a journey may take: every step waiting its timeouts, plus set-up."""
+# ops that only read what the page already reported (no waiting in the page)
+_INSTANT_OPS = frozenset({"no_console_errors", "no_page_errors", "no_failed_requests", "third_party_requests",
+                          "vital", "inp"})
+SETUP_S = 10.0  # a fresh context, its init scripts, the trace start, and the evidence of a failure
+A11Y_STEP_S = 20.0  # axe-core's injection and run (a few hundred ms on a normal page)
+HANG_PROBE_S = 2.0  # after a call timed out, how long the page has to answer `1 + 1` (else it is hung)
+
+
+def step_limit_s(profile: Profile, journey: JourneySpec, step: PlannedStep) -> float:
+    """The longest one step may take before the runner gives up on it (and checks whether the page hangs)."""
     cfg = profile.e2e
-    per_step = (journey.timeout_s or cfg.timeout_s) + 2 * (journey.expect_timeout_s or cfg.expect_timeout_s)
-    return 30 + len(plan(journey)) * per_step
+    timeout = journey.timeout_s or cfg.timeout_s
+    expect = journey.expect_timeout_s or cfg.expect_timeout_s
+    if step.op in _INSTANT_OPS:
+        return 1.0
+    if step.op == "a11y":
+        return A11Y_STEP_S
+    if step.observe:
+        limit = 2 * expect + HANG_PROBE_S + 1
+        if step.op == "step" and step.arg.expect_vitals is not None:
+            limit += step.arg.expect_vitals.max_observe_ms / 1000
+        return limit
+    limit = timeout + expect + HANG_PROBE_S + 1
+    vitals = getattr(journey, "vitals", None)
+    if step.op == "goto" and vitals is not None:
+        limit += vitals.max_observe_ms / 1000 + (step.arg or {}).get("settle_ms", 0) / 1000
+    if step.op in ("submit_invalid", "xss_canary"):  # a navigation of its own before the submission
+        limit += timeout
+    return limit
+
+
+def journey_budget_s(profile: Profile, journey: JourneySpec) -> float:
+    """The longest one attempt of a journey may take: every step at its own limit, plus set-up."""
+    return SETUP_S + sum(step_limit_s(profile, journey, s) for s in plan(journey))
+
+
+def stage_budget_s(profile: Profile) -> float:
+    """The longest the journeys may take together: every attempt at its budget, `e2e.parallel` at a time."""
+    sequential = [attempts(profile, j) * journey_budget_s(profile, j) for j in profile.journeys if not j.parallel]
+    shared = [attempts(profile, j) * journey_budget_s(profile, j) for j in profile.journeys if j.parallel]
+    return sum(sequential) + max(max(shared, default=0.0), sum(shared) / profile.e2e.parallel)
 
 
 def _landing(j: LandingJourney) -> list[PlannedStep]:

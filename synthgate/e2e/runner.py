@@ -8,6 +8,7 @@ A failed journey runs again in a fresh context (`e2e.retries`); the last attempt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
@@ -24,7 +25,16 @@ from synthgate.e2e.a11y import scan as a11y_scan
 from synthgate.e2e.browser import BrowserChoice, BrowserNotFound, discover
 from synthgate.e2e.diagnosis import PageEvents
 from synthgate.e2e.learn import learn_context
-from synthgate.e2e.plan import JourneySpec, PlannedStep, attempts, journey_budget_s, plan
+from synthgate.e2e.plan import (
+    A11Y_STEP_S,
+    HANG_PROBE_S,
+    JourneySpec,
+    PlannedStep,
+    attempts,
+    journey_budget_s,
+    plan,
+    step_limit_s,
+)
 from synthgate.http import TemplateError, expand
 from synthgate.profile.e2e import JourneyStep, TextExpect, ToggleJourney, Vitals
 from synthgate.profile.model import Profile
@@ -41,6 +51,12 @@ _SECRET_TEMPLATE = re.compile(r"\$\{(secrets|env)\.")
 # Checks whose message already is the list of what the page reported: no "during the step" suffix.
 SELF_DIAGNOSED = frozenset({"no_console_errors", "no_page_errors", "no_failed_requests", "third_party_requests"})
 FAIL_FAST_GRACE_S = 0.4  # after a failed form request, how long a dialog or a late navigation may still come
+# A page whose script never yields answers no evaluation: after a call timed out, one `1 + 1` this long decides.
+TEARDOWN_S = 10.0  # each of: learning the context's storage, stopping a trace, closing the context
+EVALUATE_S = 5.0  # an evaluation in the page (vitals, translations, storage) that never answers is a hung page
+A11Y_S = A11Y_STEP_S - 2  # injecting and running axe-core
+HUNG = "the page's script never yielded"
+WATCH_EVERY_S = 3.0  # while a navigation waits for `load`, how often the page is asked whether it still answers
 
 
 def vitals_script() -> str:
@@ -87,6 +103,17 @@ class StepFailed(Exception):
         self.message = message
         self.kind = kind
         self.fatal = fatal
+
+
+async def answers(page: Any) -> bool:
+    """Whether the page's main thread still runs scripts (False: it never yields; a closed page is not hung)."""
+    try:
+        await asyncio.wait_for(page.evaluate("() => 1 + 1"), HANG_PROBE_S)
+    except TimeoutError:
+        return False
+    except Exception:  # noqa: BLE001 - closed, crashed or navigating: not a spinning script
+        return True
+    return True
 
 
 def _norm(text: str) -> str:
@@ -167,6 +194,7 @@ class _Journey:
         self.events = PageEvents()
         self.action_started = time.monotonic()  # when the last action step began: what a failure is traced to
         self.interactions: list[dict[str, Any]] = []  # reported by vitals.js, across the attempt's navigations
+        self.hung: str | None = None  # set once the page's script stopped yielding: the rest cannot run
         page.on("console", self._on_console)
         page.on("pageerror", self._on_page_error)
         page.on("requestfailed", self._on_request_failed)
@@ -237,9 +265,14 @@ class _Journey:
     async def goto(self, path: str, status: int | None, fatal: bool = True) -> int | None:
         """Open a page; StepFailed when it cannot be opened or answers another status."""
         try:
-            response = await self.page.goto(self.url(path), wait_until="load", timeout=self.timeout_ms)
+            response = await self.navigate(self.page.goto(self.url(path), wait_until="load", timeout=self.timeout_ms),
+                                           f"opening {path}")
+        except StepFailed:
+            raise
         except Exception as exc:  # noqa: BLE001 - every navigation error becomes a step failure
             text = _short(exc)
+            if "Timeout" in text:
+                await self.raise_if_hung(f"opening {path} timed out")
             kind = "unreachable" if any(code in text for code in UNREACHABLE) else "assertion"
             raise StepFailed(f"GET {path} could not be opened: {text}", kind=kind, fatal=fatal) from None
         code = response.status if response is not None else None
@@ -284,8 +317,14 @@ class _Journey:
         try:
             if selector is None:
                 return _norm(await self.page.locator("body").inner_text(timeout=self.expect_ms))
-            texts = await self.page.locator(selector).all_inner_texts()
+            texts = await self.bounded(self.page.locator(selector).all_inner_texts(), EVALUATE_S,
+                                       f"reading {selector}")
             return _norm(" ".join(texts)) if texts else None
+        except StepFailed as exc:
+            if self.hung:
+                raise
+            del exc
+            return None
         except Exception:  # noqa: BLE001 - a page mid-navigation has no body yet: probe again
             return None
 
@@ -321,10 +360,55 @@ class _Journey:
         return any(at >= self.action_started and time.monotonic() - at >= FAIL_FAST_GRACE_S
                    for at, _, _ in self.events.dialogs)
 
+    async def navigate(self, call: Awaitable[T], what: str) -> T:
+        """A navigation (goto, reload), watched: while it waits for the load event, a page that stops answering
+        scripts twice in a row is hung, and the step fails then instead of at the navigation timeout."""
+        nav = asyncio.ensure_future(call)
+        deadline = time.monotonic() + self.timeout_ms / 1000 + 5
+        try:
+            while True:
+                done, _ = await asyncio.wait({nav}, timeout=WATCH_EVERY_S)
+                if done:
+                    return nav.result()
+                if not await answers(self.page) and not await answers(self.page):
+                    await self.raise_if_hung(f"{what} never reached the load event", known=True)
+                if time.monotonic() >= deadline:
+                    await self.raise_if_hung(f"{what} got no answer")
+                    raise StepFailed(f"{what} got no answer within {_seconds(self.timeout_ms)}")
+        finally:
+            if not nav.done():
+                nav.cancel()
+            elif not nav.cancelled():
+                nav.exception()  # retrieved: a failed navigation after the hang was found is not an unhandled error
+
+    async def raise_if_hung(self, what: str, known: bool = False) -> None:
+        """StepFailed (fatal) when the page's script no longer yields (`known`: the caller found it did not);
+        the journey's later steps are not run."""
+        if self.hung is None and not known and await answers(self.page):
+            return
+        if self.hung is None:
+            self.hung = (f"{HUNG}: {what}, and the page then answered no script for {HANG_PROBE_S:g} s "
+                         f"(a busy loop or a script that never returns; at {self.page.url})")
+        raise StepFailed(self.hung, fatal=True)
+
+    async def bounded(self, call: Awaitable[T], seconds: float, what: str) -> T:
+        """`call` within `seconds`; past it, StepFailed: the hung-page message if the page no longer answers."""
+        try:
+            return await asyncio.wait_for(call, seconds)
+        except TimeoutError:
+            await self.raise_if_hung(f"{what} got no answer within {seconds:g} s")
+            raise StepFailed(f"{what} got no answer within {seconds:g} s (at {self.page.url})") from None
+
+    async def evaluate(self, script: str, arg: Any = None, seconds: float = EVALUATE_S) -> Any:
+        """page.evaluate, bounded: a page whose script never yields fails the step as hung."""
+        return await self.bounded(self.page.evaluate(script, arg), seconds, "a script run in the page")
+
     async def read_vitals(self) -> dict[str, Any] | None:
         """The page's web vitals so far (None when the page is gone)."""
         try:
-            return await self.page.evaluate("() => window.__synthgateVitals ? window.__synthgateVitals() : null")
+            return await self.evaluate("() => window.__synthgateVitals ? window.__synthgateVitals() : null")
+        except StepFailed:
+            raise
         except Exception:  # noqa: BLE001
             return None
 
@@ -397,7 +481,9 @@ class _Journey:
         if j.attribute is not None:
             attrs = [j.attribute.replace("{lang}", code) for code in j.languages]
             try:
-                state = await self.page.evaluate(_TRANSLATIONS_JS, [attrs, j.attribute.replace("{lang}", lang)])
+                state = await self.evaluate(_TRANSLATIONS_JS, [attrs, j.attribute.replace("{lang}", lang)])
+            except StepFailed:
+                raise
             except Exception as exc:  # noqa: BLE001 - mid-navigation: probe again
                 return {"total": 0, "wrong": [{"element": "document", "got": _short(exc), "want": ""}]}
         for selector, per_lang in j.texts.items():
@@ -427,7 +513,7 @@ class _Journey:
 
     async def html_lang(self, lang: str) -> str:
         """<html lang> names `lang` (zh matches zh, zh-CN, zh_Hans...)."""
-        value = await self.page.evaluate("() => document.documentElement.lang")
+        value = await self.evaluate("() => document.documentElement.lang")
         code = (value or "").lower().replace("_", "-")
         if code != lang.lower() and not code.startswith(lang.lower() + "-"):
             raise StepFailed(f"<html lang> is {value!r}, expected {lang!r}")
@@ -438,7 +524,7 @@ class _Journey:
         j = self._toggle()
         assert j.storage_key is not None
         area = "localStorage" if j.storage == "local" else "sessionStorage"
-        value = await self.page.evaluate(f"(k) => window.{area}.getItem(k)", j.storage_key)
+        value = await self.evaluate(f"(k) => window.{area}.getItem(k)", j.storage_key)
         want = j.storage_values.get(lang, lang)
         if value != want:
             raise StepFailed(f"{area}[{j.storage_key!r}] is {value!r}, expected {want!r}")
@@ -479,7 +565,7 @@ class _Journey:
             self.vitals = await self.observe_vitals(budgets)  # LCP until quiet after load; CLS with late shifts
         left_ms = arg.get("settle_ms", 0) - (time.monotonic() - started) * 1000
         if left_ms > 0:
-            await self.page.wait_for_timeout(left_ms)  # late console errors
+            await asyncio.sleep(left_ms / 1000)  # late console errors
         if budgets is None:
             self.vitals = await self.read_vitals()
         return f"GET {arg['path']} answered {code}"
@@ -523,7 +609,9 @@ class _Journey:
 
     async def op_a11y(self, _: Any) -> str:
         try:
-            found = await a11y_scan(self.page, self.profile.e2e.a11y)
+            found = await self.bounded(a11y_scan(self.page, self.profile.e2e.a11y), A11Y_S, "axe-core")
+        except StepFailed:
+            raise
         except Exception as exc:  # noqa: BLE001 - a closed or navigating page: nothing was measured
             raise StepFailed(f"axe-core could not run in the page: {_short(exc)}", kind="no-data") from None
         self.details.update(found.details())
@@ -532,7 +620,7 @@ class _Journey:
         return found.message
 
     async def op_inp(self, budget: float) -> str:
-        await self.page.wait_for_timeout(100)  # an interaction's entry arrives after its next paint
+        await asyncio.sleep(0.1)  # an interaction's entry arrives after its next paint
         return self.check_vital("inp", budget, self.inp_vitals())
 
     async def op_fill_fields(self, fields: dict[str, str | bool]) -> str:
@@ -606,7 +694,9 @@ class _Journey:
 
     async def op_reload_keeps_language(self, lang: str) -> str:
         try:
-            await self.page.reload(wait_until="load", timeout=self.timeout_ms)
+            await self.navigate(self.page.reload(wait_until="load", timeout=self.timeout_ms), "reloading")
+        except StepFailed:
+            raise
         except Exception as exc:  # noqa: BLE001
             raise StepFailed(f"reload failed: {_short(exc)}", fatal=True) from None
         return await self.language_applied(lang, "after a reload")
@@ -668,7 +758,9 @@ class _Journey:
 
     async def step_reload(self, step: JourneyStep) -> str:
         try:
-            await self.page.reload(wait_until="load", timeout=self.timeout_ms)
+            await self.navigate(self.page.reload(wait_until="load", timeout=self.timeout_ms), "reloading")
+        except StepFailed:
+            raise
         except Exception as exc:  # noqa: BLE001
             raise StepFailed(f"reload failed: {_short(exc)}", fatal=True) from None
         return "reloaded"
@@ -717,14 +809,17 @@ class _Journey:
 
     async def step_expect_title(self, step: JourneyStep) -> str:
         pattern = re.compile(str(step.expect_title))
-        title = await _poll(self.page.title, lambda t: bool(pattern.search(t)), self.expect_ms)
+        async def title() -> str:
+            return str(await self.bounded(self.page.title(), EVALUATE_S, "reading the title"))
+
+        title = await _poll(title, lambda t: bool(pattern.search(t)), self.expect_ms)
         if not pattern.search(title):
             raise StepFailed(f"the title is {title!r}, expected it to match {step.expect_title!r}")
         return f"title {title!r}"
 
     async def step_expect_storage(self, step: JourneyStep) -> str:
         for key, want in (step.expect_storage or {}).items():
-            value = await self.page.evaluate("(k) => window.localStorage.getItem(k)", key)
+            value = await self.evaluate("(k) => window.localStorage.getItem(k)", key)
             expected = self.expand(want) if want is not None else None
             if value != expected:
                 raise StepFailed(f"localStorage[{key!r}] is {value!r}, expected {expected!r}")
@@ -762,6 +857,7 @@ class Runner:
         self.choice = choice
         self.started = time.monotonic()
         self.results: dict[str, StepResult] = {}
+        self.hung_journeys: set[str] = set()
 
     def same_origin(self, url: str) -> bool:
         """Whether a URL is on the target's own origin."""
@@ -813,8 +909,8 @@ class Runner:
                 break
             if first_failure is None:
                 first_failure = failed
-            if failed.kind in ("no-data", "unreachable"):
-                break  # the runner's own problem: running again gives the same answer
+            if failed.kind in ("no-data", "unreachable") or journey.id in self.hung_journeys:
+                break  # the runner's own problem, or a page that never yields: running again gives the same answer
         kept = {item for r in results for item in r.evidence}
         for stale in produced - kept:  # an earlier attempt's evidence that the last attempt did not renew
             (self.reports_dir / stale).unlink(missing_ok=True)
@@ -862,20 +958,28 @@ class Runner:
             state = _Journey(self, journey, page)
             state.interactions = interactions
             await self._steps(state, steps, results, screenshots=evidence_wanted)
-            await learn_context(context)  # cookies and storage values are secrets before any trace is written
+            hung = state.hung is not None
+            if hung:
+                self.hung_journeys.add(journey.id)
+            # cookies and storage values are secrets before any trace is written (a hung page's storage cannot
+            # be read: its trace is not kept either)
+            try:
+                await asyncio.wait_for(learn_context(context, pages_answer=not hung), TEARDOWN_S)
+            except TimeoutError:
+                hung = True
             failed = [r for r in results if r.status == "failed"]
             saved: list[str] = []
             if tracing:
-                keep = bool(failed) or cfg.trace == "always"
+                keep = (bool(failed) or cfg.trace == "always") and not hung
                 saved += await self._stop_trace(context, journey.id, keep)
-            if failed and evidence_wanted:
+            if failed and (evidence_wanted or hung):  # a hung journey is not retried: its first attempt is the last
                 log = evidence.evidence_dir(self.reports_dir) / f"{journey.id}.console.log"
                 evidence.write_console_log(log, state.log)
                 saved.append(evidence.relative(log, self.reports_dir))
                 for r in failed:
                     r.evidence += saved
         finally:
-            await context.close()  # Playwright writes the HAR now
+            await self._close(browser, context)  # Playwright writes the HAR now
         if har_args:
             failed_now = [r for r in results if r.status == "failed"]
             kept = har.keep_browser_har(har_raw, self.reports_dir, journey.id, bool(failed_now))
@@ -902,13 +1006,24 @@ class Runner:
         # only the target's own origin sees the marker: third-party hosts would reject an unknown header
         await context.route(lambda url: self.same_origin(url), add_headers)
 
+    async def _close(self, browser: Any, context: Any) -> None:
+        """Close a context, bounded: closing it ends its renderers, a spinning one included. A context that
+        will not close takes the browser with it (the next journey then fails to open a context)."""
+        try:
+            await asyncio.wait_for(context.close(), TEARDOWN_S)
+        except TimeoutError:
+            # past this, the stage's process group is killed at its budget
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(browser.close(), TEARDOWN_S)
+
     async def _stop_trace(self, context: Any, journey_id: str, keep: bool) -> list[str]:
         if not keep:
-            await context.tracing.stop()
+            with contextlib.suppress(Exception):  # nothing kept either way
+                await asyncio.wait_for(context.tracing.stop(), TEARDOWN_S)
             return []
         path = evidence.evidence_dir(self.reports_dir) / f"{journey_id}.trace.zip"
         try:
-            await context.tracing.stop(path=str(path))
+            await asyncio.wait_for(context.tracing.stop(path=str(path)), TEARDOWN_S)
             evidence.scrub_trace(path)
         except Exception:  # noqa: BLE001 - a trace is evidence, not a verdict: never fail the step for it
             path.unlink(missing_ok=True)
@@ -938,16 +1053,19 @@ class Runner:
                 failed_at = skip_from = None
             if failed_at is not None and not step.observe and skip_from is None:
                 skip_from = failed_at
+            if state.hung is not None:
+                skip_from = skip_from or step.step
             if skip_from is not None:
-                results.append(StepResult(step.check_id, "skipped",
-                                          f"not run: {state.journey.id}.{skip_from} failed earlier in this journey"))
+                why = "the page's script never yielded" if state.hung else "failed earlier in this journey"
+                results.append(StepResult(step.check_id, "skipped", f"not run: {state.journey.id}.{skip_from} {why}"))
                 continue
             state.details = {}
             started = time.monotonic()
             if not step.observe:
                 state.action_started = started
             try:
-                message = await getattr(state, f"op_{step.op}")(step.arg)
+                limit = step_limit_s(self.profile, state.journey, step)
+                message = await state.bounded(getattr(state, f"op_{step.op}")(step.arg), limit, f"the step {step.step}")
                 results.append(StepResult(step.check_id, "passed", redactor(message or "ok"),
                                           round((time.monotonic() - started) * 1000, 1), details=state.details))
             except StepFailed as exc:
@@ -958,7 +1076,7 @@ class Runner:
                 result = StepResult(step.check_id, "failed", redactor(exc.message),
                                     round((time.monotonic() - started) * 1000, 1), kind=exc.kind,
                                     details=state.details)
-                if screenshots:
+                if screenshots and state.hung is None:  # a hung renderer paints nothing: no screenshot to wait for
                     shot = shot or await self._screenshot(state, step)
                 if shot:
                     result.evidence.append(shot)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,29 @@ def _yaml11_keys(data: Any) -> Any:
     return data
 
 
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+
+
+def _require_regular_file(path: Path) -> None:
+    """ProfileError unless `path` is a regular file, decided by os.stat without opening it: reading a FIFO
+    nobody writes, or a device, would block the gate before any output."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: profile not found: no such file") from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc.strerror or exc}") from None
+    if stat.S_ISREG(mode):
+        return
+    what = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+    raise ProfileError(f"{path}: cannot read profile: is {what} (expected a regular YAML file)")
+
+
 def load_profile(spec: str) -> tuple[Profile, Path]:
     """Load and validate a profile from a path or bundled name."""
     path = resolve_profile_path(spec)
+    _require_regular_file(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

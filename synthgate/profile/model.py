@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -169,6 +169,11 @@ class Security(Strict):
     probe_origin: str = "https://evil.synthgate.invalid"
     allowed_origins: list[str] = Field(default_factory=list)  # origins the site may legitimately allow
     require_cors_header_for: list[str] = Field(default_factory=list)  # paths that must send ACAO
+    # each check/route sending ${auth.*} or a secret in a credential header gets <id>:forged-credential and
+    # <id>:no-credential (synthgate/checks/forged.py): both must be refused with one of forged_expect
+    forged_credentials: bool = True
+    forged_expect: list[Annotated[int, Field(ge=400, le=499)]] = Field(default_factory=lambda: [401, 403],
+                                                                      min_length=1)
     runbook: list[int] = Field(default_factory=list)
 
 

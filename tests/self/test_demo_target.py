@@ -436,6 +436,44 @@ def _form_405(c: httpx.Client) -> None:
     assert c.post("/intake", json=VALID_INTAKE).status_code == 405
 
 
+def _dashboard_late_error(c: httpx.Client) -> None:
+    page = c.get("/dashboard?campaign=test").text
+    assert ".campaign-owner').textContent" in page and "200" in page  # thrown after the campaign shows
+
+
+def _forged_token_accepted(c: httpx.Client) -> None:
+    assert c.get("/manuscripts", headers={"Authorization": "Bearer sgd_forged"}).status_code == 200
+    assert c.get("/manuscripts").status_code == 401
+
+
+def _post_cookie_no_flags(c: httpx.Client) -> None:
+    ok = httpx.post(c.base_url.join("/api/generate"), json=VALID_GENERATION)  # a new session, a valid request
+    assert ok.status_code == 200
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" not in cookie and "samesite" not in cookie
+    refused = httpx.post(c.base_url.join("/api/generate"), json={"companyName": "Test"})
+    assert "httponly" in refused.headers["set-cookie"].lower()  # only the successful POST drops them
+
+
+def _session_public_cache(c: httpx.Client) -> None:
+    assert c.get("/api/session").headers["cache-control"] == "public, max-age=600"
+    assert c.get("/v1/health").headers["cache-control"] == "no-store"
+
+
+def _untranslated_keys(c: httpx.Client) -> None:
+    page = c.get("/").text
+    assert 'data-zh="landing.tagline"' in page and 'data-zh="landing.footer_note"' in page
+
+
+def _zh_page_500(c: httpx.Client) -> None:
+    assert c.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).status_code == 500
+    assert c.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).status_code == 200
+
+
+def _stored_xss(c: httpx.Client) -> None:
+    assert "p.innerHTML = fields[i][1];" in c.get("/dashboard?campaign=test").text
+
+
 FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "missing-route": _missing_route,
     "health-500": _health_500,
@@ -467,6 +505,13 @@ FAULT_CHECKS: dict[str, Callable[[httpx.Client], None]] = {
     "late-lcp": _late_lcp,
     "late-shift": _late_shift,
     "form-405": _form_405,
+    "dashboard-late-error": _dashboard_late_error,
+    "forged-token-accepted": _forged_token_accepted,
+    "post-cookie-no-flags": _post_cookie_no_flags,
+    "session-public-cache": _session_public_cache,
+    "untranslated-keys": _untranslated_keys,
+    "zh-page-500": _zh_page_500,
+    "stored-xss": _stored_xss,
 }
 
 

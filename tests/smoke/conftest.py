@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from synthgate.checks import cold
+from synthgate.checks import cold, forged, languages
 from synthgate.plugin import sg_profile_of
 
 
@@ -17,6 +17,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         profile, _ = sg_profile_of(metafunc.config)
         endpoints = cold.plan(profile)
         metafunc.parametrize("cold_endpoint", endpoints, ids=[e.id for e in endpoints])
+    if "forged_check" in metafunc.fixturenames:
+        profile, _ = sg_profile_of(metafunc.config)
+        derived = forged.plan(profile)
+        metafunc.parametrize("forged_check", derived, ids=[c.id for c in derived])
+    if "language_page" in metafunc.fixturenames:
+        profile, _ = sg_profile_of(metafunc.config)
+        variants = languages.plan(profile)
+        metafunc.parametrize("language_page", variants, ids=[v.id for v in variants])
 
 
 def _rank(item: pytest.Item) -> int:

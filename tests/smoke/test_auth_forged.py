@@ -1,0 +1,8 @@
+"""Auth checks try forged credentials: every check or route that sends the real token (`${auth.*}`, a secret) is
+sent again with a syntactically valid but wrong one, and with none; both must be refused (401/403)."""
+
+from synthgate.checks import forged
+
+
+def test_forged_credential(forged_check, sg_profile, sg_target, sg):
+    sg.attempted(forged_check.id, forged.execute(forged_check, sg_profile, sg_target))
