@@ -20,10 +20,12 @@ import json
 import logging
 import os
 import socket
+import tempfile
 import time
 from collections import deque
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -31,6 +33,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner, WorkerNodes, WorkerRunner
 
+from synthgate import auth
 from synthgate.loadgen import client as client_module
 from synthgate.loadgen import plugin
 from synthgate.loadgen.plan import DEFAULT_PROFILE, build_plan
@@ -106,6 +109,7 @@ class ClusterState:
         self.workers: dict[str, WorkerSeen] = {}
         self.refused: dict[str, str] = {}
         self.accepted: set[str] = set()
+        self.final_dropped: list[str] | None = None  # taken when the test stops, before workers quit
 
     def option(self, name: str, default: Any = None) -> Any:
         """A parsed command-line option."""
@@ -155,6 +159,7 @@ class ClusterState:
         runner = self.env.runner
         if not isinstance(runner, MasterRunner):
             return
+        self.final_dropped = None
         for client in runner.clients.ready:
             seen = self.workers.setdefault(client.id, WorkerSeen("?"))
             seen.started = True
@@ -167,8 +172,14 @@ class ClusterState:
         if seen is not None:
             seen.count(sum(int(d.get("n") or 0) for d in data.get("synthgate") or ()))
 
+    def on_test_stop_master(self) -> None:
+        """Note who dropped out, before the workers quit with the master."""
+        self.final_dropped = self.dropped()
+
     def dropped(self) -> list[str]:
-        """Workers that took part and are gone or missing now."""
+        """Workers that took part and are gone or missing (as of the test's stop, once it stopped)."""
+        if self.final_dropped is not None:
+            return list(self.final_dropped)
         runner = self.env.runner
         clients = runner.clients if isinstance(runner, MasterRunner) else None
         out = []
@@ -231,6 +242,12 @@ class ClusterState:
             return
         profile = Profile.model_validate(doc)
         client_module.MAX_RESPONSE_BYTES = profile.defaults.max_body_bytes
+        if profile.auth is not None and self.env.host:
+            # the worker logs in itself, with its own environment's secrets: no session crosses the wire
+            session, tried = auth.start(profile, self.env.host, Path(tempfile.mkdtemp(prefix="synthgate-worker-")))
+            if session is None:
+                log.error("synthgate: this worker's login (the profile's auth: section) failed: %s", tried.message
+                          if tried is not None else "?")  # fmt: skip
         plan = build_plan(profile)
         tasks = [make_task(p) for p in plan.requests for _ in range(max(1, p.weight))]
         for cls in self.env.user_classes:
@@ -281,6 +298,12 @@ def _on_test_start(environment: Environment, **_kw: Any) -> None:
         state.configure_users()
     elif isinstance(runner, MasterRunner):
         state.on_test_start_master()
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Environment, **_kw: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        cluster_state(environment).on_test_stop_master()
 
 
 @events.worker_report.add_listener

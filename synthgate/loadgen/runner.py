@@ -336,7 +336,7 @@ def format_progress(p: dict[str, Any]) -> str:
     parts.append(f"errors {100.0 * (p.get('failures') or 0) / req:.1f} %" if req else "errors -")
     workers = p.get("workers") or []
     if workers:
-        rates = [f"{w.get('host')}/{w.get('id')} " + ("MISSING" if w.get("missing") else f"{w.get('rps', 0):,.0f} req/s")
+        rates = [f"{w.get('host')}/{w.get('id')} " + ("GONE" if w.get("missing") else f"{w.get('rps', 0):,.0f} req/s")
                  for w in workers]  # fmt: skip
         parts.append("workers " + ", ".join(rates))
     return " · ".join(parts)
