@@ -138,8 +138,14 @@ def worker_command(master: str, profile: str | None = None) -> list[str]:
 
 
 def exec_worker(master: str, profile: str | None = None) -> None:
-    """Become a Locust worker of `master` (this process is replaced: killing it kills the worker)."""
+    """Become a Locust worker of `master` (this process is replaced: killing it kills the worker).
+
+    The worker also ends when the process that started it dies (Linux's parent-death signal): a supervisor
+    (a shell, `timeout`, a container's init) killed mid-run takes its worker along instead of leaving an
+    orphan sending load nobody watches.
+    """
     cmd = worker_command(master, profile)
+    _die_with_parent()
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(cmd[0], cmd)
@@ -352,6 +358,18 @@ def _read_progress(proc: subprocess.Popen[str], duration: float, progress: Progr
         else:
             log.write(line)
             log.flush()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (kept across exec); a no-op elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # only here: the one place that calls into libc
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
 def _kill(proc: subprocess.Popen[str]) -> None:
