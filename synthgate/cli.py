@@ -132,14 +132,58 @@ def load(
     demo_fault: Annotated[str | None, typer.Option(help="start the embedded target with this fault")] = None,
     deadline: Annotated[float | None, typer.Option(
         help="seconds for the whole run, reports included (default: the stages' budgets plus a margin)")] = None,
+    master: Annotated[bool, typer.Option("--master", help="be the master of remote load workers")] = False,
+    expect_workers: Annotated[int | None, typer.Option(
+        help="with --master: start once this many remote workers are accepted")] = None,
+    bind: Annotated[str | None, typer.Option(
+        help="with --master: HOST:PORT the workers connect to (default *:5557, every interface)")] = None,
+    worker: Annotated[bool, typer.Option(
+        "--worker", help="be a load worker of --master-host (needs no profile: the master sends it)")] = False,
+    master_host: Annotated[str | None, typer.Option(help="with --worker: the master's HOST[:PORT]")] = None,
 ) -> None:
     """Pre-release load test: the load stage alone, with its thresholds, for as long as asked."""
+    if worker:
+        _load_worker(master_host, profile)
     raw = {"users": users, "spawn_rate": spawn_rate, "duration_s": duration, "arrival_rate": arrival_rate,
            "workers": workers}
-    options = {k: v for k, v in raw.items() if v is not None}
+    options: dict[str, Any] = {k: v for k, v in raw.items() if v is not None}
+    if master_host is not None:
+        raise usage_error("--master-host: only with --worker (a master binds with --bind)")
+    if master or expect_workers is not None or bind is not None:
+        if not master:
+            raise usage_error("--expect-workers/--bind: only with --master")
+        if not expect_workers or expect_workers < 1:
+            raise usage_error("--expect-workers: expected the number of remote workers (1 or more) with --master")
+        from synthgate.loadgen.runner import split_host_port
+
+        try:
+            split_host_port(bind or "*:5557")
+        except ValueError as exc:
+            raise usage_error(f"--bind: {exc}") from None
+        options.update(expect_workers=expect_workers, bind=bind or "*:5557")
     profile = profile or default_profile()
     _gate(profile, base_url, "load", reports, not rollback, demo_fault, None, "none", None, options,
           deadline_s=deadline)
+
+
+def _load_worker(master_host: str | None, profile: str | None) -> None:
+    """`synthgate load --worker`: check the arguments, then become a Locust worker of the master."""
+    from synthgate.loadgen.runner import exec_worker, split_host_port
+    from synthgate.profile import load_profile
+
+    if not master_host:
+        raise usage_error("--worker: expected --master-host HOST[:PORT] (the machine running `load --master`)")
+    try:
+        split_host_port(master_host)
+    except ValueError as exc:
+        raise usage_error(f"--master-host: {exc}") from None
+    if profile:  # optional: only to check it is the master's very profile
+        try:
+            load_profile(profile)
+        except ProfileError as exc:
+            raise usage_error(str(exc)) from None
+    say(f"load worker: connecting to the master at {master_host}")
+    exec_worker(master_host, profile)
 
 
 @app.command()

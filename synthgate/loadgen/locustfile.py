@@ -1,11 +1,14 @@
 """The locustfile synthgate's runner starts: the profile's load tasks on the fast User.
 
 Same as tests/load/locustfile.py (the copy users read and extend), kept inside the package so an
-installed synthgate can run it; here the profile's `load.user_class` picks the base class.
+installed synthgate can run it; here the profile's `load.user_class` picks the base class. The class
+names match the remote workers' (worker_locustfile.py): `ProfileUser` on synthgate's client,
+`ProfileHttpUser` on Locust's FastHttpUser.
 """
 
 from locust import FastHttpUser
 
+from synthgate.loadgen import cluster  # noqa: F401 - master/worker handshake and profile shipping
 from synthgate.loadgen.user import FastUser, profile_setup
 
 setup = profile_setup()
@@ -18,3 +21,9 @@ class ProfileUser(UserBase):  # type: ignore[valid-type,misc]
     host = setup.host
     tasks = setup.tasks
     network_timeout = setup.timeout_s
+
+
+if setup.user_class == "fasthttp":
+    ProfileHttpUser = ProfileUser
+    ProfileHttpUser.__name__ = "ProfileHttpUser"
+    del ProfileUser

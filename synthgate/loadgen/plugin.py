@@ -23,6 +23,7 @@ import sys
 import time
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,9 @@ class LoadState:
         self._flusher: gevent.Greenlet | None = None
         self._controller: gevent.Greenlet | None = None
         self._progress: gevent.Greenlet | None = None
+        # more figures for the result file and progress lines (the cluster module adds its own)
+        self.result_extras: list[Callable[[], dict[str, Any]]] = []
+        self.progress_extras: list[Callable[[], dict[str, Any]]] = []
 
     # --- options ------------------------------------------------------------------------------------
     def option(self, name: str, default: Any = None) -> Any:
@@ -234,7 +238,7 @@ class LoadState:
         span = (tot.last_wall - tot.first_wall) if tot.n else 0.0
         runner = self.env.runner
         pct = percentiles_ms(tot.hist, (50, 95, 99))
-        return {
+        out = {
             "elapsed_s": round(elapsed, 1),
             "run_time_s": self.option("sg_run_time", 0.0),
             "users": runner.user_count if runner is not None else 0,
@@ -245,6 +249,9 @@ class LoadState:
             "p95_ms": pct.get("p95"),
             "p99_ms": pct.get("p99"),
         }
+        for extra in self.progress_extras:
+            out.update(extra())
+        return out
 
     def result(self) -> dict[str, Any]:
         """Everything the gate needs, JSON-safe."""
@@ -265,6 +272,8 @@ class LoadState:
                 "failures": self.env.stats.total.num_failures,
             },
         )
+        for extra in self.result_extras:
+            data.update(extra())
         return data
 
 

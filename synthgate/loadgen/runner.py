@@ -27,6 +27,8 @@ from synthgate.loadgen.hdr import decode, encode, merge, percentiles_ms
 
 PROGRESS_PREFIX = "SYNTHGATE_PROGRESS "
 PACKAGE_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+WORKER_LOCUSTFILE = Path(__file__).with_name("worker_locustfile.py")
+DEFAULT_MASTER_PORT = 5557  # Locust's own default
 STARTUP_MARGIN_S = 30.0  # Locust start-up, worker connection, final reports, HTML report
 MAX_USERS = 10_000
 MAX_WORKERS = 64
@@ -64,6 +66,7 @@ class LoadRunResult:
     arrival_rate: float | None = None
     users: int = 0
     workers: int = 0
+    cluster: dict[str, Any] = field(default_factory=dict)  # remote workers: who took part, dropped, refused
     notes: list[str] = field(default_factory=list)
     artefacts: dict[str, str] = field(default_factory=dict)  # kind -> path
     wall_s: float = 0.0  # the whole subprocess run, start-up included
@@ -97,6 +100,55 @@ class LoadRunSpec:
     insecure_tls: bool = False
     timeout_s: float | None = None  # hard wall-clock limit (default: duration + margin)
     extra_env: dict[str, str] = field(default_factory=dict)
+    expect_workers: int = 0  # > 0: a master for this many remote workers (`synthgate load --worker`)
+    bind: str | None = None  # the master's HOST:PORT for remote workers (default: all interfaces, 5557)
+    workers_wait_s: float = 120.0  # how long the master waits for its remote workers to connect
+
+
+def split_host_port(text: str, default_port: int = DEFAULT_MASTER_PORT) -> tuple[str, int]:
+    """HOST[:PORT] (or [IPv6]:PORT) as a pair; raises ValueError naming what is wrong."""
+    text = text.strip()
+    host, port = text, default_port
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            port = _port(rest.lstrip(":"), text)
+    elif text.count(":") == 1:
+        host, raw = text.split(":")
+        port = _port(raw, text)
+    if not host:
+        raise ValueError(f"{text!r}: expected HOST[:PORT], e.g. 10.0.0.5:5557")
+    return host, port
+
+
+def _port(raw: str, text: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+    return int(raw)
+
+
+def worker_command(master: str, profile: str | None = None) -> list[str]:
+    """The Locust worker command a remote load machine runs (see `exec_worker`)."""
+    host, port = split_host_port(master)
+    cmd = [sys.executable, "-m", "locust", "-f", str(WORKER_LOCUSTFILE), "--worker",
+           "--master-host", host, "--master-port", str(port), "--loglevel", "INFO"]  # fmt: skip
+    if profile:
+        cmd += ["--sg-worker-profile", profile]
+    return cmd
+
+
+def exec_worker(master: str, profile: str | None = None) -> None:
+    """Become a Locust worker of `master` (this process is replaced: killing it kills the worker).
+
+    The worker also ends when the process that started it dies (Linux's parent-death signal): a supervisor
+    (a shell, `timeout`, a container's init) killed mid-run takes its worker along instead of leaving an
+    orphan sending load nobody watches.
+    """
+    cmd = worker_command(master, profile)
+    _die_with_parent()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(cmd[0], cmd)
 
 
 def run_load(spec: LoadRunSpec, progress: Progress | None = None) -> LoadRunResult:
@@ -113,7 +165,12 @@ def run_load(spec: LoadRunSpec, progress: Progress | None = None) -> LoadRunResu
     with contextlib.suppress(FileNotFoundError):
         result_path.unlink()
     locustfile = Path(spec.locustfile or PACKAGE_LOCUSTFILE)
+    remote = max(0, min(int(spec.expect_workers), MAX_WORKERS))
+    if remote:
+        workers = 0
     limit = spec.timeout_s or duration + STARTUP_MARGIN_S + duration * 0.1 + 2.0 * workers
+    if remote and not spec.timeout_s:
+        limit += spec.workers_wait_s
 
     env = {**os.environ, **spec.extra_env, "SYNTHGATE_PROFILE": str(spec.profile),
            "SYNTHGATE_BASE_URL": spec.base_url, "PYTHONUNBUFFERED": "1"}  # fmt: skip
@@ -136,7 +193,12 @@ def run_load(spec: LoadRunSpec, progress: Progress | None = None) -> LoadRunResu
         "--exit-code-on-error", "0", *options,
     ]  # fmt: skip
     port = 0
-    if workers:
+    if remote:
+        host, port = split_host_port(spec.bind or f"*:{DEFAULT_MASTER_PORT}")
+        main_cmd += ["--master", "--master-bind-host", host, "--master-bind-port", str(port),
+                     "--expect-workers", str(remote),
+                     "--expect-workers-max-wait", f"{spec.workers_wait_s:g}"]  # fmt: skip
+    elif workers:
         port = _free_port()
         main_cmd += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                      "--expect-workers", str(workers), "--expect-workers-max-wait", "30"]  # fmt: skip
@@ -188,7 +250,7 @@ def run_load(spec: LoadRunSpec, progress: Progress | None = None) -> LoadRunResu
     data = json.loads(result_path.read_text(encoding="utf-8"))
     result = parse_result(data)
     result.wall_s = round(wall, 2)
-    result.workers = workers
+    result.workers = remote or workers
     result.artefacts = {
         k: str(p)
         for k, p in {
@@ -209,6 +271,7 @@ def parse_result(data: dict[str, Any]) -> LoadRunResult:
     names: dict[str, dict[str, Any]] = data.get("names", {})
     res = LoadRunResult(mode=data.get("mode", "closed"), arrival_rate=data.get("arrival_rate"))
     res.users = int(data.get("users") or 0)
+    res.cluster = dict(data.get("cluster") or {})
     hists = {}
     first, last = math.inf, 0.0
     seconds: dict[int, list[int]] = {}
@@ -277,6 +340,11 @@ def format_progress(p: dict[str, Any]) -> str:
         parts.append(f"P95 {p['p95_ms']:.1f} ms")
     req = p.get("requests") or 0
     parts.append(f"errors {100.0 * (p.get('failures') or 0) / req:.1f} %" if req else "errors -")
+    workers = p.get("workers") or []
+    if workers:
+        rates = [f"{w.get('host')}/{w.get('id')} " + ("GONE" if w.get("missing") else f"{w.get('rps', 0):,.0f} req/s")
+                 for w in workers]  # fmt: skip
+        parts.append("workers " + ", ".join(rates))
     return " · ".join(parts)
 
 
@@ -290,6 +358,18 @@ def _read_progress(proc: subprocess.Popen[str], duration: float, progress: Progr
         else:
             log.write(line)
             log.flush()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (kept across exec); a no-op elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # only here: the one place that calls into libc
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
 def _kill(proc: subprocess.Popen[str]) -> None:

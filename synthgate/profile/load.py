@@ -59,6 +59,14 @@ class LoadTask(_Strict):
         return self.name or f"{self.method} {self.path}"
 
 
+class DistributedLoad(_Strict):
+    """Load from other machines: this run is a Locust master for remote `synthgate load --worker`s."""
+
+    expect_workers: int = Field(ge=1, le=64)  # the test starts once this many workers are accepted
+    bind: str = "*:5557"  # HOST:PORT the workers connect to (`*`: every interface)
+    wait_s: float = Field(default=120.0, gt=0, le=3600)  # how long to wait for them to connect
+
+
 class LoadConfig(_Strict):
     """How the load stage runs (the gate's short run; `synthgate load` may override duration and users)."""
 
@@ -69,6 +77,7 @@ class LoadConfig(_Strict):
     arrival_rate: float | None = Field(default=None, gt=0)  # open model: target requests per second
     max_requests: int | None = Field(default=None, ge=1)  # hard bound on requests sent
     workers: int = Field(default=0, ge=0)  # local Locust worker processes (0: one process)
+    distributed: DistributedLoad | None = None  # remote workers on other machines (see DistributedLoad)
     allow_writes: bool = False  # POST/PUT/PATCH/DELETE tasks run only when set
     timeout_s: float | None = None  # per request; defaults to the profile's timeout
     thresholds: LoadThresholds = Field(default_factory=LoadThresholds)

@@ -36,6 +36,7 @@ _HTTP_5XX = re.compile(r": HTTP 5\d\d$")
 MAX_DURATION_S = 86_400.0
 MAX_USERS = 10_000
 MAX_WORKERS = 64
+RATE_TOLERANCE = 0.05  # a run whose workers dropped out is inconclusive below 95 % of the asked rate
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -60,10 +61,9 @@ def run(ctx: StageContext) -> StageResult:
         if left < (spec.timeout_s or float("inf")):
             spec.timeout_s = left
     mode = f"open model, {spec.arrival_rate:g} req/s" if spec.arrival_rate else "closed model"
-    ctx.progress(
-        f"load: {spec.users} users, {spec.duration_s:g} s, {mode}"
-        + (f", {spec.workers} workers" if spec.workers else "")
-    )
+    where = (f", master for {spec.expect_workers} remote workers on {spec.bind or '*:5557'}"
+             if spec.expect_workers else f", {spec.workers} workers" if spec.workers else "")  # fmt: skip
+    ctx.progress(f"load: {spec.users} users, {spec.duration_s:g} s, {mode}{where}")
     with tempfile.TemporaryDirectory(prefix="synthgate-load-profile-") as tmp:
         # the subprocess reads the profile as this process has it (CLI overrides included)
         profile_file = Path(tmp) / "profile.yaml"
@@ -77,6 +77,10 @@ def run(ctx: StageContext) -> StageResult:
     if plan.skipped_writes:
         notes.append(f"write tasks not sent (load.allow_writes is off): {', '.join(plan.skipped_writes)}")
     checks = threshold_checks(result, cfg)
+    workers_check = dropout_check(result)
+    if workers_check is not None:
+        checks.append(workers_check)
+        notes.append(workers_check.message)
     if any(c.details.get("unmeasurable") for c in checks):
         notes.extend(c.message for c in checks if c.details.get("unmeasurable"))
     evidence = [
@@ -110,7 +114,8 @@ def run(ctx: StageContext) -> StageResult:
             "mode": result.mode,
             "arrival_rate": result.arrival_rate,
             "users": spec.users,
-            "workers": spec.workers,
+            "workers": spec.expect_workers or spec.workers,
+            "cluster": result.cluster,
             "duration_s": spec.duration_s,
             "measured_s": result.duration_s,
             "wall_s": result.wall_s,
@@ -137,6 +142,32 @@ def run(ctx: StageContext) -> StageResult:
     )
 
 
+def dropout_check(result: LoadRunResult) -> CheckResult | None:
+    """Remote workers that dropped out: inconclusive when the delivered rate fell short of the asked one."""
+    cluster = result.cluster or {}
+    if not cluster.get("workers"):
+        return None
+    dropped = list(cluster.get("dropped") or [])
+    took_part = len(cluster["workers"])
+    details = {"workers": cluster["workers"], "dropped": dropped, "refused": cluster.get("refused") or {}}
+    if not dropped:
+        return CheckResult(id="load.workers", status="passed", details=details,
+                           message=f"all {took_part} workers stayed to the end")  # fmt: skip
+    hosts = ", ".join(f"{w['host']}/{w['id'][-8:]}" for w in cluster["workers"] if w["id"] in dropped)
+    asked = result.arrival_rate if result.mode == "open" else None
+    if asked and result.rps < (1.0 - RATE_TOLERANCE) * asked:
+        return CheckResult(
+            id="load.workers", status="failed", kind="no-data", details=details,
+            message=(f"inconclusive: {len(dropped)} of {took_part} workers dropped out mid-run ({hosts}); "
+                     f"{result.rps:,.1f} req/s delivered of {asked:g} asked"),
+        )  # fmt: skip
+    return CheckResult(
+        id="load.workers", status="passed", details=details,
+        message=(f"{len(dropped)} of {took_part} workers dropped out mid-run ({hosts}); the others still "
+                 f"delivered {result.rps:,.1f} req/s" + (f" of {asked:g} asked" if asked else "")),
+    )  # fmt: skip
+
+
 def server_error_count(result: LoadRunResult) -> int:
     """How many load requests the deployment answered with a 5xx (errors are recorded as "NAME: HTTP 5xx")."""
     return sum(count for err, count in result.errors.items() if _HTTP_5XX.search(err))
@@ -152,6 +183,8 @@ def _spec(ctx: StageContext, cfg: LoadConfig, out_dir: Path) -> LoadRunSpec:
 
     arrival = pick("arrival_rate", cfg.arrival_rate)
     max_requests = pick("max_requests", cfg.max_requests)
+    dist = cfg.distributed
+    expect_workers = int(pick("expect_workers", dist.expect_workers if dist else 0) or 0)
     return LoadRunSpec(
         profile=str(ctx.profile_path),
         base_url=ctx.base_url,
@@ -165,6 +198,9 @@ def _spec(ctx: StageContext, cfg: LoadConfig, out_dir: Path) -> LoadRunSpec:
         user_class=str(pick("user_class", cfg.user_class)),
         out_dir=out_dir,
         insecure_tls=bool(opts.get("insecure_tls", False)),
+        expect_workers=max(0, min(expect_workers, MAX_WORKERS)),
+        bind=pick("bind", dist.bind if dist else None),
+        workers_wait_s=float(dist.wait_s if dist else 120.0),
     )
 
 

@@ -13,10 +13,11 @@ import os
 import socket
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from synthgate.store import rollups
 from synthgate.store.models import AlertRow, CheckState, Incident, Outbox, ProbeResult
 
 Row = Any  # sqlite3.Row or the PostgreSQL backend's Row: both index by position and by column name
@@ -31,6 +32,10 @@ class Tx(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
         """Run one statement in the transaction; returns a cursor (fetchone, fetchall, rowcount)."""
+        ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each row."""
         ...
 
 
@@ -125,27 +130,51 @@ class BaseStore(ABC):
         return int(self.query(sql, params)[0][0])
 
     def first_result_ts(self, profile: str, location: str, since: float) -> float | None:
-        """Time of the oldest result since a time (None without any)."""
+        """Time of the oldest result since a time (None without any); an hour's start where only rollups remain."""
+        split = self._split(profile, location, since)
+        if split is not None:
+            hour0, rolled_to = split
+            rows = self.query("SELECT min(start) FROM probe_rollups WHERE profile=? AND location=? AND span=? "
+                              "AND start>=? AND start<?", (profile, location, rollups.HOUR, hour0, rolled_to))
+            if rows and rows[0][0] is not None:
+                return max(since, float(rows[0][0]))
+            since = rolled_to
         rows = self.query("SELECT min(ts) FROM probe_results WHERE profile=? AND location=? AND ts>=?",
                           (profile, location, since))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
 
     def outcome_counts(self, profile: str, location: str, since: float) -> dict[str, dict[str, int]]:
-        """check id -> {"up": n, "down": n, "unknown": n} since a time."""
+        """check id -> {"up": n, "down": n, "unknown": n} since a time (rollups where raw results are pruned)."""
+        out: dict[str, dict[str, int]] = {}
+        split = self._split(profile, location, since)
+        if split is not None:
+            for span, lo, hi in _segments(*split):
+                for r in self.query(
+                        "SELECT check_id, sum(n_up) AS up, sum(n_down) AS down, sum(n_unknown) AS unknown "
+                        "FROM probe_rollups WHERE profile=? AND location=? AND span=? AND start>=? AND start<? "
+                        "GROUP BY check_id", (profile, location, span, lo, hi)):
+                    acc = out.setdefault(r["check_id"], {"up": 0, "down": 0, "unknown": 0})
+                    for k in ("up", "down", "unknown"):
+                        acc[k] += int(r[k] or 0)
+            since = split[1]
         rows = self.query(
             "SELECT check_id, outcome, count(*) AS n FROM probe_results WHERE profile=? AND location=? AND ts>=? "
             "GROUP BY check_id, outcome", (profile, location, since))
-        out: dict[str, dict[str, int]] = {}
         for r in rows:
-            out.setdefault(r["check_id"], {"up": 0, "down": 0, "unknown": 0})[r["outcome"]] = int(r["n"])
+            acc = out.setdefault(r["check_id"], {"up": 0, "down": 0, "unknown": 0})
+            acc[r["outcome"]] += int(r["n"])
         return out
 
     def latency_percentiles(self, profile: str, location: str, since: float,
                             percentiles: Sequence[float] = (50.0, 95.0)) -> dict[str, dict[str, float]]:
         """check id -> {"n": samples, "p50": ms, ...} (nearest rank) over results with an answer since a time.
 
-        The database sorts and picks the ranks, so memory stays flat however long the history is.
+        On raw results the database sorts and picks the ranks, so memory stays flat however long the history
+        is; a window reaching past the raw results reads the rollups' histograms (within ~9 %).
         """
+        split = self._split(profile, location, since)
+        if split is not None:
+            return self._rollup_percentiles(profile, location, split, percentiles)
         answered = ("FROM probe_results WHERE profile=? AND location=? AND ts>=? AND outcome!='unknown' "
                     "AND latency_ms IS NOT NULL")
         base = (profile, location, since)
@@ -161,31 +190,194 @@ class BaseStore(ABC):
             out[r["check_id"]] = stats
         return out
 
+    def _rollup_percentiles(self, profile: str, location: str, split: tuple[int, float],
+                            percentiles: Sequence[float]) -> dict[str, dict[str, float]]:
+        hists: dict[str, dict[int, int]] = {}
+        for span, lo, hi in _segments(*split):
+            for r in self.query("SELECT check_id, hist FROM probe_rollups WHERE profile=? AND location=? AND span=? "
+                                "AND start>=? AND start<? AND lat_n>0", (profile, location, span, lo, hi)):
+                rollups.decode_hist(r["hist"], hists.setdefault(r["check_id"], {}))
+        for r in self.query("SELECT check_id, latency_ms FROM probe_results WHERE profile=? AND location=? AND ts>=? "
+                            "AND outcome!='unknown' AND latency_ms IS NOT NULL", (profile, location, split[1])):
+            hist = hists.setdefault(r["check_id"], {})
+            b = rollups.bucket_of(float(r["latency_ms"]))
+            hist[b] = hist.get(b, 0) + 1
+        out: dict[str, dict[str, float]] = {}
+        for cid, hist in hists.items():
+            n = sum(hist.values())
+            if not n:
+                continue
+            stats: dict[str, float] = {"n": float(n)}
+            for q in percentiles:
+                stats[f"p{q:g}"] = rollups.percentile_ms(hist, q) or 0.0
+            out[cid] = stats
+        return out
+
     def buckets(self, profile: str, location: str, start: float, width_s: float,
                 count: int) -> dict[str, list[tuple[int, int, float | None]]]:
         """check id -> `count` time buckets from `start`: (up, down, mean latency ms), for charts."""
+        acc: dict[str, list[list[float]]] = {}  # check -> per bucket [up, down, latency sum, latency n]
+
+        def add(cid: str, b: int, up: Any, down: Any, lat_sum: Any, lat_n: Any) -> None:
+            series = acc.setdefault(cid, [[0, 0, 0.0, 0] for _ in range(count)])
+            cell = series[max(0, min(count - 1, b))]
+            cell[0] += int(up or 0)
+            cell[1] += int(down or 0)
+            cell[2] += float(lat_sum or 0.0)
+            cell[3] += int(lat_n or 0)
+
+        raw_from = start
+        split = self._split(profile, location, start)
+        if split is not None:
+            hour0, raw_from = split
+            bucket = self._bucket("(start - ?) / ?", "?")
+            for r in self.query(
+                    "SELECT check_id, b, sum(n_up) AS up, sum(n_down) AS down, sum(lat_sum) AS ls, sum(lat_n) AS ln "
+                    f"FROM (SELECT check_id, n_up, n_down, lat_sum, lat_n, {bucket} AS b FROM probe_rollups "
+                    "WHERE profile=? AND location=? AND span=? AND start>=? AND start<?) AS t GROUP BY check_id, b",
+                    (start, width_s, count - 1, profile, location, rollups.HOUR, hour0, raw_from)):
+                add(r["check_id"], int(r["b"]), r["up"], r["down"], r["ls"], r["ln"])
         bucket = self._bucket("(ts - ?) / ?", "?")
         rows = self.query(
             "SELECT check_id, b, sum(CASE WHEN outcome='up' THEN 1 ELSE 0 END) AS up, "
             "sum(CASE WHEN outcome='down' THEN 1 ELSE 0 END) AS down, "
-            "avg(CASE WHEN outcome!='unknown' THEN latency_ms END) AS lat "
+            "sum(CASE WHEN outcome!='unknown' THEN latency_ms END) AS ls, "
+            "count(CASE WHEN outcome!='unknown' THEN latency_ms END) AS ln "
             f"FROM (SELECT check_id, outcome, latency_ms, {bucket} AS b FROM probe_results "
             "WHERE profile=? AND location=? AND ts>=?) AS t GROUP BY check_id, b",
-            (start, width_s, count - 1, profile, location, start))
-        out: dict[str, list[tuple[int, int, float | None]]] = {}
+            (start, width_s, count - 1, profile, location, raw_from))
         for r in rows:
-            series = out.setdefault(r["check_id"], [(0, 0, None)] * count)
-            series[int(r["b"])] = (int(r["up"]), int(r["down"]), None if r["lat"] is None else float(r["lat"]))
-        return out
+            add(r["check_id"], int(r["b"]), r["up"], r["down"], r["ls"], r["ln"])
+        return {cid: [(int(c[0]), int(c[1]), (c[2] / c[3]) if c[3] else None) for c in series]
+                for cid, series in acc.items()}
 
-    def prune(self, older_than: float) -> int:
-        """Delete results (and resolved incidents and finished alerts) older than a time; returns results deleted."""
+    def prune(self, older_than: float, rollups_older_than: float | None = None) -> int:
+        """Delete results (and resolved incidents and finished alerts) older than a time; returns results deleted.
+
+        Every hour about to lose its raw results is rolled up first, so the history stays readable; rollups
+        themselves go after `rollups_older_than` (default: 400 days).
+        """
+        for r in self.query("SELECT DISTINCT profile, location FROM probe_results WHERE ts<?", (older_than,)):
+            self.roll_up(r["profile"], r["location"])
+        rollup_cut = self.now() - rollups.RETENTION_S if rollups_older_than is None else rollups_older_than
         with self.transaction() as tx:
             n = tx.execute("DELETE FROM probe_results WHERE ts<?", (older_than,)).rowcount
+            tx.execute("UPDATE probe_rollup_state SET raw_from=? WHERE raw_from<?", (older_than, older_than))
+            tx.execute("DELETE FROM probe_rollups WHERE start<?", (rollup_cut,))
             tx.execute("DELETE FROM alerts WHERE created_at<? AND status!='pending'", (older_than,))
             tx.execute("DELETE FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at<? AND id NOT IN "
                        "(SELECT incident_id FROM alerts WHERE incident_id IS NOT NULL)", (older_than,))
         return int(n)
+
+    # -- probes: rollups -------------------------------------------------------------------------------------------
+
+    def insert_results(self, profile: str, location: str, results: Sequence[ProbeResult]) -> None:
+        """Store many results at once (history imports and benchmarks; the probe records one round at a time)."""
+        with self.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO probe_results (profile, location, check_id, stage, ts, duration_ms, latency_ms, status, "
+                "outcome, kind, attempts, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(profile, location, r.check_id, r.stage, r.ts, r.duration_ms, r.latency_ms, r.status, r.outcome,
+                  r.kind, r.attempts, r.message) for r in results])
+
+    def rollup_state(self, profile: str, location: str) -> tuple[float | None, float]:
+        """(rolled up to, raw results kept from) of a probed (profile, location)."""
+        rows = self.query("SELECT rolled_to, raw_from FROM probe_rollup_state WHERE profile=? AND location=?",
+                          (profile, location))
+        if not rows:
+            return None, 0.0
+        rolled = rows[0]["rolled_to"]
+        return (None if rolled is None else float(rolled)), float(rows[0]["raw_from"] or 0.0)
+
+    def roll_up(self, profile: str, location: str, until: float | None = None) -> int:
+        """Roll up every complete hour (and day) not rolled up yet; returns the hours written.
+
+        Incremental (from where the last call stopped, the last hour again for late results) and idempotent:
+        an hour is always recomputed whole from its raw results and replaces what was there, so a restart or
+        two probes rolling up at once never count a result twice. Hours whose raw results were pruned are
+        never touched again.
+        """
+        end = rollups.floor_to(self.now() if until is None else until, rollups.HOUR)
+        rolled, raw_from = self.rollup_state(profile, location)
+        if rolled is not None and rolled >= end:
+            return 0
+        if rolled is None:
+            rows = self.query("SELECT min(ts) FROM probe_results WHERE profile=? AND location=? AND ts<?",
+                              (profile, location, end))
+            if not rows or rows[0][0] is None:
+                self._set_rolled(profile, location, end)
+                return 0
+            begin = rollups.floor_to(float(rows[0][0]), rollups.HOUR)
+        else:
+            begin = int(rolled) - rollups.HOUR
+        begin = max(begin, rollups.ceil_to(raw_from, rollups.HOUR)) if raw_from else begin
+        written = 0
+        for lo in range(begin, end, rollups.DAY):
+            hi = min(end, lo + rollups.DAY)
+            raw = self.query("SELECT check_id, ts, status, outcome, latency_ms FROM probe_results WHERE profile=? "
+                             "AND location=? AND ts>=? AND ts<?", (profile, location, lo, hi))
+            hours = rollups.aggregate([tuple(r) for r in raw])
+            written += self.write_rollups(profile, location, hours.values(), lo, hi, rollups.HOUR)
+            self._roll_days(profile, location, lo, hi)
+        self._set_rolled(profile, location, end)
+        return written
+
+    def write_rollups(self, profile: str, location: str, items: Iterable[rollups.Rollup], lo: int, hi: int,
+                      span: int) -> int:
+        """Replace the rollups of `span` starting in [lo, hi) with `items` (one transaction: never half done)."""
+        rows = [(profile, location, *r.row()) for r in items]
+        cols = ", ".join(("profile", "location", *rollups.ROW_COLUMNS))
+        marks = ", ".join("?" * (2 + len(rollups.ROW_COLUMNS)))
+        with self.transaction() as tx:
+            self._serialize_profile(tx, profile)
+            tx.execute("DELETE FROM probe_rollups WHERE profile=? AND location=? AND span=? AND start>=? AND start<?",
+                       (profile, location, span, lo, hi))
+            if rows:
+                tx.executemany(f"INSERT INTO probe_rollups ({cols}) VALUES ({marks})", rows)
+        return len(rows)
+
+    def _roll_days(self, profile: str, location: str, lo: int, hi: int) -> None:
+        """Recompute the daily rollups of the whole days in [lo, hi) from their hours."""
+        d0, d1 = rollups.ceil_to(lo, rollups.DAY), rollups.floor_to(hi, rollups.DAY)
+        if lo % rollups.DAY == 0:
+            d0 = lo
+        if d1 <= d0:
+            return
+        hours = [self._rollup(r) for r in self.query(
+            f"SELECT {', '.join(rollups.ROW_COLUMNS)} FROM probe_rollups WHERE profile=? AND location=? AND span=? "
+            "AND start>=? AND start<?", (profile, location, rollups.HOUR, d0, d1))]
+        self.write_rollups(profile, location, rollups.merge(hours, rollups.DAY).values(), d0, d1, rollups.DAY)
+
+    @staticmethod
+    def _rollup(r: Row) -> rollups.Rollup:
+        return rollups.Rollup(
+            check_id=r["check_id"], span=int(r["span"]), start=int(r["start"]), n=int(r["n"]),
+            failures=int(r["failures"]), n_up=int(r["n_up"]), n_down=int(r["n_down"]), n_unknown=int(r["n_unknown"]),
+            up_min=int(r["up_min"]), down_min=int(r["down_min"]), unknown_min=int(r["unknown_min"]),
+            lat_n=int(r["lat_n"]), lat_sum=float(r["lat_sum"]), hist=rollups.decode_hist(r["hist"]))
+
+    def _set_rolled(self, profile: str, location: str, end: float) -> None:
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO probe_rollup_state (profile, location, rolled_to, raw_from) VALUES (?, ?, ?, 0) "
+                "ON CONFLICT (profile, location) DO UPDATE SET rolled_to=excluded.rolled_to "
+                "WHERE probe_rollup_state.rolled_to IS NULL OR probe_rollup_state.rolled_to<excluded.rolled_to",
+                (profile, location, end))
+
+    def set_raw_from(self, profile: str, location: str, raw_from: float) -> None:
+        """Record that raw results before `raw_from` are gone (or were never written: imported history)."""
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO probe_rollup_state (profile, location, rolled_to, raw_from) VALUES (?, ?, NULL, ?) "
+                "ON CONFLICT (profile, location) DO UPDATE SET raw_from=excluded.raw_from",
+                (profile, location, raw_from))
+
+    def _split(self, profile: str, location: str, since: float) -> tuple[int, float] | None:
+        """None when raw results cover everything since `since`; else (first hour, rolled up to) for rollups."""
+        rolled, raw_from = self.rollup_state(profile, location)
+        if rolled is None or since >= raw_from:
+            return None
+        return rollups.floor_to(since, rollups.HOUR), rolled
 
     # -- probes: state and incidents -----------------------------------------------------------------------------
 
@@ -425,6 +617,15 @@ class BaseStore(ABC):
         """Rollback records, oldest first."""
         sql, params = _where("SELECT * FROM rollbacks", deployment=deployment)
         return self.query(sql + " ORDER BY id", params)
+
+
+def _segments(hour0: int, rolled_to: float) -> list[tuple[int, int, int]]:
+    """(span, from, to) ranges covering [hour0, rolled_to): whole days from the daily rollups, the rest hourly."""
+    end = rollups.floor_to(rolled_to, rollups.HOUR)
+    d0, d1 = rollups.ceil_to(hour0, rollups.DAY), rollups.floor_to(end, rollups.DAY)
+    if d1 <= d0:
+        return [(rollups.HOUR, hour0, end)]
+    return [(rollups.HOUR, hour0, d0), (rollups.DAY, d0, d1), (rollups.HOUR, d1, end)]
 
 
 def _where(sql: str, **filters: Any) -> tuple[str, list[Any]]:

@@ -86,6 +86,11 @@ class _Tx:
         """Run one statement in the transaction."""
         return self._conn.execute(_sql(sql), tuple(params))  # type: ignore[arg-type]
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each row (bulk writes, pipelined by psycopg)."""
+        with self._conn.cursor() as cur:
+            cur.executemany(_sql(sql), [tuple(r) for r in rows])
+
 
 class PostgresStore(BaseStore):
     """The PostgreSQL store. Thread-safe: one connection, one lock, one short transaction per write."""

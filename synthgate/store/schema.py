@@ -21,8 +21,9 @@ class Migration:
 
 
 TYPES = {
-    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL", "blob": "BLOB"},
-    "postgres": {"serial": "BIGSERIAL PRIMARY KEY", "real": "DOUBLE PRECISION", "blob": "BYTEA"},
+    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL", "blob": "BLOB",
+               "compact": "WITHOUT ROWID"},
+    "postgres": {"serial": "BIGSERIAL PRIMARY KEY", "real": "DOUBLE PRECISION", "blob": "BYTEA", "compact": ""},
 }
 
 VERSION_TABLE = """
@@ -143,6 +144,34 @@ CREATE TABLE rollbacks (
     pid         INTEGER NOT NULL
 );
 CREATE INDEX rollbacks_by_deployment ON rollbacks (deployment, finished_at)
+"""),
+    Migration(3, "hourly and daily probe rollups, kept long after the raw results are pruned", """
+CREATE TABLE probe_rollups (
+    profile     TEXT NOT NULL,
+    location    TEXT NOT NULL,
+    span        INTEGER NOT NULL,
+    start       BIGINT NOT NULL,
+    check_id    TEXT NOT NULL,
+    n           INTEGER NOT NULL,
+    failures    INTEGER NOT NULL,
+    n_up        INTEGER NOT NULL,
+    n_down      INTEGER NOT NULL,
+    n_unknown   INTEGER NOT NULL,
+    up_min      INTEGER NOT NULL,
+    down_min    INTEGER NOT NULL,
+    unknown_min INTEGER NOT NULL,
+    lat_n       INTEGER NOT NULL,
+    lat_sum     {real} NOT NULL,
+    hist        TEXT NOT NULL,
+    PRIMARY KEY (profile, location, span, start, check_id)
+) {compact};
+CREATE TABLE probe_rollup_state (
+    profile   TEXT NOT NULL,
+    location  TEXT NOT NULL,
+    rolled_to {real},
+    raw_from  {real} NOT NULL DEFAULT 0,
+    PRIMARY KEY (profile, location)
+)
 """),
 )
 

@@ -137,3 +137,7 @@ class _Tx:
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
         """Run one statement in the transaction."""
         return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each row (bulk writes)."""
+        self._conn.executemany(sql, rows)
