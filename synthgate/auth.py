@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synthgate.bounded import response_json
 from synthgate.redact import redactor
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ def _login_once(profile: Profile, base_url: str) -> tuple[Any, Session | None]:
                 failures = check_response(ex, _oauth_expect(), None) + _save(ex, {"access_token": "access_token"},
                                                                               saved)
                 if ex.response is not None and not failures:
-                    with_type = ex.response.json()
+                    with_type = response_json(ex.response)
                     for key in ("token_type", "expires_in", "refresh_token"):
                         if key in with_type:
                             saved[key] = with_type[key]

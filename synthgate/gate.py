@@ -13,6 +13,7 @@ from typing import Any
 
 from synthgate import auth, baseline, reports, server_errors
 from synthgate import deadline as _deadline
+from synthgate.bounded import response_json
 from synthgate.checks import cold
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
@@ -209,7 +210,7 @@ def _release_of(profile: Profile, base_url: str) -> str | None:
     try:
         with make_client(profile, timeout_s=min(5.0, profile.defaults.timeout_s)) as client:
             ex = send_raw(client, "GET", base_url.rstrip("/") + profile.health.path)
-        data = ex.response.json() if ex.response is not None else None
+        data = response_json(ex.response) if ex.response is not None else None
     except ValueError:
         return None
     value = data.get("version") if isinstance(data, dict) else None

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from synthgate.bounded import response_json
 from synthgate.checks import cold, contract
 from synthgate.checks.expect import LATENCY_FAILURE, MISSING, check_response, lookup
 from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
@@ -155,7 +156,7 @@ def _save(ex: Any, wanted: dict[str, str], saved: dict[str, Any]) -> list[str]:
     if not wanted:
         return []
     try:
-        data = ex.response.json() if ex.response is not None else None
+        data = response_json(ex.response) if ex.response is not None else None
     except ValueError:
         return ["body is not JSON: cannot save values for later steps"]
     failures = []
