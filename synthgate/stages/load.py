@@ -42,6 +42,8 @@ def run(ctx: StageContext) -> StageResult:
     """Run the profile's load test against ctx.base_url and gate on its thresholds."""
     started = time.monotonic()
     cfg = ctx.profile.load
+    if cfg is None and not user_checks.dirs(ctx, STAGE):
+        return StageResult.skipped(STAGE, "the profile declares no load section")
     if cfg is None:
         return _no_data(started, "inconclusive: the profile declares no load tasks (add a 'load:' section)")
     try:
