@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from synthgate import http
+from synthgate.bounded import response_json
 from synthgate.checks.expect import check_response, save_values
 from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
 from synthgate.http import TemplateError, expand, make_client, send, send_raw
@@ -72,7 +73,7 @@ def _login_once(profile: Profile, base_url: str) -> tuple[Any, Session | None]:
                 failures = check_response(ex, _oauth_expect(), None) + save_values(ex, {"access_token": "access_token"},
                                                                               saved)
                 if ex.response is not None and not failures:
-                    with_type = ex.response.json()
+                    with_type = response_json(ex.response)
                     for key in ("token_type", "expires_in", "refresh_token"):
                         if key in with_type:
                             saved[key] = with_type[key]

@@ -208,12 +208,48 @@ def _load_baseline(opts: HistoryOptions, profile: Profile, target: str,
     if choice != "last-pass":
         return _saved_run(choice, progress)
     with _store(opts) as store:
-        rows = store.runs(profile.name, verdict="pass", target=target, limit=1)
-        if not rows:
+        found = _last_complete_pass(store, profile.name, target)
+        if found is None:
             return None
-        run_id = int(rows[0]["id"])
+        run_id, base = found
         samples = {name: _decode(enc, blob) for name, (enc, blob) in store.run_samples(run_id).items()}
-        return Verdict.model_validate_json(rows[0]["verdict_json"]), samples, f"last passing run #{run_id}"
+        return base, samples, f"last passing run #{run_id}"
+
+
+LOOK_BACK = 50  # passing runs looked through for the newest complete one
+
+
+def _last_complete_pass(store: Store, profile: str, target: str | None) -> tuple[int, Verdict] | None:
+    """The newest passing run that ran every stage its profile declares (a partial --stages run is never one)."""
+    for row in store.runs(profile, verdict="pass", target=target, limit=LOOK_BACK):
+        saved = Verdict.model_validate_json(row["verdict_json"])
+        if saved.complete:
+            return int(row["id"]), saved
+    return None
+
+
+def previous_release(opts: HistoryOptions, profile: Profile, target: str,
+                     progress: Callable[[str], None]) -> tuple[Verdict, str] | None:
+    """The run `new_only` findings are compared with: --baseline's saved run, else the last complete passing run
+    of this profile on this target, else on any target (a deploy's URL may change with each release)."""
+    choice = opts.baseline or "last-pass"
+    if choice == "none":
+        return None
+    if choice != "last-pass":
+        saved = _saved_run(choice, progress)
+        return None if saved is None else (saved[0], saved[2])
+    with _store(opts) as store:
+        found = _last_complete_pass(store, profile.name, target) or _last_complete_pass(store, profile.name, None)
+    if found is None:
+        return None
+    run_id, base = found
+    where = "" if base.base_url == target else f" at {base.base_url}"
+    return base, f"last passing run #{run_id}{where}" + (f", release {base.release}" if base.release else "")
+
+
+def release_label(release: str | None, source: str) -> str:
+    """How the console and reports name a compared run: its release when known, never "release None"."""
+    return f"release {release} ({source})" if release else source
 
 
 def compare(verdict: Verdict, profile: Profile, opts: HistoryOptions, progress: Callable[[str], None],
@@ -227,7 +263,7 @@ def compare(verdict: Verdict, profile: Profile, opts: HistoryOptions, progress: 
     if found is None:
         return
     base, base_samples, source = found
-    progress(f"baseline: comparing with release {base.release} ({source})")
+    progress(f"baseline: comparing with {release_label(base.release, source)}")
     decisions: list[MetricDecision] = []
     samples = run_samples(verdict)
     for name in sorted(set(samples) & set(base_samples)):
@@ -245,13 +281,13 @@ def compare(verdict: Verdict, profile: Profile, opts: HistoryOptions, progress: 
                           message=f"{d.change}: {d.reason}", details=d.as_dict()) for d in decisions]
     changed = [d for d in decisions if d.regressed]
     if changed:
-        summary = (f"{len(changed)} metric(s) regressed against release {base.release}: "
+        summary = (f"{len(changed)} metric(s) regressed against {release_label(base.release, source)}: "
                    + "; ".join(f"{d.name} {d.change}" for d in changed))
         absolute_ok = all(c.status != "failed" for s, c in verdict.all_checks() if s != "baseline")
         if absolute_ok:
             summary += ". Every absolute threshold passed: the gate fails on the comparison alone."
     elif decisions:
-        summary = f"no metric regressed against release {base.release} ({len(decisions)} compared)"
+        summary = f"no metric regressed against {release_label(base.release, source)} ({len(decisions)} compared)"
     else:
         summary = "no metric could be compared (no shared load samples)"
     verdict.baseline = {

@@ -10,6 +10,8 @@ that never comes) returns at once.
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import socket
 import threading
 import time
@@ -199,3 +201,45 @@ def headers_late_message(deadline_s: float) -> str:
     """The message for a deadline that passed before the response headers were complete."""
     return f"no complete response headers within the {deadline_s:g} s deadline (timeout_s)"
 
+
+
+# Nesting depth of a JSON answer we parse: deeper documents are the target's evidence (a failed check), never a
+# RecursionError in the parser or in whatever walks the parsed value later.
+MAX_JSON_DEPTH = 256
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+class JsonTooDeep(ValueError):
+    """A JSON document nested deeper than MAX_JSON_DEPTH (a ValueError: "not JSON we can read")."""
+
+
+def json_depth_over(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text nests arrays/objects deeper than `limit` (strings are skipped, so '[' in one is not)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:  # cannot be that deep: no scan
+        return False
+    depth = 0
+    for match in _JSON_TOKENS.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def loads_json(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> Any:
+    """json.loads bounded in nesting depth: JsonTooDeep (a ValueError) past `limit` levels, never RecursionError."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if json_depth_over(raw, limit):
+        raise JsonTooDeep(f"the JSON body is nested more than {limit} levels deep")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise JsonTooDeep(f"the JSON body is nested too deeply to read (over {limit} levels)") from None
+
+
+def response_json(response: httpx.Response) -> Any:
+    """A response's JSON body, bounded in nesting depth like `loads_json` (a ValueError when it is not JSON)."""
+    return loads_json(response.content)

@@ -13,7 +13,7 @@ from synthgate.console import console, err, say, usage_error
 from synthgate.profile import ProfileError
 from synthgate.project import default_profile
 from synthgate.redact import redactor
-from synthgate.results import EXIT_FAIL, Verdict
+from synthgate.results import EXIT_ERROR, Verdict
 from synthgate.stages import STAGE_ORDER
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -42,19 +42,45 @@ def parse_stages(text: str) -> list[str]:
 def verdict_table(verdict: Verdict) -> None:
     """The short verdict table printed at the end of a run."""
     table = Table(title=f"synthgate {verdict.target}: {verdict.verdict.upper()} (exit {verdict.exit_code})")
-    for col in ("stage", "status", "checks", "failed", "flaky", "time"):
+    for col in ("stage", "status", "checks", "failed", "accepted", "flaky", "time"):
         table.add_column(col)
     for s in verdict.stages:
         flaky = sum(1 for c in s.checks if c.flaky and c.status == "passed")
-        table.add_row(s.name, s.status, str(len(s.checks)), str(len(s.failed_checks)), str(flaky),
+        accepted = sum(1 for c in s.checks if c.status == "accepted")
+        table.add_row(s.name, s.status, str(len(s.checks)), str(len(s.failed_checks)), str(accepted), str(flaky),
                       f"{s.duration_s:.1f} s")
     console.print(table)
-    for stage, check in verdict.failed_checks():
-        console.print(redactor(f"FAILED {stage}/{check.id}: {check.message}"), markup=False)
+    for line in outcome_lines(verdict):
+        console.print(redactor(line), markup=False)
     if verdict.rollback.triggered:
         console.print(redactor(f"rollback: exit {verdict.rollback.exit_code}, verified {verdict.rollback.verified}"
                                f": {verdict.rollback.message}"), markup=False)
     console.print(redactor(verdict.reason), markup=False)
+
+
+def outcome_lines(verdict: Verdict) -> list[str]:
+    """What the console says below the table: failures, tool errors, accepted defects, debt, stale acceptances."""
+    lines = []
+    for stage, check in verdict.failed_checks():
+        word = "ERROR" if check.is_tool_error else "FAILED"
+        lines.append(f"{word} {stage}/{check.id}: {check.message}")
+    for stage, check in verdict.accepted_checks():
+        note = check.details.get("accepted") or {}
+        lines.append(f"accepted {stage}/{check.id}: {note.get('reason')} (until {note.get('until')}): "
+                     f"{check.message[:200]}")
+    for stage, check in verdict.debt_checks():
+        found = check.details["debt"]
+        lines.append(f"debt {stage}/{check.id}: {len(found.get('existing', []))} existing, "
+                     f"{len(found.get('new', []))} new finding(s)")
+    if verdict.debt and verdict.debt.get("first_run"):
+        lines.append("debt: no previous release to compare with: this run's findings are the starting debt")
+    for entry in verdict.stale_acceptances:
+        lines.append(f"stale acceptance {entry['check']} ({entry['reason']}, until {entry['until']}): "
+                     "matched no failing check in this run")
+    if verdict.verdict == "error":
+        lines.append("this is synthgate's problem (or the team's test code's), not evidence against the deployment; "
+                     f"read {verdict.log or 'the logs'} in the reports directory")
+    return lines
 
 
 def _gate(
@@ -83,8 +109,9 @@ def _gate(
         err.print("synthgate: interrupted")
         raise typer.Exit(130) from None
     except Exception as exc:  # noqa: BLE001 - a user sees one clear line, never a traceback
-        err.print(redactor(f"synthgate: internal error: {exc.__class__.__name__}: {exc}"), markup=False)
-        raise typer.Exit(EXIT_FAIL) from None
+        err.print(redactor(f"synthgate: error (synthgate's own, not the deployment's): {exc.__class__.__name__}: "
+                           f"{exc}"), markup=False)
+        raise typer.Exit(EXIT_ERROR) from None
     verdict_table(verdict)
     say(f"reports: {reports}/ (verdict.json, summary.md, junit.xml, report.html, allure-results/)")
     raise typer.Exit(verdict.exit_code)

@@ -155,7 +155,7 @@ def capped(timeout_s: float) -> float:
 def expire_gate(verdict: Any, reports_dir: Path, clock: float, progress: Callable[[str], None]) -> None:
     """The deadline passed with the gate still busy: kill every child group, write the reports, exit."""
     from synthgate import procs, reports
-    from synthgate.results import EXIT_FAIL, EXIT_INCONCLUSIVE, CheckResult, StageResult, decide
+    from synthgate.results import EXIT_CODES, CheckResult, StageResult, decide
     from synthgate.scrub import scrub_reports
 
     d = current()
@@ -168,7 +168,7 @@ def expire_gate(verdict: Any, reports_dir: Path, clock: float, progress: Callabl
                         message=message)
     verdict.stages.append(StageResult.from_checks("deadline", [check], 0.0))
     verdict.verdict = decide(verdict.stages)
-    code = EXIT_INCONCLUSIVE if verdict.verdict == "inconclusive" else EXIT_FAIL
+    code = EXIT_CODES[verdict.verdict]
     verdict.exit_code = code  # the gate's thread may still run: the exit below uses `code`, never a later value
     verdict.reason = message
     verdict.duration_s = round(time.monotonic() - clock, 3)

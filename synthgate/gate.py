@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -11,8 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synthgate import auth, baseline, reports, server_errors
+from synthgate import auth, baseline, debt, reports, server_errors
 from synthgate import deadline as _deadline
+from synthgate.accept import Acceptances
+from synthgate.bounded import response_json
 from synthgate.checks import cold
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
@@ -21,10 +24,10 @@ from synthgate.readiness import release as release_readiness
 from synthgate.redact import mask_url, redactor
 from synthgate.reports import ci, har
 from synthgate.results import (
-    EXIT_FAIL,
+    EXIT_CODES,
     EXIT_INCONCLUSIVE,
-    EXIT_PASS,
     EXIT_ROLLBACK_FAILED,
+    TOOL_ERROR,
     CheckResult,
     RollbackResult,
     StageResult,
@@ -116,11 +119,13 @@ def run_gate(opts: GateOptions) -> Verdict:
         stop = _deadline.HardStop(gate_deadline, lambda: _deadline.expire_gate(verdict, reports_dir, clock, progress))
         try:
             _run(verdict, profile, path, target, opts, progress, clock)
+        except Exception as exc:  # noqa: BLE001 - synthgate's own bug: an `error` verdict with its log, never a fail
+            _internal_error(verdict, exc, reports_dir, progress)
         finally:
             stop.done()
             cold.close()  # the run's cold-start ledger ends with the run
             verdict.duration_s = round(time.monotonic() - clock, 3)
-            reports.write_all(verdict, reports_dir)
+            _write_reports(verdict, reports_dir, progress)
             scrub_reports(reports_dir)  # what stage processes wrote before they learned a secret
             _deadline.clear()
             redactor.unshare()  # the shared file of learned secrets goes; this process still knows them
@@ -130,6 +135,66 @@ def run_gate(opts: GateOptions) -> Verdict:
 
 def _redacting(progress: Callable[[str], None]) -> Callable[[str], None]:
     return lambda text: progress(redactor(text))
+
+
+CRASH_LOG = "logs/synthgate-crash.log"
+
+
+def write_crash_log(reports_dir: Path, name: str, exc: BaseException) -> str:
+    """The traceback of a crash in synthgate's own code, redacted, under reports/logs/; its path in the reports."""
+    rel = f"logs/{name}"
+    try:
+        path = reports_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = "".join(traceback.format_exception(exc))
+        path.write_text(redactor(text), encoding="utf-8")
+    except OSError:
+        return "(the log could not be written either)"
+    return rel
+
+
+def _internal_error(verdict: Verdict, exc: Exception, reports_dir: Path, progress: Callable[[str], None]) -> None:
+    """An exception in synthgate's own code outside any stage: one tool-error check, the verdict from what ran."""
+    log = write_crash_log(reports_dir, "synthgate-crash.log", exc)
+    check = CheckResult(id="synthgate.internal", status="failed", kind=TOOL_ERROR,
+                        message=redactor(f"synthgate itself failed: {exc.__class__.__name__}: {exc} (see {log})"))
+    verdict.stages.append(StageResult.from_checks("synthgate", [check], 0.0))
+    progress(f"  ERROR {check.message}")
+    _settle(verdict)
+    verdict.log = verdict.log or log
+
+
+def _write_reports(verdict: Verdict, reports_dir: Path, progress: Callable[[str], None]) -> None:
+    """Every report; one that cannot be written makes an `error` verdict (unless evidence already failed it)."""
+    problems: list[str] = []
+    reports.write_all(verdict, reports_dir, problems)
+    if not problems:
+        return
+    check = CheckResult(id="reports.write", status="failed", kind=TOOL_ERROR,
+                        message="report(s) could not be written: " + "; ".join(problems))
+    verdict.stages.append(StageResult.from_checks("reports", [check], 0.0))
+    progress(f"  ERROR {check.message}")
+    _settle(verdict)
+    reports.write_all(verdict, reports_dir, [])  # what can be written says so
+
+
+def _settle(verdict: Verdict) -> None:
+    """Verdict, exit code and reason from the stages (the rollback's outcome kept)."""
+    verdict.verdict = decide(verdict.stages)
+    code = EXIT_CODES[verdict.verdict]
+    rolled_back_badly = verdict.exit_code == EXIT_ROLLBACK_FAILED and verdict.verdict == "fail"
+    verdict.exit_code = EXIT_ROLLBACK_FAILED if rolled_back_badly else code
+    reason = _reason(verdict)
+    if verdict.rollback.triggered and verdict.reason.startswith(reason):
+        return  # the reason already says what the rollback did
+    verdict.reason = reason
+
+
+def declared_stages(profile: Profile) -> list[str]:
+    """The stages the profile gives something to run (smoke always: its readiness checks need nothing declared)."""
+    has = {"smoke": True, "e2e": bool(profile.journeys), "fuzz": profile.fuzz is not None,
+           "load": profile.load is not None}
+    return [s for s in STAGE_ORDER if has[s]]
 
 
 def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: GateOptions,
@@ -151,10 +216,13 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
         verdict.stages += [StageResult.skipped(s, release_readiness.skip_reason(unreachable)) for s in opts.stages[1:]]
     else:
         verdict.release = opts.release or _release_of(profile, target.base_url)
+        accepted = Acceptances(profile.accept)
+        findings = _debt_judge(profile, opts, _history_key(verdict, target), progress)
         login = auth.gate_login(profile, target.base_url, opts.reports_dir, progress)  # once, shared by every stage
         if login is not None:
+            _judge(login, findings, accepted, progress)
             verdict.stages.append(login)
-        failed = login is not None
+        failed = login is not None and login.status == "failed"
         for name in [s for s in STAGE_ORDER if s in opts.stages]:
             if failed:
                 verdict.stages.append(StageResult.skipped(name, "skipped: an earlier stage failed (fail fast)"))
@@ -165,6 +233,7 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
                 result = StageResult.from_checks(name, [CheckResult(
                     id=f"{name}.executed-checks", status="failed", kind="no-data",
                     message=f"inconclusive: --stages asked for {name}, but {result.message}")], result.duration_s)
+            _judge(result, findings, accepted, progress)  # debt and accepted defects, before fail fast looks
             verdict.stages.append(result)
             if result.load is not None:
                 verdict.load = result.load
@@ -174,16 +243,62 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
         budget = server_errors.budget_stage(verdict.stages, server_errors.tally.take(),
                                             profile.defaults.max_server_error_rate)
         if budget is not None:  # every 5xx of every stage against every request sent
+            _judge(budget, None, accepted, progress)
             verdict.stages.append(budget)
             progress(f"server errors: {budget.message}")
         # adds a `baseline` stage when a history exists
         baseline.compare(verdict, profile, opts, progress, _history_key(verdict, target))
-    verdict.verdict = decide(verdict.stages)
-    verdict.exit_code = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}[verdict.verdict]
-    verdict.reason = _reason(verdict)
+        if verdict.stages and verdict.stages[-1].name == "baseline":
+            _judge(verdict.stages[-1], None, accepted, progress)
+        verdict.stale_acceptances = accepted.stale()
+        for entry in verdict.stale_acceptances:
+            progress(f"stale acceptance: {entry['check']} ({entry['reason']}, until {entry['until']}) "
+                     "matched no failing check in this run")
+        if findings is not None:
+            verdict.debt = findings.summary()
+    verdict.complete = set(declared_stages(profile)) <= set(opts.stages)
+    _settle(verdict)
+    verdict.log = _error_log(verdict)
     if verdict.verdict != "pass":
-        _maybe_roll_back(verdict, profile, target, opts, progress, context)
+        _maybe_roll_back(verdict, profile, target, opts, progress, context, accepted_for(profile))
     baseline.record(verdict, profile, opts, _history_key(verdict, target))
+
+
+def accepted_for(profile: Profile) -> Acceptances:
+    """The profile's acceptances, for a stage judged outside the run's own (the re-verification after rollback)."""
+    return Acceptances(profile.accept)
+
+
+def _debt_judge(profile: Profile, opts: GateOptions, key: str, progress: Callable[[str], None]) -> debt.Debt | None:
+    """The `new_only` judge of this run, with the previous passing run it compares with (None: no new_only)."""
+    if not debt.enabled(profile):
+        return None
+    found = baseline.previous_release(opts, profile, key, progress)
+    if found is None:
+        progress("debt: no previous release to compare with (first run): findings are recorded as the starting debt")
+        return debt.Debt(profile, None)
+    previous, source = found
+    progress(f"debt: new findings are judged against {source}")
+    return debt.Debt(profile, previous, source)
+
+
+def _judge(stage: StageResult, findings: debt.Debt | None, accepted: Acceptances,
+           progress: Callable[[str], None]) -> None:
+    """Existing debt first, then accepted defects: the only places a failed check stops failing."""
+    lines = findings.judge_stage(stage) if findings is not None else []
+    lines += accepted.judge_stage(stage)
+    for line in lines:
+        progress(f"  {line}")
+
+
+def _error_log(verdict: Verdict) -> str | None:
+    """Where to read about the tool errors of this run: a crash log, or the stage's pytest log."""
+    for stage, check in verdict.tool_errors():
+        if check.id == "synthgate.internal":
+            return CRASH_LOG
+        found = next((word.rstrip(").,;") for word in check.message.split() if word.startswith("logs/")), None)
+        return found or f"logs/{stage}.log"
+    return None
 
 
 def _history_key(verdict: Verdict, target: Target) -> str:
@@ -192,13 +307,16 @@ def _history_key(verdict: Verdict, target: Target) -> str:
 
 
 def _run_stage(name: str, ctx: StageContext) -> StageResult:
-    """Run one stage; a crash becomes a failed check of that stage, never a lost run."""
+    """Run one stage; a crash is a tool error of that stage (never evidence against the deployment)."""
     started = time.monotonic()
     try:
         return stage_runner(name)(ctx)
     except Exception as exc:  # noqa: BLE001 - any crash must still produce a result and reports
-        check = CheckResult(id=f"{name}.crashed", status="failed", kind="error",
-                            message=redactor(f"the {name} stage crashed: {exc.__class__.__name__}: {exc}"))
+        tag = f"{name}-{ctx.label}" if ctx.label else name
+        log = write_crash_log(ctx.reports_dir, f"{tag}-crash.log", exc)
+        check = CheckResult(id=f"{name}.crashed", status="failed", kind=TOOL_ERROR,
+                            message=redactor(f"the {name} stage crashed: {exc.__class__.__name__}: {exc} "
+                                             f"(see {log})"))
         return StageResult.from_checks(name, [check], time.monotonic() - started)
 
 
@@ -209,7 +327,7 @@ def _release_of(profile: Profile, base_url: str) -> str | None:
     try:
         with make_client(profile, timeout_s=min(5.0, profile.defaults.timeout_s)) as client:
             ex = send_raw(client, "GET", base_url.rstrip("/") + profile.health.path)
-        data = ex.response.json() if ex.response is not None else None
+        data = response_json(ex.response) if ex.response is not None else None
     except ValueError:
         return None
     value = data.get("version") if isinstance(data, dict) else None
@@ -220,12 +338,33 @@ def _reason(verdict: Verdict) -> str:
     failed = verdict.failed_checks()
     if verdict.verdict == "pass":
         flaky = verdict.flaky_checks()
-        return "all checks passed" + (f" ({len(flaky)} flaky)" if flaky else "")
+        notes = [f"{len(flaky)} flaky" if flaky else "", _accepted_note(verdict), _debt_note(verdict)]
+        notes = [n for n in notes if n]
+        return "all checks passed" + (f" ({', '.join(notes)})" if notes else "")
+    if verdict.verdict == "error":
+        errors = verdict.tool_errors()
+        return (f"error: synthgate could not judge this deployment; {len(errors)} check(s) broke in synthgate or in "
+                "the team's test code, not in the deployment: "
+                + "; ".join(f"{s}/{c.id}: {c.message}" for s, c in errors)[:400]
+                + f" (see {_error_log(verdict) or 'logs/'})")
     if verdict.verdict == "inconclusive":
         if any(c.kind == "unreachable" for _, c in failed):
             return "inconclusive: the runner could not reach the target (no check got any answer)"
         return "inconclusive: no data: " + "; ".join(c.message for _, c in failed)[:300]
-    return f"{len(failed)} check(s) failed: " + ", ".join(f"{s}/{c.id}" for s, c in failed)[:500]
+    evidence = [(s, c) for s, c in failed if c.is_evidence_failure]
+    return f"{len(evidence)} check(s) failed: " + ", ".join(f"{s}/{c.id}" for s, c in evidence)[:500]
+
+
+def _accepted_note(verdict: Verdict) -> str:
+    accepted = verdict.accepted_checks()
+    return f"{len(accepted)} accepted until their date" if accepted else ""
+
+
+def _debt_note(verdict: Verdict) -> str:
+    if not verdict.debt or not verdict.debt.get("existing"):
+        return ""
+    first = " (starting debt: no previous release to compare with)" if verdict.debt.get("first_run") else ""
+    return f"{verdict.debt['existing']} finding(s) of existing debt{first}"
 
 
 def _started_epoch(verdict: Verdict) -> float:
@@ -234,7 +373,8 @@ def _started_epoch(verdict: Verdict) -> float:
 
 
 def _maybe_roll_back(verdict: Verdict, profile: Profile, target: Target, opts: GateOptions,
-                     progress: Callable[[str], None], context: Callable[[str], StageContext]) -> None:
+                     progress: Callable[[str], None], context: Callable[[str], StageContext],
+                     accepted: Acceptances) -> None:
     spec = profile.rollback
     if spec is None or opts.no_rollback or verdict.verdict not in spec.on:
         why = ("--no-rollback" if opts.no_rollback else "no rollback configured" if spec is None
@@ -246,7 +386,9 @@ def _maybe_roll_back(verdict: Verdict, profile: Profile, target: Target, opts: G
     spec = _deadline.capped_spec(spec)  # the rollback ends before the reports' reserve of the deadline
 
     def verify() -> StageResult:
-        return _run_stage("smoke", context("verify"))
+        stage = _run_stage("smoke", context("verify"))
+        accepted.judge_stage(stage)  # an accepted defect the old release shares is no reason to call it unhealthy
+        return stage
 
     result, stage = rollback.perform(spec, profile.name, target.base_url, target.rollback_env, verify, progress,
                                      gate_started=_started_epoch(verdict))

@@ -19,6 +19,7 @@ from synthgate.checks.outcome import Attempted
 from synthgate.plugin_user import USER_ID
 from synthgate.profile import Profile, ProfileError, default_profile, load_profile, resolve_base_url
 from synthgate.redact import redactor
+from synthgate.results import TOOL_ERROR
 
 USER_PLUGIN = "synthgate-user-checks"
 _PROFILE_KEY = pytest.StashKey[tuple[Profile, Path]]()
@@ -264,7 +265,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # what this test sent and how many 5xx came back, for the gate's server-error budget
     line["traffic"] = server_errors.tally.take().model_dump()
     if status == "failed" and line["kind"] is None:
-        line["kind"] = "error" if report.when != "call" else "assertion"
+        # an error in setup or teardown (a broken fixture or conftest) is the test code's, not the deployment's;
+        # a check body that raised or asserted is the team's assertion: a failed check
+        line["kind"] = TOOL_ERROR if report.when != "call" else "assertion"
     handle.write(json.dumps(line, ensure_ascii=False) + "\n")
     handle.flush()
 

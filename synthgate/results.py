@@ -9,21 +9,28 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-CheckStatus = Literal["passed", "failed", "skipped"]
+# "accepted": failed, but a profile `accept:` entry sets that defect aside until its date (neither pass nor fail)
+CheckStatus = Literal["passed", "failed", "skipped", "accepted"]
 StageStatus = Literal["passed", "failed", "skipped"]
-VerdictName = Literal["pass", "fail", "inconclusive"]
+VerdictName = Literal["pass", "fail", "inconclusive", "error"]
 
 # Why a check failed. "unreachable" (no DNS answer, no TCP connection within the timeout) and
 # "no-data" (nothing was measured) are not evidence against the deployment: on their own they
-# make the verdict inconclusive. Everything else the deployment answered is evidence.
-FailureKind = Literal["assertion", "unreachable", "no-data", "error", "regression"]
-NOT_EVIDENCE: frozenset[str] = frozenset({"unreachable", "no-data"})
+# make the verdict inconclusive. "tool-error" (a stage or suite that crashed, a pytest internal or collection
+# error, a broken fixture or conftest, an exception in synthgate's own code) is not evidence either: on its own
+# it makes the verdict `error`. Everything else the deployment answered is evidence.
+FailureKind = Literal["assertion", "unreachable", "no-data", "error", "regression", "tool-error"]
+TOOL_ERROR = "tool-error"
+NOT_EVIDENCE: frozenset[str] = frozenset({"unreachable", "no-data", TOOL_ERROR})
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_ROLLBACK_FAILED = 3
 EXIT_INCONCLUSIVE = 4
+EXIT_ERROR = 5
+EXIT_CODES: dict[str, int] = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE,
+                              "error": EXIT_ERROR}
 
 
 def utc_now() -> str:
@@ -76,6 +83,11 @@ class CheckResult(BaseModel):
         """True when this check failed on something the deployment itself answered."""
         return self.status == "failed" and (self.kind or "assertion") not in NOT_EVIDENCE
 
+    @property
+    def is_tool_error(self) -> bool:
+        """True when this check failed because synthgate or the team's test code broke (not the deployment)."""
+        return self.status == "failed" and self.kind == TOOL_ERROR
+
 
 class StageResult(BaseModel):
     """All checks of one stage."""
@@ -124,6 +136,11 @@ class StageResult(BaseModel):
     def failed_checks(self) -> list[CheckResult]:
         """The checks of this stage that failed."""
         return [c for c in self.checks if c.status == "failed"]
+
+    def settle(self) -> None:
+        """Re-derive the status from the checks (after acceptances or debt turned failures into non-failures)."""
+        if self.status != "skipped" or self.checks:
+            self.status = "failed" if self.failed_checks else "passed"
 
 
 class LoadSummary(BaseModel):
@@ -193,6 +210,13 @@ class Verdict(BaseModel):
     baseline: dict[str, Any] | None = None
     release_wait: ReleaseWait | None = None  # --expect-release: the wait for the new release to be live
     reason: str = ""
+    # profile `accept:` entries that matched no failing check in this run (the defect is gone: clean them up)
+    stale_acceptances: list[dict[str, Any]] = Field(default_factory=list)
+    # findings judged `new_only`: what the comparison was made with, and the existing debt (see synthgate/debt.py)
+    debt: dict[str, Any] | None = None
+    # the stages this run ran out of every stage its profile declares: only a complete run becomes a baseline
+    complete: bool = True
+    log: str | None = None  # the log to read when the verdict is `error` (relative to the reports dir)
     synthgate_version: str = "0.1.0"
 
     def all_checks(self) -> list[tuple[str, CheckResult]]:
@@ -202,6 +226,18 @@ class Verdict(BaseModel):
     def failed_checks(self) -> list[tuple[str, CheckResult]]:
         """Every failed check with its stage name."""
         return [(s, c) for s, c in self.all_checks() if c.status == "failed"]
+
+    def accepted_checks(self) -> list[tuple[str, CheckResult]]:
+        """Every failure set aside by an `accept:` entry still in force."""
+        return [(s, c) for s, c in self.all_checks() if c.status == "accepted"]
+
+    def tool_errors(self) -> list[tuple[str, CheckResult]]:
+        """Every check that failed because synthgate or the team's test code broke."""
+        return [(s, c) for s, c in self.all_checks() if c.is_tool_error]
+
+    def debt_checks(self) -> list[tuple[str, CheckResult]]:
+        """Every check whose findings are (partly) existing debt, not failing the gate (see synthgate/debt.py)."""
+        return [(s, c) for s, c in self.all_checks() if c.details.get("debt")]
 
     def flaky_checks(self) -> list[tuple[str, CheckResult]]:
         """Every check that passed only after a retry."""
@@ -218,10 +254,18 @@ class Verdict(BaseModel):
 
 
 def decide(stages: list[StageResult]) -> VerdictName:
-    """pass, fail or inconclusive from the stages' checks (rollback and baseline aside)."""
+    """pass, fail, error or inconclusive from the stages' checks (rollback and baseline aside).
+
+    Evidence first: any failure the deployment itself answered is `fail`, even beside a tool error (the defect is
+    real whatever else broke). Else a tool error (synthgate's or the team's test code) is `error`; else a failure
+    without evidence (unreachable, no data), or no stage run at all, is `inconclusive`. Accepted failures and
+    existing debt are not failures here.
+    """
     checks = [c for s in stages for c in s.checks]
     if any(c.is_evidence_failure for c in checks):
         return "fail"
+    if any(c.is_tool_error for c in checks):
+        return "error"
     if any(c.status == "failed" for c in checks) or not any(s.status != "skipped" for s in stages):
         return "inconclusive"
     return "pass"

@@ -15,6 +15,7 @@ import socket
 from functools import lru_cache
 from typing import Any
 
+from synthgate.bounded import response_json
 from synthgate.checks.outcome import Outcome
 from synthgate.http import Exchange
 from synthgate.profile.contract import Signature, Unverifiable
@@ -131,6 +132,6 @@ def apply(outcome: Outcome, ex: Exchange, expect: Expect, failures: list[str]) -
 
 def _json(ex: Exchange) -> Any:
     try:
-        return ex.response.json() if ex.response is not None else None
+        return response_json(ex.response) if ex.response is not None else None
     except ValueError:
         return None

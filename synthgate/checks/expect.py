@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
+from synthgate.bounded import JsonTooDeep, loads_json, response_json
 from synthgate.checks.security import body_leaks, is_json_media_type
 from synthgate.http import Exchange
 from synthgate.profile.model import Expect
@@ -105,7 +105,9 @@ def check_response(ex: Exchange, expect: Expect, budget_ms: float | None) -> lis
 
 def _check_json(text: str, expect: Expect) -> list[str]:
     try:
-        data = json.loads(text)
+        data = loads_json(text)
+    except JsonTooDeep as exc:
+        return [f"body is not JSON we can read: {exc} ({len(text)} characters)"]
     except ValueError:
         return [f"body is not JSON: {text[:80]!r}"]
     failures = []
@@ -143,7 +145,7 @@ def save_values(ex: Exchange, wanted: dict[str, str], saved: dict[str, Any]) -> 
     if not wanted:
         return []
     try:
-        data = ex.response.json() if ex.response is not None else None
+        data = response_json(ex.response) if ex.response is not None else None
     except ValueError:
         return ["body is not JSON: cannot save values for later steps"]
     failures = []

@@ -190,8 +190,23 @@ def check_item(profile: Profile, base_url: str, item: str) -> Outcome:
     severity = getattr(profile.hygiene, item)
     labels = [_label(ex, base_url) for ex in exchanges]
     culprit = [ex for ex, label in zip(exchanges, labels, strict=True) if any(label in f for f in findings)]
-    return judge([(severity, f) for f in findings], culprit or exchanges,
-                 ok_message=f"ok on {len(exchanges)} answers ({', '.join(labels)})")
+    outcome = judge([(severity, f) for f in findings], culprit or exchanges,
+                    ok_message=f"ok on {len(exchanges)} answers ({', '.join(labels)})")
+    if not outcome.ok:  # one finding per answer, so `new_only` can tell a new one from existing debt (debt.py)
+        outcome.details["findings"] = finding_keys(item, exchanges, profile, base_url)
+    return outcome
+
+
+def finding_keys(item: str, exchanges: list[Exchange], profile: Profile, base_url: str) -> list[str]:
+    """Each finding of one item on each answer, as stable text (`<finding> on <METHOD path>`)."""
+    https = base_url.lower().startswith("https://")
+    keys: list[str] = []
+    for ex in exchanges:
+        if ex.response is not None:
+            label = _label(ex, base_url)
+            keys += [f"{f} on {label}" for f in item_findings(item, Answer(label, ex.response.headers, https),
+                                                              profile.hygiene)]
+    return sorted(set(keys))
 
 
 def planned_items(profile: Profile) -> list[str]:

@@ -128,5 +128,6 @@ def crawl(profile: Profile, base_url: str) -> Outcome:
     if broken:
         return Outcome(ok=False, message=f"{len(broken)} broken: " + "; ".join(broken[:10])
                        + (f" (and {len(broken) - 10} more)" if len(broken) > 10 else "") + note,
-                       kind="assertion", exchanges=bad[:10], curl=bad[0].curl())
+                       kind="assertion", exchanges=bad[:10], curl=bad[0].curl(),
+                       details={"findings": sorted(set(broken))})  # for `links.new_only` (synthgate/debt.py)
     return Outcome(ok=True, message=f"{checked} same-origin URLs answer below 400{note}")

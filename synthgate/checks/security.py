@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
+from synthgate.bounded import loads_json
 from synthgate.http import Exchange
 from synthgate.profile.model import Profile
 from synthgate.redact import redactor
@@ -58,8 +58,8 @@ def decoded_texts(text: str, content_type: str = "") -> list[str]:
     stripped = text.lstrip()
     if is_json_media_type(content_type) or stripped[:1] in ("{", "["):
         try:
-            data = json.loads(text)
-        except (ValueError, RecursionError):
+            data = loads_json(text)
+        except ValueError:
             data = None
         if data is not None:
             strings = []

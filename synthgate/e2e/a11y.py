@@ -83,7 +83,13 @@ class Scan:
                     "targets": v.targets, "nodes": v.count}
 
         return {"a11y_url": self.url, "axe_version": self.version,
-                "a11y_failing": [one(v) for v in self.failing], "a11y_reported": [one(v) for v in self.reported]}
+                "a11y_failing": [one(v) for v in self.failing], "a11y_reported": [one(v) for v in self.reported],
+                "findings": self.finding_keys()}
+
+    def finding_keys(self) -> list[str]:
+        """Each failing violation on each element, as stable text (`rule (impact) at target`), for `new_only`."""
+        keys = {f"{v.rule} ({v.impact}) at {target}" for v in self.failing for target in (v.targets or ["page"])}
+        return sorted(keys)
 
 
 def _violations(raw: list[dict[str, Any]]) -> list[Violation]:

@@ -16,6 +16,7 @@ import httpx
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, rule
 
+from synthgate.bounded import response_json
 from synthgate.checks.expect import MISSING, lookup
 from synthgate.fuzz.engine import FuzzEnv
 from synthgate.fuzz.properties import Expectations, Violation, violations
@@ -37,7 +38,7 @@ def dotted(data: Any, path: str) -> Any:
 
 def _json(ex: Exchange) -> Any:
     try:
-        return ex.response.json() if ex.response is not None else None
+        return response_json(ex.response) if ex.response is not None else None
     except ValueError:
         return None
 

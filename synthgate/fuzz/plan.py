@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from synthgate.bounded import response_json
 from synthgate.fuzz.openapi import Operation, operations
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile
@@ -53,7 +54,7 @@ def fetch_openapi(profile: Profile, base_url: str, location: str) -> tuple[dict 
     if response.status_code != 200:
         return None, f"the OpenAPI document {url} answered {response.status_code}, expected 200", "assertion"
     try:
-        document = response.json()
+        document = response_json(response)
     except ValueError:
         return None, f"the OpenAPI document {url} is not JSON", "assertion"
     if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
+from synthgate.bounded import loads_json
 from synthgate.checks.security import body_leaks, is_json_media_type
 from synthgate.http import Exchange
 from synthgate.profile.fuzz import FuzzConfig, FuzzEndpoint
@@ -102,7 +102,7 @@ def error_body_problem(ex: Exchange, content_type: str, fields: tuple[str, ...])
     if "json" not in got:
         return None
     try:
-        data = json.loads(r.content)
+        data = loads_json(r.content)
     except ValueError:
         return f"{r.status_code} error body is not valid JSON: {r.text[:80]!r}"
     if fields:

@@ -17,3 +17,5 @@ class A11yConfig(Strict):
     fail_on: list[Impact] = Field(default_factory=lambda: ["serious", "critical"])  # the rest are reported only
     ignore_rules: list[str] = Field(default_factory=list)  # axe rule ids not run at all (e.g. color-contrast)
     tags: list[str] = Field(default_factory=list)  # run only rules with these axe tags (e.g. wcag2a, wcag2aa)
+    # fail only on violations the previous passing run did not have; the others are existing debt (synthgate/debt.py)
+    new_only: bool = False

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from synthgate.profile.accept import Acceptance
 from synthgate.profile.auth import AuthConfig
 from synthgate.profile.common import Duration, Regex, StatusSet, Strict
 from synthgate.profile.contract import Drift, Unverifiable
@@ -183,7 +184,8 @@ class Rollback(Strict):
     command: list[str] | str
     shell: bool = False  # a string command runs through a shell only when this is set
     timeout_s: float = Field(default=120.0, gt=0, le=3600)
-    on: list[Literal["fail", "inconclusive"]] = Field(default_factory=lambda: ["fail"])
+    # `error` (synthgate or the team's test code broke) rolls back only when listed here
+    on: list[Literal["fail", "inconclusive", "error"]] = Field(default_factory=lambda: ["fail"])
     env: dict[str, str] = Field(default_factory=dict)
     verify: bool = True  # re-run smoke afterwards
     settle_s: float = Field(default=0.0, ge=0, le=600)  # wait before re-verifying (CDN propagation)
@@ -248,6 +250,8 @@ class Profile(Strict):
     links: LinksConfig = Field(default_factory=LinksConfig)
     # the team's own pytest checks: <profile's folder>/<checks_dir>/<stage>/, run in each stage beside the bundled ones
     checks_dir: str = "tests"
+    # known defects set aside until a date: a matching failure is `accepted` (see synthgate/accept.py)
+    accept: list[Acceptance] = Field(default_factory=list)
 
     @field_validator("base_url")
     @classmethod

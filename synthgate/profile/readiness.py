@@ -90,6 +90,8 @@ class HygieneConfig(Strict):
     cookie_httponly: Severity = "fail"
     cookie_samesite: Severity = "warn"
     server_banner: Severity = "warn"  # no version numbers in Server / X-Powered-By
+    # fail only on findings the previous passing run did not have; the others are existing debt (synthgate/debt.py)
+    new_only: bool = False
 
 
 class LinksConfig(Strict):
@@ -100,3 +102,5 @@ class LinksConfig(Strict):
     max_urls: int = Field(default=100, ge=1, le=5000)
     max_time_s: Duration = Field(default=20.0, gt=0, le=600)
     ignore: list[Regex] = Field(default_factory=list)  # URL paths (regex, searched) never fetched
+    # fail only on broken links the previous passing run did not have; the others are existing debt
+    new_only: bool = False

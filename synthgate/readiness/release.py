@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import httpx
 
+from synthgate.bounded import response_json
 from synthgate.checks.expect import MISSING, lookup
 from synthgate.http import make_client, send_raw
 from synthgate.profile import ProfileError
@@ -75,7 +76,7 @@ def marker_of(profile: Profile, response: httpx.Response, expected: str) -> str 
         return response.headers.get(cfg.header or "")
     if cfg.source == "health":
         try:
-            value = lookup(response.json(), cfg.field)
+            value = lookup(response_json(response), cfg.field)
         except ValueError:
             return None
         return None if value is MISSING or value is None else str(value)

@@ -29,15 +29,23 @@ def write_verdict_json(verdict: Verdict, reports_dir: Path) -> Path:
     return json_report.write(verdict, reports_dir)
 
 
-def write_all(verdict: Verdict, reports_dir: Path) -> list[Path]:
-    """Write every report format; a failing writer is logged and the others still run."""
-    reports_dir.mkdir(parents=True, exist_ok=True)
+def write_all(verdict: Verdict, reports_dir: Path, problems: list[str] | None = None) -> list[Path]:
+    """Write every report format; a failing writer is logged (and added to `problems`), the others still run."""
     written = []
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"synthgate: the reports directory {reports_dir} cannot be made: {exc}", file=sys.stderr)
+        if problems is not None:
+            problems.append(f"{reports_dir}: {exc}")
+        return written
     for name in WRITERS:
         try:
             out = importlib.import_module(f"synthgate.reports.{name}").write(verdict, reports_dir)
         except Exception as exc:  # noqa: BLE001 - one broken writer must not lose the other reports
             print(f"synthgate: the {name} report could not be written: {exc}", file=sys.stderr)
+            if problems is not None:
+                problems.append(f"{WRITERS[name]}: {exc.__class__.__name__}: {exc}")
             continue
         if out is not None:
             written.append(out)

@@ -28,6 +28,7 @@ from synthgate.loadgen.plan import build_plan
 from synthgate.loadgen.runner import PERCENTILE_MIN_SAMPLES, LoadRunError, LoadRunResult, LoadRunSpec, run_load
 from synthgate.profile.load import LoadConfig
 from synthgate.results import CheckResult, LoadSummary, StageResult, Traffic
+from synthgate.stages import user_checks
 from synthgate.stages.base import StageContext
 from synthgate.stages.pytest_suite import run_user_checks
 
@@ -43,6 +44,8 @@ def run(ctx: StageContext) -> StageResult:
     """Run the profile's load test against ctx.base_url and gate on its thresholds."""
     started = time.monotonic()
     cfg = ctx.profile.load
+    if cfg is None and not user_checks.dirs(ctx, STAGE):
+        return StageResult.skipped(STAGE, "the profile declares no load section")
     if cfg is None:
         return _no_data(started, "inconclusive: the profile declares no load tasks (add a 'load:' section)")
     try:

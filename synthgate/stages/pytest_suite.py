@@ -18,10 +18,11 @@ from typing import IO, Any
 from synthgate import procs
 from synthgate.bundled import suites_root
 from synthgate.redact import redactor
-from synthgate.results import CheckResult, StageResult
+from synthgate.results import TOOL_ERROR, CheckResult, StageResult
 from synthgate.stages import user_checks
 from synthgate.stages.base import StageContext
 
+NO_TESTS_COLLECTED = 5  # pytest's exit code when it found no test at all
 SUITES_DIR = suites_root()  # inside the package (wheel), or the checkout's tests/ (editable install)
 
 
@@ -97,10 +98,15 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
     duration = time.monotonic() - started
     if timed_out:
         checks += timed_out_checks(stage, checks, planned or [], limit_s, why, f"logs/{tag}.log")
-    elif proc.returncode not in (0, 1) and not any(c.status == "failed" for c in checks):
+    elif proc.returncode == NO_TESTS_COLLECTED and not checks:
+        return StageResult.skipped(stage, f"the profile gives the {stage} stage no check to run")
+    elif proc.returncode not in (0, 1):
+        # pytest itself broke (internal error, collection error, a conftest that does not import, an interrupt):
+        # a tool error of synthgate or of the team's test code, not evidence against the deployment
         tail = _tail(log_file)
-        checks.append(CheckResult(id=f"{stage}.suite", status="failed", kind="error",
-                                  message=f"the {stage} suite could not run (pytest exit {proc.returncode}): {tail}"))
+        checks.append(CheckResult(id=f"{stage}.suite", status="failed", kind=TOOL_ERROR,
+                                  message=f"the {stage} suite could not run (pytest exit {proc.returncode}; see "
+                                          f"logs/{tag}.log): {tail}"))
     return StageResult.from_checks(stage, checks, duration)
 
 
@@ -150,11 +156,21 @@ def read_results(path: Path) -> list[CheckResult]:
 def _progress(ctx: StageContext, path: Path, seen: int) -> int:
     results = read_results(path)
     for result in results[seen:]:
-        mark = {"passed": "ok", "failed": "FAIL", "skipped": "skip"}[result.status]
+        mark = console_mark(result)
         flaky = " (flaky)" if result.flaky else ""
         ctx.progress(f"  {mark:4} {result.id}{flaky}  {result.duration_ms:.0f} ms"
                      + (f"  {result.message[:120]}" if result.status == "failed" else ""))
     return len(results)
+
+
+def console_mark(result: CheckResult) -> str:
+    """How the console marks a check: ok, warn (passed with findings set to warn), FAIL, ERROR (a tool error),
+    skip, accepted."""
+    if result.status == "passed":
+        return "warn" if result.warnings or result.message.startswith("warning: ") else "ok"
+    if result.status == "failed":
+        return "ERROR" if result.is_tool_error else "FAIL"
+    return {"skipped": "skip", "accepted": "accepted"}.get(result.status, result.status)
 
 
 def _tail(path: Path, lines: int = 12) -> str:
@@ -163,7 +179,7 @@ def _tail(path: Path, lines: int = 12) -> str:
 
 
 def _crashed(stage: str, message: str, started: float) -> StageResult:
-    check = CheckResult(id=f"{stage}.suite", status="failed", kind="error", message=message)
+    check = CheckResult(id=f"{stage}.suite", status="failed", kind=TOOL_ERROR, message=message)
     return StageResult.from_checks(stage, [check], time.monotonic() - started)
 
 

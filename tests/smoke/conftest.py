@@ -30,7 +30,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _rank(item: pytest.Item) -> int:
     callspec = getattr(item, "callspec", None)
     endpoint = callspec.params.get("cold_endpoint") if callspec is not None else None
-    if endpoint is None:
+    if not isinstance(endpoint, cold.ColdEndpoint):  # a warm check, or an empty parameter set (no endpoint at all)
         return 1
     # an endpoint with a safe wake-up request is touched first; one only a check's own (unsafe) request
     # reaches is judged last, on the sample that check's request left
