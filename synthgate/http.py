@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -111,15 +112,18 @@ def make_client(profile: Profile, timeout_s: float | None = None, follow_redirec
         follow_redirects=follow_redirects,
         # shared: per-check clients cost 20x less CPU (benchmarks/RESULTS-probe.md)
         verify=_ssl_context(profile.tls.ca_bundle_path()),
+        follow_hosts=frozenset(h.lower() for h in profile.links.follow_hosts),
     )
 
 
 class BoundedClient(httpx.Client):
     """An httpx client whose responses `send_raw` reads within one deadline and a decoded-size cap."""
 
-    def __init__(self, *, deadline_s: float, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, **kwargs: Any) -> None:
+    def __init__(self, *, deadline_s: float, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 follow_hosts: frozenset[str] = frozenset(), **kwargs: Any) -> None:
         headers = {"Accept-Encoding": ACCEPT_ENCODING, **(kwargs.pop("headers", None) or {})}
         super().__init__(headers=headers, **kwargs)
+        self.follow_hosts = follow_hosts  # hosts (or host:port) besides the target that redirects may go to
         self.deadline_s = deadline_s
         self.max_body_bytes = max_body_bytes
 
@@ -310,6 +314,8 @@ def _exchange(client: httpx.Client, method: str, url: str, headers: dict[str, st
         _learn(response)
         if not (follow_redirects and response.next_request is not None):
             break
+        if not may_follow(client, url, str(response.next_request.url)):
+            break  # traffic stays on the target: a redirect elsewhere is the answer, never followed
         response.close()  # a redirect's body is never read
         history.append(response)
         if len(history) > client.max_redirects:
@@ -320,6 +326,22 @@ def _exchange(client: httpx.Client, method: str, url: str, headers: dict[str, st
     response.history = history
     read_body(response, started, deadline_s, max_bytes, watchdog)
     return response
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the default port filled in."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(
+        parts.scheme.lower())
+
+
+def may_follow(client: httpx.Client, first_url: str, next_url: str) -> bool:
+    """A redirect is followed only to the origin the request went to, or to a host the profile names."""
+    target = origin_of(next_url)
+    if target == origin_of(first_url):
+        return True
+    hosts = getattr(client, "follow_hosts", ())
+    return target[1] in hosts or f"{target[1]}:{target[2]}" in hosts
 
 
 def _learn(response: httpx.Response) -> None:

@@ -197,7 +197,7 @@ def plan(profile: Profile) -> list[ColdEndpoint]:
     for page in profile.pages:
         add(page.path, f"page:{page.id}", page.cold_budget_ms, Request(path=page.path))
     for route in profile.routes:
-        add(route.path, f"route-exists:{route.method} {route.path}", route.cold_budget_ms,
+        add(route.path, route.check_id, route.cold_budget_ms,
             Request(method=route.method, path=route.path, json=route.json_body, headers=route.headers), 1)
     for check in profile.checks:
         requests = [check.request] if check.request is not None else [s.request for s in check.steps]

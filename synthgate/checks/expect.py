@@ -90,8 +90,9 @@ def check_response(ex: Exchange, expect: Expect, budget_ms: float | None) -> lis
             failures.append(f"header {name} missing")
         elif not re.search(pattern, value):
             failures.append(f"header {name}: {value!r} does not match {pattern!r}")
-    if expect.text is not None and expect.text not in text:
-        failures.append(f"body does not contain {expect.text!r}")
+    for marker in expect.text or []:
+        if marker not in text:
+            failures.append(f"body does not contain {marker!r}")
     if expect.text_regex is not None and not re.search(expect.text_regex, text):
         failures.append(f"body does not match {expect.text_regex!r}")
     for forbidden in expect.not_text:

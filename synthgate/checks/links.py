@@ -1,5 +1,8 @@
 """Broken links and assets: from the declared pages, same-origin links, scripts, stylesheets and images, each
-fetched once (bounded by depth, count and time), must answer below 400."""
+fetched once (bounded by depth, count and time), must answer below 400.
+
+Traffic stays on the target: a link to another origin (or a redirect there) is listed as external, never
+fetched, unless its host is one of `links.follow_hosts`."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from synthgate.checks.outcome import Outcome
-from synthgate.http import Exchange, expand, make_client, send_raw
+from synthgate.http import Exchange, expand, make_client, may_follow, send_raw
 from synthgate.profile.model import Profile
 
 # <link rel=...> values that load something the page needs (preconnect, canonical and alternates load nothing)
@@ -94,6 +97,7 @@ def crawl(profile: Profile, base_url: str) -> Outcome:
     checked = 0
     deadline = time.monotonic() + cfg.max_time_s
     bound = ""
+    external: set[str] = set()
     with make_client(profile) as client:
         while queue:
             if checked >= cfg.max_urls:
@@ -114,20 +118,31 @@ def crawl(profile: Profile, base_url: str) -> Outcome:
                 broken.append(f"GET {_path(url)} answered {ex.response.status_code}{origin}")
                 bad.append(ex)
                 continue
+            location = ex.response.headers.get("location")
+            if ex.response.is_redirect and location:  # a redirect left unfollowed: it leads off the target
+                external.add(urljoin(str(ex.response.url), location))
             html = ex.response.headers.get("content-type", "").lower().startswith("text/html")
-            if not html or depth >= cfg.max_depth or not same_origin(str(ex.response.url), base_url):
+            if not html or depth >= cfg.max_depth or not may_follow(client, base_url, str(ex.response.url)):
                 continue
             for ref in references(ex.response.text, str(ex.response.url)):
-                if ref.url in seen or not same_origin(ref.url, base_url):
+                if ref.url in seen:
+                    continue
+                if not may_follow(client, base_url, ref.url):
+                    if urlsplit(ref.url).scheme in ("http", "https"):
+                        external.add(ref.url)
                     continue
                 if any(rx.search(_path(ref.url)) for rx in ignore):
                     continue
                 seen.add(ref.url)
                 queue.append((ref.url, depth + 1, _path(url), ref.kind))
     note = f"; {bound}, {len(queue)} not fetched" if bound else ""
+    listed = ""
+    if external:
+        listed = f"; {len(external)} external link(s) listed, not fetched: " + ", ".join(sorted(external)[:5]) + (
+            " ..." if len(external) > 5 else "")
     if broken:
         return Outcome(ok=False, message=f"{len(broken)} broken: " + "; ".join(broken[:10])
                        + (f" (and {len(broken) - 10} more)" if len(broken) > 10 else "") + note,
                        kind="assertion", exchanges=bad[:10], curl=bad[0].curl(),
                        details={"findings": sorted(set(broken))})  # for `links.new_only` (synthgate/debt.py)
-    return Outcome(ok=True, message=f"{checked} same-origin URLs answer below 400{note}")
+    return Outcome(ok=True, message=f"{checked} same-origin URLs answer below 400{note}{listed}")

@@ -39,7 +39,7 @@ def plan(profile: Profile, readiness: bool = False) -> list[SmokeCheck]:
         h = profile.health
         out.append(SmokeCheck(h.id, "health", h, retries, h.runbook, h.every))
     for route in profile.routes:
-        out.append(SmokeCheck(f"route-exists:{route.method} {route.path}", "route", route, retries, route.runbook))
+        out.append(SmokeCheck(route.check_id, "route", route, retries, route.runbook))
     for check in profile.checks:
         r = check.retries if check.retries is not None else retries
         if check.steps and check.retry_policy == "never":

@@ -33,6 +33,7 @@ from synthgate.fuzz.strategies import (
     classify_string,
     dump_json,
     fill_path,
+    lenient,
     param_text,
 )
 from synthgate.profile.fuzz import FuzzEndpoint, FuzzField
@@ -101,7 +102,16 @@ MISSING = object()
 
 
 def field_cases(f: FuzzField, huge: int, name: str) -> list[FieldCase]:
-    """Every class of value for one body field, in a fixed order."""
+    """Every class of value for one body field, in a fixed order, judged with the field's leniency."""
+    return _lenient(f, _field_cases(f, huge, name))
+
+
+def _lenient(f: FuzzField, cases: list[FieldCase]) -> list[FieldCase]:
+    return [replace(c, kind=lenient(f, c.kind, None if c.value is MISSING else c.value, missing=c.value is MISSING))
+            for c in cases]
+
+
+def _field_cases(f: FuzzField, huge: int, name: str) -> list[FieldCase]:
     out: list[FieldCase] = []
     if f.required:
         out.append(FieldCase("missing", f"{name} missing", MISSING, "invalid"))
@@ -269,6 +279,12 @@ def _param_probes(endpoint: FuzzEndpoint, huge: int, headers: dict[str, str], pa
 
 
 def _param_field_cases(f: FuzzField, huge: int, name: str, where: str) -> list[FieldCase]:
+    cases = _param_classes(f, huge, name, where)
+    # in a URL every value is text: leniency compares what travels
+    return _lenient(f, [c if c.value is MISSING else replace(c, value=param_text(c.value)) for c in cases])
+
+
+def _param_classes(f: FuzzField, huge: int, name: str, where: str) -> list[FieldCase]:
     out: list[FieldCase] = []
     if where == "query":
         kind: Kind = "invalid" if f.required else "valid"

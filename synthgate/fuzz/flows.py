@@ -48,6 +48,7 @@ class _Machine(RuleBasedStateMachine):
 
     env: FuzzEnv
     exp: Expectations
+    headers: dict[str, str] = {}  # noqa: RUF012 - set per machine class: the endpoint's and the flow's headers
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,7 +61,7 @@ class _Machine(RuleBasedStateMachine):
         return number
 
     def send(self, session: int, method: str, path: str, probe: Probe | None = None) -> Exchange:
-        headers = dict(probe.headers) if probe else {}
+        headers = {**self.headers, **(probe.headers if probe else {})}
         ex = self.env.send(method, self.env.url(path), headers, probe.body if probe else None,
                            probe.query if probe else None, session=self.sessions[session])
         self.steps.append((session, ex))
@@ -71,24 +72,29 @@ class _Machine(RuleBasedStateMachine):
         self.env.expect(found, ex, what, curl=curl_script(self.steps))
 
 
-def fixed_probe(endpoint: FuzzEndpoint, body: Any, env: FuzzEnv) -> st.SearchStrategy[Probe]:
+def fixed_probe(endpoint: FuzzEndpoint, body: Any, env: FuzzEnv,
+                headers: dict[str, str] | None = None) -> st.SearchStrategy[Probe]:
     """A flow request with the profile's fixed body ($var references expanded)."""
     value = expand(body, env.profile)
-    headers = {**expand(endpoint.headers, env.profile), "Content-Type": "application/json"}
+    headers = {**(headers if headers is not None else expand(endpoint.headers, env.profile)),
+               "Content-Type": "application/json"}
     return st.just(Probe(kind="valid", label="the profile's valid body", method=endpoint.method, path=endpoint.path,
                          headers=headers, body=dump_json(value), data=value))
 
 
-def quota_machine(env: FuzzEnv, flow: QuotaFlow, endpoint: FuzzEndpoint,
-                  requests: st.SearchStrategy[Probe]) -> type[RuleBasedStateMachine]:
+def quota_machine(env: FuzzEnv, flow: QuotaFlow, endpoint: FuzzEndpoint, requests: st.SearchStrategy[Probe],
+                  headers: dict[str, str] | None = None) -> type[RuleBasedStateMachine]:
     """Per-session quota: the first `limit` valid requests of a session succeed, later ones are refused."""
     within, over = frozenset(flow.within_limit), frozenset(flow.over_limit)
     base = Expectations.of(endpoint, env.config, env.latency_ms)
     exp = Expectations(success=within | over, invalid=base.invalid, error_content_type=base.error_content_type,
                        error_fields=base.error_fields, latency_ms=base.latency_ms, not_found_ok=base.not_found_ok)
 
+    sent_headers = dict(headers or {})
+
     class QuotaFlowMachine(_Machine):
         sessions = Bundle("sessions")
+        headers = sent_headers
 
         def __init__(self) -> None:
             super().__init__()
@@ -122,8 +128,8 @@ def quota_machine(env: FuzzEnv, flow: QuotaFlow, endpoint: FuzzEndpoint,
     return QuotaFlowMachine
 
 
-def create_read_machine(env: FuzzEnv, flow: CreateReadFlow, endpoint: FuzzEndpoint,
-                        creates: st.SearchStrategy[Probe]) -> type[RuleBasedStateMachine]:
+def create_read_machine(env: FuzzEnv, flow: CreateReadFlow, endpoint: FuzzEndpoint, creates: st.SearchStrategy[Probe],
+                        headers: dict[str, str] | None = None) -> type[RuleBasedStateMachine]:
     """Create-then-read; without allow_writes only the read of unknown ids runs."""
     base = Expectations.of(endpoint, env.config, env.latency_ms)
     exp = Expectations(success=frozenset(flow.created) | frozenset(flow.found) | frozenset(flow.missing),
@@ -134,8 +140,11 @@ def create_read_machine(env: FuzzEnv, flow: CreateReadFlow, endpoint: FuzzEndpoi
     def read_path(resource_id: str) -> str:
         return flow.read.replace("{id}", quote(resource_id, safe=""))
 
+    sent_headers = dict(headers or {})
+
     class ReadUnknownMachine(_Machine):
         created = Bundle("created")
+        headers = sent_headers
 
         def __init__(self) -> None:
             super().__init__()

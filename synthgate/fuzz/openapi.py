@@ -157,6 +157,9 @@ def to_endpoint(document: dict[str, Any], path: str, method: str, spec: dict[str
         "success": [s for s in declared_statuses if s < 500] or [200],
     }
     if declared is not None:
+        _leniency(path_params, declared.path_params)
+        _leniency(query, declared.query)
+        _leniency(body or {}, declared.body or {})
         values.update(success=declared.success, invalid=declared.invalid, extra_fields=declared.extra_fields,
                       strict_content_type=declared.strict_content_type, headers=declared.headers,
                       error_content_type=declared.error_content_type, error_fields=declared.error_fields,
@@ -164,6 +167,15 @@ def to_endpoint(document: dict[str, Any], path: str, method: str, spec: dict[str
     elif body is not None and _resolve(document, json_schema).get("additionalProperties") is False:
         values["extra_fields"] = "reject"
     return FuzzEndpoint.model_validate(values)
+
+
+def _leniency(fields: dict[str, FuzzField], declared: dict[str, FuzzField]) -> None:
+    """The profile's leniency for a field of the document (blank, missing, also_valid) overrides the schema."""
+    for name, field in list(fields.items()):
+        mine = declared.get(name)
+        if mine is not None:
+            fields[name] = field.model_copy(update={"blank": mine.blank, "missing": mine.missing,
+                                                    "also_valid": list(mine.also_valid)})
 
 
 def cases(op: Operation) -> st.SearchStrategy[Any]:

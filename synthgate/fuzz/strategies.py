@@ -120,9 +120,33 @@ def _length_ok(f: FuzzField, s: str) -> bool:
     return (f.min_length is None or len(s) >= f.min_length) and (f.max_length is None or len(s) <= f.max_length)
 
 
+_AS_KIND: dict[str, Kind] = {"reject": "invalid", "accept": "valid", "any": "edge"}
+
+
+def is_blank(value: Any) -> bool:
+    """"" or whitespace only."""
+    return isinstance(value, str) and not value.strip()
+
+
+def lenient(f: FuzzField, kind: Kind, value: Any, missing: bool = False) -> Kind:
+    """The kind of an input after the field's declared leniency (`blank`, `missing`, `also_valid`)."""
+    if missing:
+        return _AS_KIND[f.missing] if f.missing is not None and kind != "valid" else kind
+    if any(value == v and type(value) is type(v) for v in f.also_valid) or (
+            isinstance(value, str) and any(param_text(v) == value for v in f.also_valid)):
+        return "valid"
+    if is_blank(value) and f.blank is not None:
+        return _AS_KIND[f.blank]
+    return kind
+
+
 def valid_value(f: FuzzField) -> st.SearchStrategy[Any]:
-    """Values the field's declaration accepts, boundaries included."""
+    """Values the field's declaration accepts, boundaries included (and the values the app also accepts)."""
     strategy = _valid_non_null(f)
+    if f.also_valid:
+        strategy = st.one_of(strategy, st.sampled_from(f.also_valid))
+    if f.blank == "accept":
+        strategy = st.one_of(strategy, st.just(""))
     return st.one_of(strategy, st.none()) if f.nullable else strategy
 
 
@@ -291,7 +315,7 @@ def body_cases(endpoint: FuzzEndpoint, huge: int) -> tuple[st.SearchStrategy[Bod
         body = draw(valid)
         name = draw(any_required)
         body.pop(name, None)
-        return _json_case("invalid", f"{name} missing", body)
+        return _json_case(lenient(fields[name], "invalid", None, missing=True), f"{name} missing", body)
 
     @st.composite
     def bad_field(draw: st.DrawFn) -> BodyCase:
@@ -299,7 +323,7 @@ def body_cases(endpoint: FuzzEndpoint, huge: int) -> tuple[st.SearchStrategy[Bod
         name = draw(any_name)
         label, value = draw(invalid_of[name])
         body[name] = value
-        return _json_case("invalid", f"{name}: {label}", body)
+        return _json_case(lenient(fields[name], "invalid", value), f"{name}: {label}", body)
 
     @st.composite
     def unusual_field(draw: st.DrawFn) -> BodyCase:
@@ -307,7 +331,7 @@ def body_cases(endpoint: FuzzEndpoint, huge: int) -> tuple[st.SearchStrategy[Bod
         name = draw(any_name)
         kind, label, value = draw(edge_of[name])
         body[name] = value
-        return _json_case(kind, f"{name}: {label}", body)
+        return _json_case(lenient(fields[name], kind, value), f"{name}: {label}", body)
 
     @st.composite
     def extra(draw: st.DrawFn) -> BodyCase:
@@ -407,7 +431,8 @@ def param_cases(endpoint: FuzzEndpoint, huge: int) -> tuple[
         query = draw(query_valid)
         name = draw(any_required)
         query.pop(name, None)
-        return "invalid", f"query parameter {name} missing", draw(path_valid), query, False
+        kind = lenient(endpoint.query[name], "invalid", None, missing=True)
+        return kind, f"query parameter {name} missing", draw(path_valid), query, False
 
     edge_of = {(where, name): edge_values(f, huge).filter(lambda c, w=where: w != "path" or _segment(c[2]))
                for where, name, f in params}
@@ -427,6 +452,7 @@ def param_cases(endpoint: FuzzEndpoint, huge: int) -> tuple[
             else:
                 kind = "invalid"
                 label, value = draw(invalid_of[(where, name)])
+            kind = lenient(f, kind, param_text(value) if where == "query" or isinstance(value, str) else value)
             (path if where == "path" else query)[name] = value
             return kind, f"{where} parameter {name}: {label}", path, query, where == "path"
 

@@ -20,15 +20,23 @@ class OAuth2ClientCredentials(Strict):
     extra: dict[str, str] = Field(default_factory=dict)  # further form fields of the token request
 
 
+class BasicAuth(Strict):
+    """HTTP basic auth (RFC 7617): `${auth.authorization}` is the whole `Basic ...` header value."""
+
+    username: str  # may be ${secrets.X}
+    password: str  # ${secrets.X}: a value in the profile would be a leaked secret
+
+
 class AuthConfig(Strict):
-    """Login steps (requests whose `save:` values become ${auth.NAME}), or OAuth2 client credentials."""
+    """Login steps (requests whose `save:` values become ${auth.NAME}), OAuth2 client credentials, or basic auth."""
 
     steps: list[Any] = Field(default_factory=list)  # typed as profile.model.Step by profile.model.Auth
     oauth2: OAuth2ClientCredentials | None = None
+    basic: BasicAuth | None = None
     relogin_on_401: bool = True  # a request that used ${auth.X} and got 401 logs in again once, then resends
 
     @model_validator(mode="after")
-    def _steps_or_oauth2(self) -> AuthConfig:
-        if bool(self.steps) == (self.oauth2 is not None):
-            raise ValueError("expected exactly one of 'steps' (login requests with save:) or 'oauth2'")
+    def _one_way_to_log_in(self) -> AuthConfig:
+        if sum([bool(self.steps), self.oauth2 is not None, self.basic is not None]) != 1:
+            raise ValueError("expected exactly one of 'steps' (login requests with save:), 'oauth2' or 'basic'")
         return self

@@ -11,6 +11,7 @@ from synthgate.profile.common import Regex, StatusSet, Strict
 
 FuzzMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 FieldType = Literal["string", "integer", "number", "boolean", "object", "array"]
+Leniency = Literal["reject", "accept", "any"]
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 _ID = r"^[A-Za-z0-9_.:-]+$"
 _PATH_PARAM = re.compile(r"\{([A-Za-z0-9_]+)\}")
@@ -37,6 +38,12 @@ class FuzzField(Strict):
     items: FieldSpec | None = None  # array element schema (default: strings)
     properties: dict[str, FieldSpec] = Field(default_factory=dict)  # object members
     max_items: int = Field(default=5, ge=0, le=100)
+    # leniency the app really has (each None: as the declaration says): a blank value ("" or whitespace only),
+    # a required member or parameter left out; reject = invalid input (a 4xx), accept = valid input (a success
+    # status), any = either answer but never a 5xx
+    blank: Leniency | None = None
+    missing: Leniency | None = None
+    also_valid: list[Any] = Field(default_factory=list)  # values the app treats as valid, though declared invalid
 
     @model_validator(mode="after")
     def _consistent(self) -> FuzzField:
@@ -112,6 +119,7 @@ class QuotaFlow(Strict):
 
     kind: Literal["quota"]
     id: str | None = Field(default=None, pattern=_ID)
+    headers: dict[str, str] = Field(default_factory=dict)  # on every request of the flow, after the endpoint's
     endpoint: str  # id of a declared endpoint (its valid bodies are the requests), or "METHOD /path"
     body: Any = None  # a fixed valid body ($var allowed) instead of generated ones
     limit: int = Field(default=1, ge=1, le=1000)
@@ -126,6 +134,7 @@ class CreateReadFlow(Strict):
 
     kind: Literal["create-read"]
     id: str | None = Field(default=None, pattern=_ID)
+    headers: dict[str, str] = Field(default_factory=dict)  # on every request (reads too), after the endpoint's
     create: str  # id of a declared endpoint, or "METHOD /path" of one
     id_field: str  # dotted path of the new id in the create response, e.g. campaign_id
     read: str  # path with an {id} placeholder, read with GET, e.g. /api/campaign/{id}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from synthgate.profile.accept import Acceptance
 from synthgate.profile.auth import AuthConfig
@@ -17,6 +17,14 @@ from synthgate.profile.probe import Alert, ProbeConfig
 from synthgate.profile.readiness import HygieneConfig, LinksConfig, ReleaseConfig, TlsConfig
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _one_or_many(value: Any) -> Any:
+    """`text: marker` stands for `text: [marker]`."""
+    return [value] if isinstance(value, str) else value
+
+
+TextOrList = Annotated[list[str], BeforeValidator(_one_or_many)]
 
 
 class SecretRef(Strict):
@@ -52,9 +60,9 @@ class Expect(Strict):
     )
     fresh: dict[str, Duration] = Field(default_factory=dict)  # dotted path of an ISO timestamp -> max age
     headers: dict[str, Regex] = Field(default_factory=dict)  # header name -> regex its value must match
-    text: str | None = None  # marker text the body must contain
+    text: TextOrList | None = None  # marker text(s) the body must contain: a string, or a list (each one)
     text_regex: Regex | None = None
-    not_text: list[str] = Field(default_factory=list)
+    not_text: TextOrList = Field(default_factory=list)  # text(s) the body must not contain: a string or a list
     content_type: str | None = None  # e.g. application/json (prefix match)
     not_html: bool = False  # an API answered by an HTML page (SPA fallback) means "not deployed"
     drift: list[Drift] = Field(default_factory=list)  # known departures from this contract: still fail
@@ -141,6 +149,7 @@ class Health(Strict):
 class Route(Strict):
     """A declared API route: a minimal invalid request must be rejected with a 4xx, not 404."""
 
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]+$")  # default: route-exists:METHOD path
     method: Method = "POST"
     path: str
     json_body: Any = Field(default_factory=dict, alias="json")  # the minimal invalid request
@@ -149,6 +158,11 @@ class Route(Strict):
     expect_status: StatusSet | None = None  # narrower than "any 4xx but 404"
     cold_budget_ms: float | None = Field(default=None, gt=0)
     runbook: list[int] = Field(default_factory=list)
+
+    @property
+    def check_id(self) -> str:
+        """The id of its smoke check: the declared one, else route-exists:METHOD path."""
+        return self.id or f"route-exists:{self.method} {self.path}"
 
 
 class Page(Strict):
@@ -260,13 +274,29 @@ class Profile(Strict):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/") if value else value
 
+    @field_validator("routes")
+    @classmethod
+    def _unique_routes(cls, routes: list[Route]) -> list[Route]:
+        seen: dict[str, int] = {}
+        for n, route in enumerate(routes):
+            if route.check_id in seen:
+                raise ValueError(f"expected unique check ids: routes[{n}] has the id '{route.check_id}' of "
+                                 f"routes[{seen[route.check_id]}]; give one of them its own `id:`")
+            seen[route.check_id] = n
+        return routes
+
     @model_validator(mode="after")
     def _unique_check_ids(self) -> Profile:
-        seen: set[str] = set()
-        for cid in [c.id for c in self.checks] + [p.id for p in self.pages]:
+        seen: dict[str, str] = {}
+        named = [(self.health.id, "health.id")] if self.health else []
+        named += [(r.check_id, f"routes[{n}]") for n, r in enumerate(self.routes)]
+        named += [(c.id, f"checks[{n}].id") for n, c in enumerate(self.checks)]
+        named += [(p.id, f"pages[{n}].id") for n, p in enumerate(self.pages)]
+        for cid, where in named:
             if cid in seen:
-                raise ValueError(f"expected unique check ids, '{cid}' appears twice")
-            seen.add(cid)
+                raise ValueError(f"expected unique check ids: {where} is '{cid}', as {seen[cid]} is; give one of "
+                                 "them another id")
+            seen[cid] = where
         # journeys name their checks <journey>.<step>, so a journey may share its id with a page
         journey_ids = [j.id for j in self.journeys]
         for jid in journey_ids:

@@ -95,7 +95,10 @@ class HygieneConfig(Strict):
 
 
 class LinksConfig(Strict):
-    """Same-origin links, scripts, stylesheets and images reachable from the declared pages answer below 400."""
+    """Same-origin links, scripts, stylesheets and images reachable from the declared pages answer below 400.
+
+    Links and redirects to any other origin are listed as external and never fetched, except to `follow_hosts`.
+    """
 
     enabled: bool = True
     max_depth: int = Field(default=1, ge=0, le=5)  # 0: only what the declared pages reference
@@ -104,3 +107,6 @@ class LinksConfig(Strict):
     ignore: list[Regex] = Field(default_factory=list)  # URL paths (regex, searched) never fetched
     # fail only on broken links the previous passing run did not have; the others are existing debt
     new_only: bool = False
+    # hosts ("cdn.example.com" or "host:port") whose links are checked and that redirects may go to; every other
+    # origin is listed as external and never fetched (by links or any other check)
+    follow_hosts: list[str] = Field(default_factory=list)

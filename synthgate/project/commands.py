@@ -65,7 +65,7 @@ def init(
     from synthgate.project.scaffold import ScaffoldError, scaffold
 
     try:
-        for line in scaffold(directory, from_url=from_url, openapi=openapi, force=force):
+        for line in scaffold(directory, from_url=from_url, openapi=openapi, force=force, progress=say):
             say(line)
     except ScaffoldError as exc:
         raise usage_error(str(exc)) from None

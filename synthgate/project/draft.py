@@ -1,30 +1,93 @@
-"""A draft profile from what `discover` found, kept only where the smoke checks pass on the deployment today."""
+"""A draft profile from what `discover` found, kept only where the gate passes on the deployment today.
+
+Each stage of the draft (smoke with its readiness checks, the journeys in the browser with their a11y check, a
+short read-only fuzz of a discovered spec, a gentle load) is run against the deployment exactly as `synthgate run`
+runs it. What fails is left out or relaxed, with a note saying what failed and how to tighten it, and the stage
+is run again; a stage still failing after ROUNDS is left out whole. The load thresholds are measured, with headroom.
+"""
 
 from __future__ import annotations
 
+import math
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from synthgate.checks.hygiene import ITEMS as HYGIENE_ITEMS
+from synthgate.project import relax
 from synthgate.project.discover import Discovery, discover
+from synthgate.project.trial import Trial, failed_checks
 
-ROUNDS = 3  # verify, leave out what failed, verify again (a left-out page can change the CORS and link checks)
+ROUNDS = 3  # run, relax what failed, run again (a left-out page can change the CORS and link checks)
+# the draft's trial load: gentle (a few seconds at a low rate) yet enough samples for a P95 (20 per task)
+LOAD_RATE = 8.0
+LOAD_SECONDS = 6.0
+TRIAL_P95_MS = 10_000.0
+HEADROOM = 3.0  # drafted P95 limit: the measured P95 times this, never below MIN_P95_MS
+MIN_P95_MS = 500.0
+FUZZ_TRIAL_S = 20.0
+FUZZ_DRAFT_S = 30.0
 
 
-def draft_profile(name: str, base_url: str) -> tuple[dict[str, Any], list[str]]:
-    """The profile (as data) and notes for its reader: found, left out and why."""
+def draft_profile(name: str, base_url: str, examples: dict[str, str] | None = None,
+                  progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    """The profile (as data), notes for its reader (found, left out, relaxed and why), and the example test
+    files that failed on the deployment (relative path -> why) so they can be written skipped."""
+    say = progress or (lambda _line: None)
+    say(f"looking at {base_url} ...")
     found = discover(base_url)
-    data = _sections(name, found)
+    data = sections(name, found)
     notes = list(found.notes)
+    broken_examples: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="synthgate-draft-") as scratch:
+        trial = Trial(Path(scratch), found.base_url, examples or {})
+        for stage in ("smoke", "e2e", "fuzz", "load"):
+            if not _has_stage(data, stage):
+                continue
+            say(f"trying the draft's {stage} stage on {found.base_url} ...")
+            _settle(trial, data, stage, notes, broken_examples, say)
+    draft_fuzz_time(data)
+    return data, notes, broken_examples
+
+
+def _has_stage(data: dict[str, Any], stage: str) -> bool:
+    # smoke and e2e always: the example tests beside the profile run there even without journeys
+    return {"smoke": True, "e2e": True, "fuzz": "fuzz" in data, "load": "load" in data}[stage]
+
+
+def _settle(trial: Trial, data: dict[str, Any], stage: str, notes: list[str], broken_examples: dict[str, str],
+            say: Callable[[str], None]) -> None:
+    """Run the stage, relax what failed, until it passes; a stage that never does is left out."""
     for _ in range(ROUNDS):
-        failures = verify(data, found.base_url)
-        if not failures:
+        result = trial.run(data, stage)
+        failed = failed_checks(result)
+        if stage == "load" and result is not None:
+            relax.measured_load(data, result, notes, HEADROOM, MIN_P95_MS)
+        if not failed:
+            passed = sum(1 for c in result.checks if c.status == "passed") if result else 0
+            say(f"  {stage}: {passed} check(s) pass")
+            return
+        changed = False
+        for check in failed:
+            if check.id.startswith("tests/"):  # an example test of the team's folder
+                rel = check.id.split("::")[0]
+                broken_examples[rel] = check.message[:160]
+                notes.append(f"{rel} is written skipped: it failed on the deployment when drafted "
+                             f"({check.message[:120]}); fix it, then remove its skip mark")
+                trial.forget_example(rel)
+                changed = True
+                continue
+            changed |= relax.relax(data, stage, check, notes)
+        say(f"  {stage}: {len(failed)} check(s) failed today; relaxed or left out")
+        if not changed:
             break
-        for check_id, message in failures:
-            notes.append(f"left out {check_id}: it failed on the deployment when drafted ({message[:140]})")
-            _leave_out(data, check_id)
-    return data, notes
+    if _has_stage(data, stage) and failed_checks(trial.run(data, stage)):
+        relax.drop_stage(data, stage, notes)
 
 
-def _sections(name: str, found: Discovery) -> dict[str, Any]:
+def sections(name: str, found: Discovery) -> dict[str, Any]:
+    """The draft before its trial: every section discovery found material for."""
     data: dict[str, Any] = {"name": name, "base_url": found.base_url, "headers": {"X-Synthetic-Check": "synthgate"}}
     if found.base_url.startswith("http://"):
         data["tls"] = {"enabled": False}  # plain HTTP: no certificate to look at (an https base URL turns it on)
@@ -32,55 +95,42 @@ def _sections(name: str, found: Discovery) -> dict[str, Any]:
         data["health"] = found.health
     if found.routes:
         data["routes"] = found.routes
+    if found.checks:
+        data["checks"] = found.checks
     if found.pages:
         data["pages"] = found.pages
+    # every item is tried as `fail`: what the app already does stays `fail`, what it lacks becomes a warning
+    data["hygiene"] = {item: "fail" for item in HYGIENE_ITEMS}
+    if found.pages:
+        data["links"] = {"max_urls": 60, "max_time_s": 20}
     if found.journeys:
         data["journeys"] = found.journeys
     if found.openapi:
         # read-only until fuzz.allow_writes: only GET and HEAD operations are sent
-        data["fuzz"] = {"openapi": found.openapi, "max_time_s": 30}
+        data["fuzz"] = {"openapi": found.openapi, "max_time_s": FUZZ_TRIAL_S, "max_rps": 10, "max_examples": 25}
+        if found.openapi_operations:
+            data["fuzz"]["openapi_operations"] = found.openapi_operations
+    tasks = load_tasks(found)
+    if tasks:
+        data["load"] = {"tasks": tasks, "users": 4, "spawn_rate": 4, "arrival_rate": LOAD_RATE,
+                        "duration_s": LOAD_SECONDS, "thresholds": {"p95_ms": TRIAL_P95_MS, "error_rate": 0.05}}
     return data
 
 
-def verify(data: dict[str, Any], base_url: str) -> list[tuple[str, str]]:
-    """(check id, message) of every smoke check of the draft that fails on the deployment."""
-    from synthgate.checks import smoke
-    from synthgate.profile.model import Profile
+def load_tasks(found: Discovery) -> list[dict[str, Any]]:
+    """GET tasks of what answered 200 when discovered: the health endpoint, the landing page, a few pages."""
+    paths: list[str] = []
+    if found.health:
+        paths.append(found.health["path"])
+    paths += [p["path"] for p in found.pages[:3]]
+    paths += [c["request"]["path"] for c in found.checks if c["id"].startswith(("heartbeat", "version"))][:2]
+    paths = list(dict.fromkeys(paths))[:4]
+    if not paths:
+        paths = found.answering[:2] or ["/"]
+    return [{"path": p, "weight": 3 if i == 0 else 1} for i, p in enumerate(paths)]
 
-    profile = Profile.model_validate(data)
-    out = []
-    for check in smoke.plan(profile):
-        result = smoke.execute(check, profile, base_url)
-        if not result.final.ok:
-            out.append((check.id, result.final.message))
-    return out
 
-
-def _leave_out(data: dict[str, Any], check_id: str) -> None:
-    """Drop (or turn to a warning) the profile entry a failed check comes from."""
-    kind, _, rest = check_id.partition(":")
-    if check_id == data.get("health", {}).get("id", "health"):
-        data.pop("health", None)
-    elif kind == "page":
-        data["pages"] = [p for p in data.get("pages", []) if p["id"] != rest]
-    elif kind == "route-exists":
-        data["routes"] = [r for r in data.get("routes", []) if f"{r['method']} {r['path']}" != rest]
-    elif kind == "cors":
-        data.setdefault("security", {})["enabled"] = False
-    elif kind == "hygiene":
-        from synthgate.checks.hygiene import ITEMS
-
-        item = next((k for k, v in ITEMS.items() if v == rest), None)
-        if item:
-            data.setdefault("hygiene", {})[item] = "warn"
-    elif kind == "tls":
-        field = {"http-redirect": "http_redirect", "hsts": "hsts"}.get(rest)
-        if field:
-            data.setdefault("tls", {})[field] = "warn"
-        else:
-            data.setdefault("tls", {})["enabled"] = False
-    elif check_id == "links":
-        data.setdefault("links", {})["enabled"] = False
-    for key in ("pages", "routes"):
-        if key in data and not data[key]:
-            del data[key]
+def draft_fuzz_time(data: dict[str, Any]) -> None:
+    """The written fuzz section gets the gate's usual budget (the trial ran a shorter one)."""
+    if "fuzz" in data:
+        data["fuzz"]["max_time_s"] = max(FUZZ_DRAFT_S, math.ceil(float(data["fuzz"]["max_time_s"])))

@@ -40,6 +40,13 @@ def test_ten_requests_in_a_row_stay_fast(sg_client):
     assert slowest < 2.0, f"the slowest of 10 requests to / took {slowest:.2f} s"
 '''
 
+# the team's example checks, one per stage (init --from runs them in its trial before writing them)
+EXAMPLES = {
+    "tests/smoke/test_example.py": SMOKE_EXAMPLE,
+    "tests/e2e/test_example.py": E2E_EXAMPLE,
+    "tests/load/test_example.py": LOAD_EXAMPLE,
+}
+
 WORKFLOW = '''# synthgate as the post-deploy gate: deploy, then gate the fresh deployment; a failed gate rolls it back
 # (the profile's `rollback:`). The job's summary shows the verdict; reports/ is uploaded whatever happened.
 name: deploy

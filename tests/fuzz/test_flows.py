@@ -16,12 +16,14 @@ def test_flow(fuzz_flow, fuzz, sg):
     item = fuzz_flow
     fuzz.admit(item, sg)
     flow, endpoint = item.flow, item.endpoint
-    headers = fuzz.endpoint_headers(endpoint.headers)
+    # every request of the flow, reads included, carries the endpoint's headers and the flow's own
+    headers = fuzz.endpoint_headers({**endpoint.headers, **flow.headers})
     if isinstance(flow, QuotaFlow):
-        requests = fixed_probe(endpoint, flow.body, fuzz) if flow.body is not None else valid_probes(endpoint, headers)
-        machine = quota_machine(fuzz, flow, endpoint, requests)
+        requests = (fixed_probe(endpoint, flow.body, fuzz, headers) if flow.body is not None
+                    else valid_probes(endpoint, headers))
+        machine = quota_machine(fuzz, flow, endpoint, requests, headers)
     else:
-        machine = create_read_machine(fuzz, flow, endpoint, valid_probes(endpoint, headers))
+        machine = create_read_machine(fuzz, flow, endpoint, valid_probes(endpoint, headers), headers)
     programs = flow.max_examples or max(10, fuzz.examples_for(None) // 4)
     test = get_state_machine_test(machine, settings=fuzz.settings_for(programs, flow.steps))
     fuzz.run_test(item.check_id, test, sg, item.round)
