@@ -10,7 +10,7 @@ import httpx
 
 from synthgate.checks import cold, contract
 from synthgate.checks.expect import LATENCY_FAILURE, MISSING, check_response, lookup
-from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
+from synthgate.checks.outcome import Attempted, Outcome, pinned_evidence, run_with_retries
 from synthgate.checks.security import cors_problems
 from synthgate.http import TemplateError, make_client, send, send_raw
 from synthgate.profile.model import Check, Expect, Health, Page, Profile, Request, Route
@@ -74,7 +74,7 @@ def execute(check: SmokeCheck, profile: Profile, base_url: str) -> Attempted:
 
     def attempt() -> Outcome:
         try:
-            return fn(profile, base_url, check.spec)
+            return pinned_evidence(fn(profile, base_url, check.spec))
         except TemplateError as exc:
             return Outcome(ok=False, message=f"profile error: {exc}", kind="error")
 
