@@ -156,6 +156,40 @@ def load(
 
 
 @app.command()
+def rollout(
+    new: Annotated[str, typer.Option("--new", help="the version to roll out (e.g. from `wrangler versions upload`)")],
+    old: Annotated[str, typer.Option("--old", help="the version serving users now")],
+    profile: DefaultProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+    reports: ReportsOpt = Path("reports"),
+    changes_data: Annotated[bool | None, typer.Option(
+        "--changes-data/--no-changes-data", help="the release changes schema or data: snapshot before, restore "
+        "on failure (default: the profile's rollout.changes_data)")] = None,
+    no_rollback: Annotated[bool, typer.Option("--no-rollback", help="never run the code rollback")] = False,
+    history_db: Annotated[str | None, typer.Option(
+        "--db", envvar="SYNTHGATE_DB", help="run history and rollback lock (as for `run`)")] = None,
+    deadline: Annotated[float | None, typer.Option(
+        help="seconds for the whole rollout (default: rollout.deadline_s, else from the steps)")] = None,
+) -> None:
+    """Progressive delivery: the new version pinned at 0 %, then traffic steps compared side by side with the
+    old one; any failure, the deadline, SIGTERM or SIGINT put the old version back at 100 %."""
+    from synthgate.deadline import parse_deadline
+    from synthgate.rollout.runner import RolloutOptions, run_rollout
+    from synthgate.store import open_history
+
+    try:
+        opts = RolloutOptions(profile=profile or default_profile(), new=new, old=old, base_url=base_url,
+                              reports_dir=reports, changes_data=changes_data, no_rollback=no_rollback,
+                              history_db=open_history(history_db), deadline_s=parse_deadline(deadline), progress=say)
+        verdict = run_rollout(opts)
+    except ProfileError as exc:
+        raise usage_error(str(exc)) from None
+    verdict_table(verdict)
+    say(f"reports: {reports}/ (verdict.json with its rollout section, summary.md, report.html)")
+    raise typer.Exit(verdict.exit_code)
+
+
+@app.command()
 def report(
     source: Annotated[Path, typer.Option("--from", help="a saved reports dir (with verdict.json)")],
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of --from")] = None,

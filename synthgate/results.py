@@ -192,6 +192,7 @@ class Verdict(BaseModel):
     rollback: RollbackResult = Field(default_factory=RollbackResult)
     baseline: dict[str, Any] | None = None
     release_wait: ReleaseWait | None = None  # --expect-release: the wait for the new release to be live
+    rollout: dict[str, Any] | None = None  # synthgate rollout: steps, comparisons, where it stopped (README)
     reason: str = ""
     synthgate_version: str = "0.1.0"
 
