@@ -86,6 +86,10 @@ class Step(Strict):
     request: Request
     expect: Expect = Field(default_factory=Expect)
     save: dict[str, str] = Field(default_factory=dict)  # name -> dotted JSON path; later steps use ${saved.name}
+    # a read of an eventually consistent store (KV): re-sent every `interval` until its expectation holds or
+    # `eventually` has passed; the time it took is reported (details.eventually) and recorded by probes
+    eventually: Duration | None = Field(default=None, gt=0, le=3600)
+    interval: Duration = Field(default=1.0, gt=0, le=600)
 
 
 class Auth(AuthConfig):
