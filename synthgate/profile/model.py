@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -200,8 +201,9 @@ class Rollback(Strict):
             raise ValueError("expected a non-empty argument list")
         if (self.snapshot is None) != (self.restore is None):
             raise ValueError("expected both 'snapshot' and 'restore' (a data restore needs its snapshot)")
-        if self.restore is not None and "{snapshot}" not in " ".join(self.restore):
-            raise ValueError("expected 'restore' to name {snapshot} (the snapshot command's output)")
+        if self.restore is not None and not re.search(r"\{snapshot(\.[A-Za-z0-9_.]+)?\}", " ".join(self.restore)):
+            raise ValueError("expected 'restore' to name {snapshot} (the snapshot command's output) or "
+                             "{snapshot.FIELD} (a field of its JSON output)")
         return self
 
 
