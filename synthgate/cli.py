@@ -214,6 +214,40 @@ def _load_worker(master_host: str | None, profile: str | None) -> None:
 
 
 @app.command()
+def rollout(
+    new: Annotated[str, typer.Option("--new", help="the version to roll out (e.g. from `wrangler versions upload`)")],
+    old: Annotated[str, typer.Option("--old", help="the version serving users now")],
+    profile: DefaultProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+    reports: ReportsOpt = Path("reports"),
+    changes_data: Annotated[bool | None, typer.Option(
+        "--changes-data/--no-changes-data", help="the release changes schema or data: snapshot before, restore "
+        "on failure (default: the profile's rollout.changes_data)")] = None,
+    no_rollback: Annotated[bool, typer.Option("--no-rollback", help="never run the code rollback")] = False,
+    history_db: Annotated[str | None, typer.Option(
+        "--db", envvar="SYNTHGATE_DB", help="run history and rollback lock (as for `run`)")] = None,
+    deadline: Annotated[float | None, typer.Option(
+        help="seconds for the whole rollout (default: rollout.deadline_s, else from the steps)")] = None,
+) -> None:
+    """Progressive delivery: the new version pinned at 0 %, then traffic steps compared side by side with the
+    old one; any failure, the deadline, SIGTERM or SIGINT put the old version back at 100 %."""
+    from synthgate.deadline import parse_deadline
+    from synthgate.rollout.runner import RolloutOptions, run_rollout
+    from synthgate.store import open_history
+
+    try:
+        opts = RolloutOptions(profile=profile or default_profile(), new=new, old=old, base_url=base_url,
+                              reports_dir=reports, changes_data=changes_data, no_rollback=no_rollback,
+                              history_db=open_history(history_db), deadline_s=parse_deadline(deadline), progress=say)
+        verdict = run_rollout(opts)
+    except ProfileError as exc:
+        raise usage_error(str(exc)) from None
+    verdict_table(verdict)
+    say(f"reports: {reports}/ (verdict.json with its rollout section, summary.md, report.html)")
+    raise typer.Exit(verdict.exit_code)
+
+
+@app.command()
 def report(
     source: Annotated[Path, typer.Option("--from", help="a saved reports dir (with verdict.json)")],
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of --from")] = None,
@@ -249,6 +283,9 @@ PortOpt = Annotated[int, typer.Option(help="port of the demo target")]
 def demo_serve(port: PortOpt = 8000, fault: Annotated[str | None, typer.Option()] = None,
                state: StateOpt = None, host: str = "127.0.0.1",
                tls: Annotated[bool, typer.Option("--tls", help="HTTPS: a CA and certificate made at start")] = False,
+               versions: Annotated[bool, typer.Option(
+                   "--versions", help="serve uploaded versions behind one port, split like Cloudflare Workers "
+                   "(see `synthgate demo versions`)")] = False,
                ) -> None:
     """Serve the embedded demo target (healthy, or with --fault NAME current)."""
     from synthgate.demo.faults import FAULTS
@@ -257,6 +294,9 @@ def demo_serve(port: PortOpt = 8000, fault: Annotated[str | None, typer.Option()
 
     if fault and fault not in FAULTS:
         raise usage_error(f"--fault: unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
+    if versions:
+        _serve_versions(port, _demo_state(state, port), fault, host)
+        return
     scheme = "https" if uses_tls(fault, tls) else "http"
     say(f"synthgate demo target on {scheme}://{host}:{port} (release state {_demo_state(state, port)})")
     if scheme == "https":
@@ -307,6 +347,71 @@ def demo_status(port: PortOpt = 8000, state: StateOpt = None) -> None:
         say(json.dumps(releases.read_state(path), indent=2))
     except (OSError, ValueError) as exc:
         raise usage_error(f"{path}: {exc}") from None
+
+
+versions_app = typer.Typer(no_args_is_help=True, help="The demo's versions (`demo serve --versions`): upload, "
+                           "deploy a split, status; Cloudflare Workers' contract on one port.")
+demo_app.add_typer(versions_app, name="versions")
+VersionsStateOpt = Annotated[Path, typer.Option("--state", help="the versions state file `demo serve --versions` uses")]
+
+
+def _serve_versions(port: int, state: Path, fault: str | None, host: str) -> None:
+    from synthgate.demo.versions_server import serve
+
+    say(f"synthgate demo versions on http://{host}:{port} (state {state}); v1 takes 100 %")
+    serve(port, state, fault, host)
+
+
+@versions_app.command("upload")
+def versions_upload(state: VersionsStateOpt,
+                    fault: Annotated[str | None, typer.Option(help="a catalog fault the version carries")] = None,
+                    ) -> None:
+    """Add a version without traffic (healthy, or with --fault NAME); prints its id as the last line."""
+    from synthgate.demo import versions
+
+    try:
+        version = versions.upload(state, fault)
+    except ValueError as exc:
+        raise usage_error(f"--state {state}: {exc}" if isinstance(exc, versions.VersionsError)
+                          else f"--fault: {exc}") from None
+    say(f"uploaded version {version} ({fault or 'healthy'}), no traffic until deployed")
+    say(version)
+
+
+@versions_app.command("deploy")
+def versions_deploy(state: VersionsStateOpt,
+                    split: Annotated[list[str], typer.Argument(help="ID@PERCENT% (one or two, summing to 100)")],
+                    ) -> None:
+    """Split traffic between at most two versions, e.g. `v2@10% v1@90%` (0 % keeps a version reachable by
+    the override header only)."""
+    from synthgate.demo import versions
+
+    try:
+        deployment = versions.deploy(state, split)
+    except versions.VersionsError as exc:
+        raise usage_error(f"demo versions deploy: {exc}") from None
+    say("deployed " + " ".join(f"{v}@{p:g}%" for v, p in deployment.items()))
+
+
+@versions_app.command("status")
+def versions_status(state: VersionsStateOpt,
+                    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """The split (versions with traffic), the deployment (0 % included) and every uploaded version."""
+    import json
+
+    from synthgate.demo import versions
+
+    try:
+        current = versions.status(state)
+    except versions.VersionsError as exc:
+        raise usage_error(str(exc)) from None
+    if as_json:
+        print(json.dumps(current))
+        return
+    say("split: " + ", ".join(f"{v} {p:g} %" for v, p in current["split"].items()))
+    say("deployment: " + ", ".join(f"{v} {p:g} %" for v, p in current["deployment"].items()))
+    for version, info in current["versions"].items():
+        say(f"  {version}: {info.get('fault') or 'healthy'} (uploaded {info.get('uploaded_at')})")
 
 
 def _register_subcommands() -> None:

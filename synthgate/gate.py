@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synthgate import auth, baseline, debt, reports, server_errors
+from synthgate import auth, baseline, debt, reports, server_errors, version_pin
 from synthgate import deadline as _deadline
 from synthgate.accept import Acceptances
 from synthgate.bounded import response_json
@@ -37,6 +37,7 @@ from synthgate.results import (
 from synthgate.scrub import scrub_reports
 from synthgate.stages import STAGE_ORDER, StageContext, stage_runner
 from synthgate.target import Target, TargetOpener, opener_for
+from synthgate.version_pin import VersionPin
 
 
 @dataclass
@@ -59,6 +60,9 @@ class GateOptions:
     stage_options: dict[str, Any] = field(default_factory=dict)
     deadline_s: float | None = None  # --deadline: the whole gate, reports included (default: from the budgets)
     progress: Callable[[str], None] = print
+    # every request pinned to one version (synthgate rollout): its headers, and the version answers must name
+    pin: VersionPin | None = None
+    record_history: bool = True  # False: this run is no release's result (a rollout's pinned step 0)
 
 
 def prepare(opts: GateOptions) -> tuple[Profile, Path]:
@@ -100,6 +104,10 @@ def preflight(profile: Profile, base_url: str) -> CheckResult | None:
 def run_gate(opts: GateOptions) -> Verdict:
     """Run the gate end to end and write every report; raises ProfileError for usage problems."""
     profile, path = prepare(opts)
+    if opts.pin is not None:  # in this process, and in every stage process through the stage options
+        profile = profile.model_copy(update={"headers": {**profile.headers, **opts.pin.headers}})
+        opts.stage_options = {**opts.stage_options, version_pin.OPTION_KEY: opts.pin.to_option()}
+    version_pin.activate(opts.pin)
     ci.begin()  # GitHub Actions: no workflow command from the target's answers until the verdict (see reports/ci.py)
     started_at = datetime.now(UTC)
     clock = time.monotonic()
@@ -128,6 +136,7 @@ def run_gate(opts: GateOptions) -> Verdict:
             _write_reports(verdict, reports_dir, progress)
             scrub_reports(reports_dir)  # what stage processes wrote before they learned a secret
             _deadline.clear()
+            version_pin.activate(None)
             redactor.unshare()  # the shared file of learned secrets goes; this process still knows them
     ci.emit(verdict, reports_dir)  # step summary, outputs, one annotation per failed check (CI only)
     return verdict
@@ -261,7 +270,8 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
     verdict.log = _error_log(verdict)
     if verdict.verdict != "pass":
         _maybe_roll_back(verdict, profile, target, opts, progress, context, accepted_for(profile))
-    baseline.record(verdict, profile, opts, _history_key(verdict, target))
+    if opts.record_history:
+        baseline.record(verdict, profile, opts, _history_key(verdict, target))
 
 
 def accepted_for(profile: Profile) -> Acceptances:

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from synthgate import auth, plugin_user, procs, server_errors
+from synthgate import auth, plugin_user, procs, server_errors, version_pin
 from synthgate.checks import smoke
 from synthgate.checks.outcome import Attempted
 from synthgate.plugin_user import USER_ID
 from synthgate.profile import Profile, ProfileError, default_profile, load_profile, resolve_base_url
 from synthgate.redact import redactor
 from synthgate.results import TOOL_ERROR
+from synthgate.version_pin import VersionPin
 
 USER_PLUGIN = "synthgate-user-checks"
 _PROFILE_KEY = pytest.StashKey[tuple[Profile, Path]]()
@@ -68,6 +69,10 @@ def sg_profile_of(config: pytest.Config) -> tuple[Profile, Path]:
         except ProfileError as exc:
             raise pytest.UsageError(str(exc)) from None
         redactor.add_profile(profile)
+        pin = VersionPin.from_options(json.loads(config.getoption("synthgate_options") or "{}"))
+        if pin is not None:  # synthgate rollout: every request of this stage goes to one version, and must show it
+            profile = profile.model_copy(update={"headers": {**profile.headers, **pin.headers}})
+            version_pin.activate(pin)
         config.stash[_PROFILE_KEY] = (profile, path)
     return config.stash[_PROFILE_KEY]
 

@@ -209,6 +209,7 @@ class Verdict(BaseModel):
     rollback: RollbackResult = Field(default_factory=RollbackResult)
     baseline: dict[str, Any] | None = None
     release_wait: ReleaseWait | None = None  # --expect-release: the wait for the new release to be live
+    rollout: dict[str, Any] | None = None  # synthgate rollout: steps, comparisons, where it stopped (README)
     reason: str = ""
     # profile `accept:` entries that matched no failing check in this run (the defect is gone: clean them up)
     stale_acceptances: list[dict[str, Any]] = Field(default_factory=list)

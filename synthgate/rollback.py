@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -187,3 +189,80 @@ def perform(
     verdict = "rollback verified: smoke passes again" if result.verified else f"still failing after rollback: {failed}"
     result.message = "; ".join(m for m in (result.message, verdict) if m)
     return result, stage
+
+
+# -- data-aware rollback: a snapshot before the release, a restore when it is rolled back ------------------------
+
+SNAPSHOT_OUTPUT_LIMIT = 64 * 1024  # what is kept of the snapshot command's standard output
+
+
+def _run_capture(command: list[str], spec: Rollback, extra_env: dict[str, str]) -> tuple[int | None, str, str, float]:
+    """Run one command bounded by the spec's timeout: (exit code or None, stdout, stderr tail, seconds)."""
+    env = procs.user_env({**extra_env, **spec.env})  # never the gate's internals, like the rollback command
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errs:
+        try:
+            proc = procs.spawn(command, env=env, stdout=out, stderr=errs, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            return 127, "", f"cannot run {command[0]}: {exc}", time.monotonic() - started
+        try:
+            code: int | None = proc.wait(timeout=spec.timeout_s)
+            procs.reap_group(proc)
+        except subprocess.TimeoutExpired:
+            code = None
+            procs.kill_group(proc)
+        out.seek(0)
+        stdout = out.read(SNAPSHOT_OUTPUT_LIMIT).decode("utf-8", "replace")
+        errs.seek(0, os.SEEK_END)
+        errs.seek(max(0, errs.tell() - 4000))
+        stderr = errs.read().decode("utf-8", "replace")
+    return code, stdout, stderr, time.monotonic() - started
+
+
+def take_snapshot(spec: Rollback, extra_env: dict[str, str]) -> dict[str, object]:
+    """Run rollback.snapshot once (before the release is judged) and keep its output for the restore."""
+    assert spec.snapshot is not None
+    code, stdout, stderr, seconds = _run_capture(list(spec.snapshot), spec, extra_env)
+    return {"command": [redactor(c) for c in spec.snapshot], "exit_code": code, "output": stdout.strip(),
+            "stderr": redactor(stderr.strip()[-2000:]), "duration_s": round(seconds, 3),
+            "ok": code == 0 and bool(stdout.strip())}
+
+
+def fill_snapshot(template: list[str], snapshot: str) -> list[str]:
+    """The restore command: {snapshot} is the snapshot's output; {snapshot.FIELD} a field of its JSON output."""
+
+    def field(match: re.Match[str]) -> str:
+        try:
+            node: object = json.loads(snapshot)
+        except ValueError:
+            return match.group(0)
+        for part in match.group(1).split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return match.group(0) if node is None else str(node)
+
+    out = []
+    for arg in template:
+        arg = re.sub(r"\{snapshot\.([A-Za-z0-9_.]+)\}", field, arg)
+        out.append(arg.replace("{snapshot}", snapshot))
+    return out
+
+
+def restore_data(spec: Rollback, snapshot: dict[str, object], profile_name: str, base_url: str,
+                 extra_env: dict[str, str], progress: Callable[[str], None],
+                 db: str | Path | None = None) -> dict[str, object]:
+    """Run rollback.restore once with the snapshot, under the deployment's rollback lock; what happened."""
+    assert spec.restore is not None
+    if not snapshot.get("ok"):
+        return {"ran": False, "message": "no usable snapshot was taken: the data was not restored"}
+    command = fill_snapshot(list(spec.restore), str(snapshot.get("output", "")))
+    with shared_lock(db, profile_name, base_url, wait_s=spec.timeout_s + 30) as lock:
+        if lock is None:
+            return {"ran": False, "message": "another gate held the rollback lock for too long; data not restored"}
+        progress(f"rollback: restoring data: {redactor(' '.join(command))}")
+        code, stdout, stderr, seconds = _run_capture(command, spec, extra_env)
+    ok = code == 0
+    return {"ran": True, "command": [redactor(c) for c in command], "exit_code": code, "ok": ok,
+            "duration_s": round(seconds, 3), "output": redactor((stdout + stderr).strip()[-2000:]),
+            "message": "data restored from the snapshot" if ok else
+            (f"restore timed out after {spec.timeout_s:.0f} s" if code is None else f"restore exited {code}")}

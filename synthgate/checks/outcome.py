@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from synthgate import version_pin
 from synthgate.http import Exchange
 from synthgate.results import AttemptRecord
 
@@ -100,6 +101,17 @@ class Attempted:
     def attempts_detail(self) -> list[AttemptRecord]:
         """Every attempt in order, for the report."""
         return [o.summary(n) for n, o in enumerate(self.history, 1)]
+
+
+def pinned_evidence(outcome: Outcome) -> Outcome:
+    """With requests pinned to a version (synthgate.version_pin), an answer from another version makes the attempt
+    `no-data` whatever it showed: it is no evidence about the pinned version (retried: a stale edge may heal)."""
+    for ex in outcome.exchanges:
+        why = version_pin.mismatch(ex.response)
+        if why is not None:
+            return Outcome(ok=False, message=why, kind="no-data", exchanges=outcome.exchanges, curl=ex.curl(),
+                           retryable=True, duration_ms=outcome.duration_ms)
+    return outcome
 
 
 def run_with_retries(attempt: Callable[[], Outcome], retries: int, backoff_s: float) -> Attempted:

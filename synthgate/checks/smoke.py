@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,10 +12,10 @@ import httpx
 from synthgate.checks import cold, contract
 from synthgate.checks import readiness as readiness_checks
 from synthgate.checks.expect import LATENCY_FAILURE, check_response, save_values
-from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
+from synthgate.checks.outcome import Attempted, Outcome, pinned_evidence, run_with_retries
 from synthgate.checks.security import cors_paths, cors_problems
 from synthgate.http import TemplateError, make_client, send, send_raw
-from synthgate.profile.model import Check, Expect, Health, Page, Profile, Request, Route
+from synthgate.profile.model import Check, Expect, Health, Page, Profile, Request, Route, Step
 
 Kind = str  # "health" | "route" | "check" | "page" | "cors"
 
@@ -61,7 +62,7 @@ def execute(check: SmokeCheck, profile: Profile, base_url: str) -> Attempted:
 
     def attempt() -> Outcome:
         try:
-            return fn(profile, base_url, check.spec)
+            return pinned_evidence(fn(profile, base_url, check.spec))
         except TemplateError as exc:
             return Outcome(ok=False, message=f"profile error: {exc}", kind="error")
 
@@ -122,19 +123,43 @@ def declared(profile: Profile, base_url: str, check: Check) -> Outcome:
         return _single(profile, base_url, check.request, check.expect, budget)
     exchanges = []
     saved: dict[str, Any] = {}
+    waits: list[dict[str, Any]] = []
     with make_client(profile) as client:
         for n, step in enumerate(check.steps, 1):
-            ex = send(client, base_url, profile, step.request, saved)
+            ex, failures = _step(client, base_url, profile, step, saved, budget, waits, n)
             exchanges.append(ex)
-            # a cold start (the run's first request to this endpoint) is judged by its cold-start check instead
-            warm_budget = None if ex.extra.get("cold") else budget
-            failures = check_response(ex, step.expect, warm_budget) + save_values(ex, step.save, saved)
             if failures:
                 retryable = _retryable(ex, failures)
                 failures[0] = f"step {n} ({step.request.method} {step.request.path}): {failures[0]}"
                 outcome = Outcome.from_failures(failures, exchanges, _transport_kind([ex]), retryable=retryable)
+                outcome.details = {"eventually": waits} if waits else {}
                 return contract.apply(outcome, ex, step.expect, failures)
-    return Outcome(ok=True, message="ok", exchanges=exchanges)
+    return Outcome(ok=True, message="ok", exchanges=exchanges, details={"eventually": waits} if waits else {})
+
+
+def _step(client: httpx.Client, base_url: str, profile: Profile, step: Step, saved: dict[str, Any], budget: float,
+          waits: list[dict[str, Any]], n: int) -> tuple[Any, list[str]]:
+    """One step; with `eventually`, re-sent every `interval` until its expectation holds or the bound passes
+    (a read after a write to an eventually consistent store), the time it took appended to `waits`."""
+    started = time.monotonic()
+    polls = 0
+    while True:
+        polls += 1
+        ex = send(client, base_url, profile, step.request, saved)
+        # a cold start (the run's first request to this endpoint) is judged by its cold-start check instead
+        warm_budget = None if ex.extra.get("cold") else budget
+        failures = check_response(ex, step.expect, warm_budget)
+        waited = time.monotonic() - started
+        if step.eventually is None:
+            break
+        if not failures or ex.response is None or waited + step.interval > step.eventually:
+            waits.append({"step": n, "held": not failures, "waited_s": round(waited, 3), "polls": polls,
+                          "bound_s": step.eventually})
+            if failures:
+                failures[0] += f" (still after {waited:.1f} s and {polls} reads; eventually: {step.eventually:g} s)"
+            break
+        time.sleep(step.interval)
+    return ex, failures + save_values(ex, step.save, saved)
 
 
 def page(profile: Profile, base_url: str, spec: Page) -> Outcome:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from synthgate import auth
 from synthgate.checks.smoke import SmokeCheck, execute, plan
@@ -67,7 +68,14 @@ def smoke_result(check: SmokeCheck, profile: Profile, base_url: str, unreachable
     return ProbeResult(check_id=check.id, ts=ts, duration_ms=round(tried.duration_ms, 3), status=status,
                        outcome=outcome_of(status, final.kind, unreachable), kind=None if final.ok else final.kind,
                        attempts=tried.attempts, latency_ms=None if latency is None else round(latency, 3),
-                       message=redactor(tried.message or ("ok" if final.ok else "failed"))[:MESSAGE_LIMIT])
+                       message=redactor(tried.message or ("ok" if final.ok else "failed"))[:MESSAGE_LIMIT],
+                       consistency_s=consistency_s(final.details))
+
+
+def consistency_s(details: dict[str, Any]) -> float | None:
+    """How long the check's eventually consistent reads took to hold (the longest), if it has any."""
+    waits = [w["waited_s"] for w in details.get("eventually") or [] if w.get("held")]
+    return max(waits) if waits else None
 
 
 def smoke_jobs(profile: Profile, base_url: str, every: float) -> list[Job]:

@@ -36,6 +36,8 @@ class ProbeMetrics:
         self.alerts = Counter("synthgate_probe_alerts", "alert delivery attempts by channel, event and outcome "
                               "(sent, retry, failed, expired)", ["target", "location", "channel", "event", "outcome"],
                               registry=self.registry)
+        self.consistency = Gauge("synthgate_probe_consistency_seconds", "how long the check's eventually consistent "
+                                 "read took to hold (steps with `eventually:`)", labels, registry=self.registry)
         self.incidents_open.labels(target, location).set(0)
 
     def observe(self, result: ProbeResult, state: CheckState) -> None:
@@ -49,6 +51,8 @@ class ProbeMetrics:
             self.up.labels(*labels).set(1 if result.outcome == "up" else 0)
             if result.latency_ms is not None:
                 self.latency.labels(*labels).observe(result.latency_ms / 1000)
+        if result.consistency_s is not None:
+            self.consistency.labels(*labels).set(result.consistency_s)
 
     def restore(self, states: dict[str, CheckState], incident_open: bool) -> None:
         """Start from the stored state after a restart, so gauges do not reset to 0."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
@@ -15,6 +16,7 @@ from synthgate.profile.fuzz import FuzzConfig
 from synthgate.profile.load import LoadConfig
 from synthgate.profile.probe import Alert, ProbeConfig
 from synthgate.profile.readiness import HygieneConfig, LinksConfig, ReleaseConfig, TlsConfig
+from synthgate.profile.rollout import Rollout
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -94,6 +96,10 @@ class Step(Strict):
     request: Request
     expect: Expect = Field(default_factory=Expect)
     save: dict[str, str] = Field(default_factory=dict)  # name -> dotted JSON path; later steps use ${saved.name}
+    # a read of an eventually consistent store (KV): re-sent every `interval` until its expectation holds or
+    # `eventually` has passed; the time it took is reported (details.eventually) and recorded by probes
+    eventually: Duration | None = Field(default=None, gt=0, le=3600)
+    interval: Duration = Field(default=1.0, gt=0, le=600)
 
 
 class Auth(AuthConfig):
@@ -203,6 +209,10 @@ class Rollback(Strict):
     env: dict[str, str] = Field(default_factory=dict)
     verify: bool = True  # re-run smoke afterwards
     settle_s: float = Field(default=0.0, ge=0, le=600)  # wait before re-verifying (CDN propagation)
+    # data-aware rollback (run only when the release changes data: rollout.changes_data or --changes-data):
+    # `snapshot` runs before the rollout or gate and its output is kept; `restore` gets it as {snapshot}
+    snapshot: list[str] | None = None
+    restore: list[str] | None = None
 
     @model_validator(mode="after")
     def _shell_only_when_asked(self) -> Rollback:
@@ -210,6 +220,11 @@ class Rollback(Strict):
             raise ValueError("expected an argument list; a string command needs 'shell: true'")
         if isinstance(self.command, list) and not self.command:
             raise ValueError("expected a non-empty argument list")
+        if (self.snapshot is None) != (self.restore is None):
+            raise ValueError("expected both 'snapshot' and 'restore' (a data restore needs its snapshot)")
+        if self.restore is not None and not re.search(r"\{snapshot(\.[A-Za-z0-9_.]+)?\}", " ".join(self.restore)):
+            raise ValueError("expected 'restore' to name {snapshot} (the snapshot command's output) or "
+                             "{snapshot.FIELD} (a field of its JSON output)")
         return self
 
 
@@ -254,6 +269,7 @@ class Profile(Strict):
     fuzz: FuzzConfig | None = None
     load: LoadConfig | None = None
     rollback: Rollback | None = None
+    rollout: Rollout | None = None  # `synthgate rollout`: progressive delivery by traffic split
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     alerts: list[Alert] = Field(default_factory=list)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)

@@ -30,6 +30,8 @@ def render(verdict: Verdict) -> str:
                 "> the deployment. Check the runner's network, DNS and the base URL.", ""]
     if v.baseline:
         out += _baseline_section(v.baseline)
+    if v.rollout:
+        out += _rollout_section(v.rollout)
     out += ["## Stages", "", "| stage | status | checks | failed | flaky | time |", "|---|---|---|---|---|---|"]
     for s in v.stages:
         failed = len(s.failed_checks)
@@ -148,6 +150,44 @@ def _baseline_section(baseline: dict) -> list[str]:
         items = baseline.get(key) or []
         if items:
             out += [f"**{title}:** " + ", ".join(f"`{i}`" for i in items), ""]
+    return out
+
+
+def _rollout_section(r: dict) -> list[str]:
+    """synthgate rollout: where it went, where it stopped, the way back, the data."""
+    out = ["## Rollout", ""]
+    stopped = r.get("stopped_at")
+    where = (f"stopped at step {stopped['step']} ({stopped['percent']} %)" if stopped
+             else "promoted to 100 %" if r.get("promoted") else str(r.get("outcome")))
+    out.append(f"`{r.get('new')}` replacing `{r.get('old')}`: **{r.get('outcome')}**, {where}")
+    out += ["", "| step | percent | hold | status | new vs old (side by side) |", "|---|---|---|---|---|"]
+    for step in r.get("steps") or []:
+        fig = step.get("side_by_side")
+        side = ""
+        if fig:
+            side = "; ".join(f"{k} P50 {fig[k]['p50_ms']} ms, P95 {fig[k]['p95_ms']} ms, {fig[k]['errors']} errors"
+                             for k in ("new", "old"))
+        elif step.get("gate"):
+            gate = step["gate"]
+            side = f"gate pinned to {gate['pinned_to']}: {gate['verdict']} (reports {gate['reports']})"
+        out.append(f"| {step['step']} | {step['percent']} % | {step.get('hold_s', 0):g} s | {step['status']} | "
+                   f"{_cell(side, 200)} |")
+    out.append("")
+    for step in r.get("steps") or []:
+        for line in step.get("failed") or []:
+            out.append(f"- step {step['step']}: {_cell(line, 300)}")
+    back = r.get("split_back")
+    if back:
+        out.append(f"- split back: `{' '.join(back.get('command') or [])}` exit {back.get('exit_code')} "
+                   f"in {back.get('duration_s')} s")
+    if r.get("verification"):
+        out.append(f"- verification (users get `{r.get('old')}`): {r['verification'].get('status')}")
+    data = r.get("data") or {}
+    out.append(f"- data: {data.get('message', '')}"
+               + (f"; restore: {data['restore'].get('message')}" if data.get("restore") else ""))
+    if r.get("recorded_as_last_good"):
+        out.append(f"- `{r.get('new')}` recorded as the last good release")
+    out.append("")
     return out
 
 

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from synthgate import version_pin
 from synthgate.loadgen.plan import build_plan
 from synthgate.loadgen.runner import PERCENTILE_MIN_SAMPLES, LoadRunError, LoadRunResult, LoadRunSpec, run_load
 from synthgate.profile.load import LoadConfig
@@ -31,6 +32,7 @@ from synthgate.results import CheckResult, LoadSummary, StageResult, Traffic
 from synthgate.stages import user_checks
 from synthgate.stages.base import StageContext
 from synthgate.stages.pytest_suite import run_user_checks
+from synthgate.version_pin import VersionPin
 
 STAGE = "load"
 _HTTP_5XX = re.compile(r": HTTP 5\d\d$")
@@ -189,7 +191,8 @@ def _spec(ctx: StageContext, cfg: LoadConfig, out_dir: Path) -> LoadRunSpec:
     dist = cfg.distributed
     expect_workers = int(pick("expect_workers", dist.expect_workers if dist else 0) or 0)
     return LoadRunSpec(
-        profile=str(ctx.profile_path),
+        # pinned to one version (synthgate rollout): the generator reads its headers from a pinned copy
+        profile=str(version_pin.apply_headers(ctx.profile_path, VersionPin.from_options(opts), out_dir)),
         base_url=ctx.base_url,
         users=max(1, min(int(pick("users", cfg.users)), MAX_USERS)),
         spawn_rate=float(pick("spawn_rate", cfg.spawn_rate)),

@@ -23,6 +23,8 @@ class ProbeResult:
     attempts: int = 1
     latency_ms: float | None = None  # the final attempt's requests alone: what a user would wait
     stage: str = "smoke"
+    # seconds an eventually consistent read took to hold (a step with `eventually:`); exported as a metric
+    consistency_s: float | None = None
 
 
 @dataclass

@@ -1,0 +1,295 @@
+"""synthgate rollout against the demo's versions stand-in (Cloudflare's split and override-header contract).
+
+One stand-in serves the module; each test uploads its own new version and rolls it out from whatever version
+holds 100 % at that moment. The step-0 gate runs the smoke stage only (rollout.gate_stages) to keep this fast;
+the acceptance check (../shared/acceptance/rollout) runs the whole gate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from synthgate.bundled import targets_dir
+from synthgate.demo import versions
+from synthgate.demo.server import free_port
+from synthgate.demo.versions_header import ParseError, override_for, parse_dictionary
+
+SYNTHGATE = [sys.executable, "-m", "synthgate"]
+OVERRIDE = "Cloudflare-Workers-Version-Overrides"
+
+
+@pytest.fixture(scope="module")
+def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`synthgate demo serve --versions` on a free port: (base URL, state file)."""
+    folder = tmp_path_factory.mktemp("versions")
+    state, port = folder / "state.json", free_port()
+    with open(folder / "server.log", "wb") as log:
+        proc = subprocess.Popen([*SYNTHGATE, "demo", "serve", "--versions", "--port", str(port), "--state", str(state)],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                httpx.get(f"{url}/v1/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url, state
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def live(state: Path) -> str:
+    """The version that takes 100 % now."""
+    split = versions.status(state)["split"]
+    assert len(split) == 1, split
+    return next(iter(split))
+
+
+def profile_for(state: Path, out: Path, holds: float = 3.0, **extra: Any) -> Path:
+    """The demo profile with a rollout section driving the stand-in (smoke-only gate at step 0)."""
+    data = yaml.safe_load((targets_dir() / "demo.yaml").read_text())
+    data.pop("embedded_demo", None)
+    data.pop("rollback", None)
+    data["name"] = "versions"
+    data["rollout"] = {
+        "steps": [{"percent": 0}, {"percent": 10, "hold_s": holds}, {"percent": 100}],
+        "set_split": [*SYNTHGATE, "demo", "versions", "deploy", "--state", str(state),
+                      "{new}@{new_percent}%", "{old}@{old_percent}%"],
+        "pin": {"header": OVERRIDE, "value": 'demo="{version}"'},
+        "version_from": {"header": "X-Demo-Version"},
+        "gate_stages": ["smoke"],
+        **extra.pop("rollout", {}),
+    }
+    data.update(extra)
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def rollout(profile: Path, url: str, new: str, old: str, reports: Path, **kw: Any) -> Any:
+    from synthgate.rollout.runner import RolloutOptions, run_rollout
+
+    return run_rollout(RolloutOptions(profile=str(profile), new=new, old=old, base_url=url, reports_dir=reports,
+                                      progress=lambda text: None, **kw))
+
+
+# -- the stand-in's contract --------------------------------------------------------------------------------------
+
+def test_override_header_contract(stand_in: tuple[str, Path]) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    versions.deploy(state, [f"{new}@0%", f"{old}@100%"])
+    assert versions.status(state)["split"] == {old: 100}  # 0 %: in the deployment, no traffic
+    with httpx.Client(base_url=url, timeout=5) as client:
+        def served(header: str | None = None) -> str:
+            r = client.get("/v1/health", headers={OVERRIDE: header} if header is not None else {})
+            assert r.status_code == 200
+            return r.headers["X-Demo-Version"]
+
+        assert {served() for _ in range(20)} == {old}
+        assert {served(f'demo="{new}"') for _ in range(5)} == {new}  # pinned at 0 %
+        assert served(f'other="{old}", demo="{new}";p=1') == new  # a dictionary: other members and parameters
+        assert served('demo="v999"') == old  # outside the deployment: ignored, the split applies
+        assert served(f'demo="{new}') == old  # does not parse: ignored as a whole
+        assert served(f"demo={new}") == old  # a token, not a string
+        versions.deploy(state, [f"{new}@50%", f"{old}@50%"])
+        assert {served() for _ in range(60)} == {new, old}
+        versions.deploy(state, [f"{old}@100%"])
+        assert served(f'demo="{new}"') == old  # no longer in the deployment
+
+
+def test_structured_dictionary_parser() -> None:
+    assert parse_dictionary('a="x", b=?1, c=12, d=tok;q=1, e=(1 2), f') == {
+        "a": "x", "b": True, "c": 12, "d": "tok", "e": [1, 2], "f": True}
+    assert override_for("demo", ['demo="v\\"2"']) == 'v"2'
+    assert override_for("demo", ["x=1", 'demo="v3"']) == "v3"  # lines join into one field
+    for bad in ('demo="v2', "Demo=\"v2\"", 'demo="v2",', "demo=@"):
+        with pytest.raises(ParseError):
+            parse_dictionary(bad)
+
+
+def test_deploy_refuses_bad_splits(stand_in: tuple[str, Path]) -> None:
+    _, state = stand_in
+    old = live(state)
+    for specs in ([f"{old}@50%"], ["v1@50%", "v1@50%"], ["nope@100%"], [f"{old}@60%", "v1@60%"], ["a", "b", "c"]):
+        with pytest.raises(versions.VersionsError):
+            versions.deploy(state, specs)
+    assert live(state) == old
+
+
+# -- rollouts -------------------------------------------------------------------------------------------------------
+
+def test_healthy_version_reaches_100(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    verdict = rollout(profile_for(state, tmp_path / "p.yaml"), url, new, old, tmp_path / "r")
+    assert verdict.exit_code == 0, verdict.reason
+    assert versions.status(state)["split"] == {new: 100}
+    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    r = saved["rollout"]
+    assert r["outcome"] == "promoted" and r["stopped_at"] is None and r["recorded_as_last_good"]
+    assert [s["percent"] for s in r["steps"]] == [0, 10, 100]
+    assert r["steps"][0]["gate"]["verdict"] == "pass" and r["steps"][0]["gate"]["pinned_to"] == new
+    side = r["steps"][1]["side_by_side"]
+    assert side["new"]["requests"] >= 30 and side["old"]["requests"] >= 30 and side["new"]["errors"] == 0
+    assert any(c["kind"] == "latency" and c["decision"] == "no regression" for c in r["steps"][1]["comparisons"])
+    assert "## Rollout" in (tmp_path / "r" / "summary.md").read_text()
+
+
+def test_broken_version_is_stopped_at_0_and_its_data_restored(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state, "health-500")
+    restored = tmp_path / "restored.txt"
+    snapshot = [sys.executable, "-c", "import json; print(json.dumps({'bookmark': 'bm-42'}))"]
+    restore = [sys.executable, "-c", f"import sys; open({str(restored)!r}, 'w').write(sys.argv[1])",
+               "{snapshot.bookmark}"]
+    profile = profile_for(state, tmp_path / "p.yaml", rollback={
+        "command": [sys.executable, "-c", "pass"], "snapshot": snapshot, "restore": restore, "timeout_s": 30},
+        rollout={"changes_data": True})
+    verdict = rollout(profile, url, new, old, tmp_path / "r")
+    assert verdict.exit_code == 1, verdict.reason
+    assert versions.status(state)["split"] == {old: 100}
+    r = verdict.rollout
+    assert r["stopped_at"] == {"step": 0, "percent": 0} and len(r["steps"]) == 1
+    assert any("health" in f for f in r["steps"][0]["failed"])
+    assert r["split_back"]["ok"] and r["verification"]["status"] == "passed" and verdict.rollback.verified
+    assert r["data"]["changes_data"] and r["data"]["snapshot"]["ok"] and r["data"]["restore"]["ok"]
+    assert restored.read_text() == "bm-42"  # once, with the snapshot's bookmark
+
+
+def test_latency_regression_is_stopped_at_the_first_traffic_step(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state, "latency-regression")
+    verdict = rollout(profile_for(state, tmp_path / "p.yaml"), url, new, old, tmp_path / "r")
+    assert verdict.exit_code == 1, verdict.reason
+    assert versions.status(state)["split"] == {old: 100}
+    r = verdict.rollout
+    assert r["steps"][0]["status"] == "passed"  # every absolute threshold holds: the pinned gate passes
+    assert r["stopped_at"] == {"step": 1, "percent": 10}
+    assert any(f.startswith("compare.latency[all tasks]") for f in r["steps"][1]["failed"]), r["steps"][1]["failed"]
+    assert not any(f.startswith("floor.") for f in r["steps"][1]["failed"])
+    assert r["data"]["restore"]["ran"] is False  # the release does not change data
+
+
+def test_sigterm_puts_the_old_version_back(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    profile = profile_for(state, tmp_path / "p.yaml", rollout={"steps": [{"percent": 10, "hold_s": 60},
+                                                                         {"percent": 100}]})
+    proc = subprocess.Popen([*SYNTHGATE, "rollout", "--profile", str(profile), "--base-url", url, "--new", new,
+                             "--old", old, "--reports", str(tmp_path / "r")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    try:
+        deadline = time.monotonic() + 60
+        while versions.status(state)["split"] != {new: 10, old: 90}:
+            assert time.monotonic() < deadline and proc.poll() is None, "the rollout never reached 10 %"
+            time.sleep(0.2)
+        time.sleep(1.0)  # inside the step: smoke checks or the side-by-side phase
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, out[-2000:]
+    assert versions.status(state)["split"] == {old: 100}
+    r = json.loads((tmp_path / "r" / "verdict.json").read_text())["rollout"]
+    assert r["outcome"] == "cancelled" and r["stopped_at"]["percent"] == 10 and r["split_back"]["ok"]
+
+
+# -- version evidence ------------------------------------------------------------------------------------------------
+
+def test_an_answer_from_another_version_is_no_data(stand_in: tuple[str, Path]) -> None:
+    from synthgate import version_pin
+    from synthgate.checks.smoke import execute, plan
+    from synthgate.profile import load_profile
+
+    url, state = stand_in
+    old = live(state)
+    profile, _ = load_profile("demo")
+    health = next(c for c in plan(profile) if c.kind == "health")
+    pinned = profile.model_copy(update={"headers": {**profile.headers, OVERRIDE: 'demo="v999"'}})
+    version_pin.activate(version_pin.VersionPin("v999", {OVERRIDE: 'demo="v999"'}, evidence_header="X-Demo-Version"))
+    try:
+        tried = execute(health, pinned, url)
+    finally:
+        version_pin.activate(None)
+    assert not tried.final.ok and tried.final.kind == "no-data"
+    assert f"answered by version {old}" in tried.final.message and "v999" in tried.final.message
+    assert execute(health, profile, url).final.ok  # unpinned, the same check passes
+
+
+# -- eventually consistent reads ---------------------------------------------------------------------------------
+
+class _Eventual(BaseHTTPRequestHandler):
+    """PUT /kv stores a value that GET /kv shows only 1.2 s later (a KV store propagating)."""
+
+    written_at: float | None = None
+
+    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+        type(self).written_at = time.monotonic()
+        self._reply(200, {"ok": True})
+
+    def do_GET(self) -> None:  # noqa: N802
+        at = type(self).written_at
+        visible = at is not None and time.monotonic() - at > 1.2
+        self._reply(200 if visible else 404, {"value": "x"} if visible else {"error": "not found"})
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_eventually_polls_until_the_read_holds() -> None:
+    from synthgate.checks.smoke import execute, plan
+    from synthgate.probe.jobs import consistency_s
+    from synthgate.profile.model import Profile
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Eventual)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        def check(bound: str) -> Any:
+            profile = Profile.model_validate({"name": "kv", "checks": [{"id": "kv-read-after-write", "steps": [
+                {"request": {"method": "PUT", "path": "/kv"}, "expect": {"status": 200}},
+                {"request": {"path": "/kv"}, "expect": {"status": 200, "not_status": []},
+                 "eventually": bound, "interval": "200ms"}]}]})
+            return execute(plan(profile)[0], profile, url).final
+
+        held = check("10s")
+        assert held.ok, held.message
+        waited = held.details["eventually"][0]
+        assert waited["held"] and 1.0 < waited["waited_s"] < 5 and waited["polls"] >= 3
+        assert consistency_s(held.details) == waited["waited_s"]  # the figure probes record
+        missed = check("500ms")
+        assert not missed.ok and "eventually: 0.5 s" in missed.message
+        assert missed.details["eventually"][0]["held"] is False
+    finally:
+        server.shutdown()
