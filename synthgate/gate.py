@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synthgate import auth, baseline, reports, server_errors
+from synthgate import auth, baseline, reports, rollback, server_errors
 from synthgate import deadline as _deadline
 from synthgate.checks import cold
 from synthgate.checks.outcome import Outcome, run_with_retries
@@ -241,7 +241,6 @@ def _maybe_roll_back(verdict: Verdict, profile: Profile, target: Target, opts: G
                else f"rollback not configured for '{verdict.verdict}'")
         verdict.rollback = RollbackResult(triggered=False, message=why)
         return
-    from synthgate import rollback
 
     spec = _deadline.capped_spec(spec)  # the rollback ends before the reports' reserve of the deadline
 

@@ -42,7 +42,7 @@ def serve(port: int, state_path: Path | None = None, fault: str | None = None, h
     """Initialise the release state (healthy, or carrying `fault`) and serve the demo target until stopped."""
     import uvicorn  # imported here: callers that only need default_state_path stay light
 
-    from synthgate.demo.app import create_app
+    from synthgate.demo.app import create_app  # deferred with uvicorn: Starlette loads only to serve
 
     check_fault(fault)
     state = Path(state_path) if state_path is not None else default_state_path(port)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from synthgate.checks import smoke
+from synthgate.checks.hygiene import ITEMS
+from synthgate.profile.model import Profile
 from synthgate.project.discover import Discovery, discover
 
 ROUNDS = 3  # verify, leave out what failed, verify again (a left-out page can change the CORS and link checks)
@@ -44,9 +47,6 @@ def _sections(name: str, found: Discovery) -> dict[str, Any]:
 
 def verify(data: dict[str, Any], base_url: str) -> list[tuple[str, str]]:
     """(check id, message) of every smoke check of the draft that fails on the deployment."""
-    from synthgate.checks import smoke
-    from synthgate.profile.model import Profile
-
     profile = Profile.model_validate(data)
     out = []
     for check in smoke.plan(profile):
@@ -68,8 +68,6 @@ def _leave_out(data: dict[str, Any], check_id: str) -> None:
     elif kind == "cors":
         data.setdefault("security", {})["enabled"] = False
     elif kind == "hygiene":
-        from synthgate.checks.hygiene import ITEMS
-
         item = next((k for k, v in ITEMS.items() if v == rest), None)
         if item:
             data.setdefault("hygiene", {})[item] = "warn"

@@ -9,7 +9,10 @@ from typing import Any
 
 import yaml
 
+from synthgate.fuzz import local_spec
+from synthgate.profile.schema import schema_text
 from synthgate.project import DEFAULT_PROFILE_FILE
+from synthgate.project.draft import draft_profile
 from synthgate.project.templates import CONFTEST, E2E_EXAMPLE, LOAD_EXAMPLE, SMOKE_EXAMPLE, WORKFLOW
 
 SCHEMA_FILE = ".synthgate/profile.schema.json"
@@ -22,8 +25,6 @@ class ScaffoldError(Exception):
 def scaffold(directory: Path, from_url: str | None = None, openapi: str | None = None,
              force: bool = False) -> Iterator[str]:
     """Write the layout into `directory`, yielding one progress line per file."""
-    from synthgate.profile.schema import schema_text
-
     if from_url is not None and not from_url.startswith(("http://", "https://")):
         raise ScaffoldError(f"--from: expected an http:// or https:// URL, got {from_url!r}")
     directory.mkdir(parents=True, exist_ok=True)
@@ -56,8 +57,6 @@ def scaffold(directory: Path, from_url: str | None = None, openapi: str | None =
 
 def _openapi_ref(value: str, directory: Path) -> str:
     """--openapi as the profile says it: a URL or target path as given, a file relative to the profile's folder."""
-    from synthgate.fuzz import local_spec
-
     spec = Path(value).resolve()
     if value.startswith(("http://", "https://", "file://")) or (not spec.is_file() and not local_spec.is_local(value)):
         return value  # a URL, or a path on the target such as /openapi.json
@@ -90,8 +89,6 @@ def _profile(name: str, from_url: str | None, openapi: str | None) -> tuple[str,
         }
         notes = ["synthgate.yaml is a template: set base_url and health.path, or run init --from URL"]
     else:
-        from synthgate.project.draft import draft_profile
-
         data, notes = draft_profile(name, from_url)
     if openapi:
         data.setdefault("fuzz", {})["openapi"] = openapi
