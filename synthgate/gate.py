@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synthgate import auth, baseline, reports, rollback, server_errors
+from synthgate import auth, baseline, reports, rollback, run_context, server_errors
 from synthgate import deadline as _deadline
 from synthgate.checks import cold
 from synthgate.checks.outcome import Outcome, run_with_retries
@@ -106,6 +106,8 @@ def run_gate(opts: GateOptions) -> Verdict:
     verdict = Verdict(verdict="inconclusive", exit_code=EXIT_INCONCLUSIVE, target=profile.name, base_url="",
                       started_at=started_at.isoformat(timespec="seconds"), duration_s=0.0, profile=str(path))
     with ExitStack() as stack:
+        # what the stage processes need from this gate (secrets file, auth session, cold ledger, its pid)
+        stack.callback(run_context.close_context, run_context.open_context(reports_dir / ".work"))
         opener = opts.open_target or opener_for(opts.base_url)
         target = stack.enter_context(opener(profile, path))
         stack.callback(auth.end)  # the session file does not outlive the gate
