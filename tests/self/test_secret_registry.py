@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from synthgate import run_context
 from synthgate.http import to_curl
-from synthgate.redact import SHARE_ENV, Redactor, mask_url, redactor
+from synthgate.redact import Redactor, mask_url, redactor
 
 URL_PASSWORD = "urlpw7Hq2canaryA"
 ENV_SECRET = "envsecret9Kx4canaryB"
@@ -170,10 +171,10 @@ def test_curl_repro_references_every_occurrence_of_every_secret() -> None:
 def test_learned_values_reach_every_process_through_the_shared_file(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     parent = Redactor()
-    monkeypatch.delenv(SHARE_ENV, raising=False)
+    monkeypatch.delenv(run_context.CONTEXT_ENV, raising=False)
     path = parent.share()
     try:
-        assert os.environ[SHARE_ENV] == str(path) and oct(path.parent.stat().st_mode & 0o777) == "0o700"
+        assert run_context.current().secrets_file == str(path) and oct(path.parent.stat().st_mode & 0o777) == "0o700"
         child = ("from synthgate.redact import redactor\n"
                  "redactor.add_set_cookie('session=child-learned-cookie-1; HttpOnly')\n"
                  "redactor.learn('child-saved-value-2', 'SAVED_x')\n")
@@ -182,7 +183,7 @@ def test_learned_values_reach_every_process_through_the_shared_file(tmp_path: Pa
         assert text == "a [REDACTED:COOKIE_SESSION] b [REDACTED:SAVED_X]"
     finally:
         parent.unshare()
-    assert not path.exists() and SHARE_ENV not in os.environ
+    assert not path.exists() and run_context.current().secrets_file is None
 
 
 def test_url_userinfo_forms_and_masking() -> None:
@@ -204,7 +205,7 @@ def test_learned_values_must_look_like_credentials() -> None:
 
 def test_a_nested_gate_never_deletes_its_parents_share_file(monkeypatch: pytest.MonkeyPatch) -> None:
     parent = Redactor()
-    monkeypatch.delenv(SHARE_ENV, raising=False)
+    monkeypatch.delenv(run_context.CONTEXT_ENV, raising=False)
     path = parent.share()
     try:
         child = ("from synthgate.redact import redactor\n"
