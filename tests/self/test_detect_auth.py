@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 from detect_server import Script, serve
 
-from synthgate import auth
+from synthgate import auth, run_context
 from synthgate.gate import GateOptions, run_gate
 from synthgate.profile.model import Profile
 
@@ -86,7 +85,7 @@ def test_one_login_serves_smoke_and_load_and_the_token_stays_secret(tmp_path: Pa
     written = _written(tmp_path / "r")
     assert not any(token in written for token in script.tokens)  # registered as a secret everywhere
     assert not list((tmp_path / "r").rglob("auth-session.json"))  # the session file does not outlive the gate
-    assert auth.SESSION_ENV not in os.environ
+    assert run_context.current().auth_session is None  # and the run context no longer names it
 
 
 def test_a_401_logs_in_again_once(tmp_path: Path) -> None:
@@ -129,7 +128,7 @@ def test_session_file_is_private_and_oauth2_client_credentials(tmp_path: Path, m
         assert session is not None and tried is not None and tried.final.ok
         assert seen["scope"] == "read" and seen["client_id"] == "gate"
         assert auth.value("access_token") == "at_" + "x" * 20 and auth.value("token") == auth.value("access_token")
-        path = Path(os.environ[auth.SESSION_ENV])
+        path = Path(str(run_context.current().auth_session))
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         from synthgate.redact import redactor
 
