@@ -71,7 +71,7 @@ def current() -> RunContext:
 
 
 def open_context(folder: Path) -> Path:
-    """Start a run context in `folder` (the gate: its reports' `.work/`), inheriting the enclosing one's fields."""
+    """Start a run context in `folder` (the gate: its reports' `.work/`); a nested gate keeps sharing secrets."""
     with _lock:
         return _open(Path(folder), None)
 
@@ -81,7 +81,8 @@ def _open(folder: Path, temporary: Path | None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     file = folder.resolve() / FILE_NAME
     _opened.append((file, os.environ.get(CONTEXT_ENV), temporary))
-    _write(file, inherited.model_copy(update={"parent_pid": os.getpid()}))
+    # the file of learned secrets is the redactor's, which a nested gate keeps sharing with its parent
+    _write(file, RunContext(parent_pid=os.getpid(), secrets_file=inherited.secrets_file))
     os.environ[CONTEXT_ENV] = str(file)
     return file
 
