@@ -34,6 +34,7 @@ class RunContext(BaseModel):
     cold_ledger: str | None = None  # the cold-start ledger (synthgate.checks.cold), while it records
     cold_origin: str | None = None  # the origin whose first requests it records
     load_user_class: str | None = None  # the Locust user class the load stage asked for (synthgate.loadgen)
+    ca_bundle: str | None = None  # the embedded demo's CA, while it serves HTTPS (synthgate.demo.server)
 
 
 _lock = threading.RLock()

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from readiness_server import serve
 
+from synthgate import run_context
 from synthgate.checks import tls
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.demo.tls import make_tls_files
@@ -61,9 +62,9 @@ def test_demo_serves_https_that_the_gate_trusts_through_its_ca() -> None:
         assert tls.hsts(profile, target.url).ok
         redirect = tls.http_redirect(profile, target.url)  # nothing serves plain HTTP on port 80 here
         assert redirect.ok and "not served" in redirect.message
-    assert CA_BUNDLE_ENV not in os.environ  # handed back when the target stops
+    assert run_context.current().ca_bundle is None and CA_BUNDLE_ENV not in os.environ  # handed back at the stop
     with EmbeddedTarget(tls=True) as target:
-        os.environ.pop(CA_BUNDLE_ENV)  # without the CA, the same certificate does not verify
+        run_context.update(ca_bundle=None)  # without the CA, the same certificate does not verify
         outcome = tls.certificate(_profile(), target.url)
         assert not outcome.ok and "trusted root" in outcome.message
 
