@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from detect_server import Script, serve
+from verdicts import read_verdict
 
 from synthgate import auth, run_context
 from synthgate.gate import GateOptions, run_gate
@@ -63,7 +64,7 @@ def _gate(tmp_path: Path, script: Script, stages: list[str], **kw: Any) -> dict[
     with serve(script) as url:
         run_gate(GateOptions(profile=str(_profile(tmp_path, **kw)), base_url=url, stages=stages,
                              reports_dir=tmp_path / "r", progress=lambda _: None, baseline="none", no_rollback=True))
-    return json.loads((tmp_path / "r" / "verdict.json").read_text())
+    return read_verdict(tmp_path / "r")
 
 
 def _checks(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from readiness_server import serve
+from verdicts import read_verdict
 
 from synthgate import run_context
 from synthgate.checks import tls
@@ -98,7 +98,7 @@ def test_plain_http_must_redirect_to_https(tmp_path: Path) -> None:
 def test_cert_expiring_fault_fails_the_gate_through_the_tls_check(cli, tmp_path: Path) -> None:
     proc = cli("run", "--demo-fault", "cert-expiring", "--stages", "smoke", "--no-rollback", "--reports", str(tmp_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    verdict = read_verdict(tmp_path)
     assert verdict["base_url"].startswith("https://")
     failed = [c["id"] for s in verdict["stages"] for c in s["checks"] if c["status"] == "failed"]
     assert failed == ["tls:certificate"]  # and by no accident: every other check passes over HTTPS

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from verdicts import read_verdict
 
 from synthgate import run_context
 from synthgate.http import to_curl
@@ -133,7 +134,7 @@ def test_no_secret_of_any_kind_reaches_any_artefact(tmp_path: Path, target: int,
     # smoke and e2e apart: smoke fails (to get curl repros and attachments) and fail-fast would skip e2e
     smoke, smoke_reports = _run(cli, tmp_path, target, "smoke")
     e2e, e2e_reports = _run(cli, tmp_path, target, "e2e")
-    verdict = json.loads((smoke_reports / "verdict.json").read_text())
+    verdict = read_verdict(smoke_reports)
     ids = {c["id"]: c for s in verdict["stages"] for c in s["checks"]}
     assert ids["echo-cookie"]["status"] == "failed" and ids["token-flow"]["status"] == "failed"
     assert verdict["base_url"] == f"http://ops:[REDACTED]@127.0.0.1:{target}"
