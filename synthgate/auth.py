@@ -2,7 +2,7 @@
 
 The gate runs the login steps (or the OAuth2 client-credentials grant) in its own process, registers every value
 it saved as a secret, and writes the session to a private file (0600, under the reports' `.work/`) whose path the
-stage processes inherit through `SYNTHGATE_AUTH_SESSION`. Requests use `${auth.NAME}` (a saved value),
+stage processes find in the run context (synthgate.run_context). Requests use `${auth.NAME}` (a saved value),
 `${auth.cookies}` (a Cookie header of the login's cookies) or `${auth.cookie_NAME}`; journeys start with the
 login's cookies as browser storage state. A request that used `${auth.…}` and got a 401 logs in again, once per
 process, and is sent again.
@@ -10,6 +10,7 @@ process, and is sent again.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from synthgate import http
+from synthgate import http, run_context
 from synthgate.bounded import response_json
 from synthgate.checks.expect import check_response, save_values
 from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
@@ -26,7 +27,6 @@ from synthgate.profile.model import Expect, Profile
 from synthgate.redact import redactor
 from synthgate.results import CheckResult, StageResult
 from synthgate.session import (  # re-exported: the session's readers (journeys, the transport) use these names
-    SESSION_ENV,
     Session,
     _lock,
     _state,
@@ -36,7 +36,7 @@ from synthgate.session import (  # re-exported: the session's readers (journeys,
     value,
 )
 
-__all__ = ["SESSION_ENV", "Session", "browser_state", "current", "end", "gate_login", "listen", "login", "relogin",
+__all__ = ["Session", "browser_state", "current", "end", "gate_login", "listen", "login", "relogin",
            "start", "uses_auth", "value"]
 
 CHECK_ID = "auth.login"
@@ -107,10 +107,6 @@ def _login_once(profile: Profile, base_url: str) -> tuple[Any, Session | None]:
 
 def basic_session(profile: Profile) -> Session:
     """Basic auth needs no request: ${auth.authorization} is `Basic base64(username:password)`."""
-    import base64
-
-    from synthgate.http import expand
-
     cfg = profile.auth.basic  # type: ignore[union-attr]
     assert cfg is not None
     username, password = str(expand(cfg.username, profile)), str(expand(cfg.password, profile))
@@ -178,13 +174,15 @@ def start(profile: Profile, base_url: str, work_dir: Path) -> tuple[Session | No
     os.replace(fresh, path)
     with _lock:
         _state.update(session=session, loaded_from=str(path), relogged=False)
-    os.environ[SESSION_ENV] = str(path)
+    run_context.update(auth_session=str(path))
     return session, tried
 
 
 def end() -> None:
     """Forget the session and delete its file (the gate's end, or before the next login)."""
-    path = os.environ.pop(SESSION_ENV, None)
+    path = run_context.current().auth_session
+    if path:
+        run_context.update(auth_session=None)
     with _lock:
         _state.update(session=None, loaded_from=None, relogged=False)
     if path:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from synthgate.baseline_source import NoPreviousRun, reports_folder
+from synthgate.profile import ProfileError
 from synthgate.profile.model import BaselineConfig, Profile
 from synthgate.results import CheckResult, StageResult, Verdict
 from synthgate.store import Store, resolve_db
@@ -177,8 +179,6 @@ def _decode(encoding: str, blob: bytes) -> list[float]:
 
 def _saved_run(source: str, progress: Callable[[str], None]) -> tuple[Verdict, dict, str] | None:
     """A previous run's verdict and samples from its reports (folder, archive or URL); None if a URL has none yet."""
-    from synthgate.baseline_source import NoPreviousRun, reports_folder
-
     try:
         with reports_folder(source) as folder:
             return _read_saved(folder, source)
@@ -188,8 +188,6 @@ def _saved_run(source: str, progress: Callable[[str], None]) -> tuple[Verdict, d
 
 
 def _read_saved(folder: Path, source: str) -> tuple[Verdict, dict, str]:
-    from synthgate.profile import ProfileError
-
     try:
         saved = Verdict.load_file(folder / "verdict.json")
         samples_path = folder / SAMPLES_FILE

@@ -88,7 +88,7 @@ def _gate(
     release: str | None, baseline: str | None, history_db: str | None, stage_options: dict[str, Any],
     expect_release: str | None = None, deadline_s: float | None = None,
 ) -> None:
-    from synthgate.deadline import parse_deadline
+    from synthgate.deadline import parse_deadline  # deferred: start-up speed
     from synthgate.demo import embedded
     from synthgate.gate import GateOptions, run_gate
     from synthgate.store import open_history
@@ -253,7 +253,7 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of --from")] = None,
 ) -> None:
     """Re-render every report format from a saved run, without re-running checks."""
-    from synthgate import reports as writers
+    from synthgate import reports as writers  # deferred: start-up speed
 
     try:
         verdict = Verdict.load_file(source / "verdict.json")
@@ -270,7 +270,7 @@ def report(
 
 
 def _demo_state(state: Path | None, port: int) -> Path:
-    from synthgate.demo.server import default_state_path
+    from synthgate.demo.server import default_state_path  # deferred: start-up speed
 
     return state or default_state_path(port)
 
@@ -288,7 +288,7 @@ def demo_serve(port: PortOpt = 8000, fault: Annotated[str | None, typer.Option()
                    "(see `synthgate demo versions`)")] = False,
                ) -> None:
     """Serve the embedded demo target (healthy, or with --fault NAME current)."""
-    from synthgate.demo.faults import FAULTS
+    from synthgate.demo.faults import FAULTS  # deferred: start-up speed
     from synthgate.demo.server import serve
     from synthgate.demo.tls import tls_dir_for, uses_tls
 
@@ -308,7 +308,7 @@ def demo_serve(port: PortOpt = 8000, fault: Annotated[str | None, typer.Option()
 def demo_deploy(fault: Annotated[str | None, typer.Option(help="fault to deploy (none: healthy)")] = None,
                 port: PortOpt = 8000, state: StateOpt = None) -> None:
     """Make a new release current (broken with --fault NAME); the current one becomes previous."""
-    from synthgate.demo import releases
+    from synthgate.demo import releases  # deferred: start-up speed
     from synthgate.demo.faults import FAULTS
 
     if fault and fault not in FAULTS:
@@ -324,7 +324,7 @@ def demo_deploy(fault: Annotated[str | None, typer.Option(help="fault to deploy 
 @demo_app.command("rollback")
 def demo_rollback(port: PortOpt = 8000, state: StateOpt = None) -> None:
     """Restore the previous release."""
-    from synthgate.demo import releases
+    from synthgate.demo import releases  # deferred: start-up speed
 
     path = _demo_state(state, port)
     try:
@@ -340,7 +340,7 @@ def demo_status(port: PortOpt = 8000, state: StateOpt = None) -> None:
     """Show the current and previous release."""
     import json
 
-    from synthgate.demo import releases
+    from synthgate.demo import releases  # deferred: start-up speed
 
     path = _demo_state(state, port)
     try:
@@ -416,7 +416,7 @@ def versions_status(state: VersionsStateOpt,
 
 def _register_subcommands() -> None:
     """Commands that live in their own packages (probe), imported only when the CLI runs."""
-    from synthgate.probe.cli import probe_app
+    from synthgate.probe.cli import probe_app  # deferred: start-up speed
     from synthgate.project.commands import register
 
     app.add_typer(probe_app, name="probe")

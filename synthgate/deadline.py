@@ -16,7 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from synthgate import procs, reports
+from synthgate.e2e.plan import stage_budget_s
 from synthgate.profile import Profile, ProfileError
+from synthgate.redact import redactor
+from synthgate.results import EXIT_CODES, CheckResult, StageResult, decide
+from synthgate.scrub import scrub_reports
 
 MARGIN_S = 30.0  # start-up, preflight, baseline and reports on top of the stages' budgets
 
@@ -66,8 +71,6 @@ def default_deadline_s(profile: Profile, stages: list[str]) -> float:
         requests = 1 + len(profile.routes) + len(profile.pages) + sum(max(1, len(c.steps)) for c in profile.checks)
         total += 60 + requests * per_request
     if "e2e" in stages and profile.journeys:
-        from synthgate.e2e.plan import stage_budget_s  # every browser call is bounded: this is the stage's own
-
         total += 60 + stage_budget_s(profile)
     if "fuzz" in stages and profile.fuzz is not None:
         total += float(profile.fuzz.max_time_s) + 60
@@ -154,10 +157,6 @@ def capped(timeout_s: float) -> float:
 
 def expire_gate(verdict: Any, reports_dir: Path, clock: float, progress: Callable[[str], None]) -> None:
     """The deadline passed with the gate still busy: kill every child group, write the reports, exit."""
-    from synthgate import procs, reports
-    from synthgate.results import EXIT_CODES, CheckResult, StageResult, decide
-    from synthgate.scrub import scrub_reports
-
     d = current()
     killed = procs.kill_all()
     total = f"{d.total_s:g} s " if d else ""
@@ -177,8 +176,6 @@ def expire_gate(verdict: Any, reports_dir: Path, clock: float, progress: Callabl
         scrub_reports(reports_dir)
         progress(f"synthgate: {message}; reports: {reports_dir}/")
     finally:
-        from synthgate.redact import redactor
-
         redactor.unshare()
         os._exit(code)
 

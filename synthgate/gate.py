@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synthgate import auth, baseline, debt, reports, server_errors, version_pin
+from synthgate import auth, baseline, debt, reports, rollback, run_context, server_errors, version_pin
 from synthgate import deadline as _deadline
 from synthgate.accept import Acceptances
 from synthgate.bounded import response_json
@@ -117,6 +117,8 @@ def run_gate(opts: GateOptions) -> Verdict:
     verdict = Verdict(verdict="inconclusive", exit_code=EXIT_INCONCLUSIVE, target=profile.name, base_url="",
                       started_at=started_at.isoformat(timespec="seconds"), duration_s=0.0, profile=str(path))
     with ExitStack() as stack:
+        # what the stage processes need from this gate (secrets file, auth session, cold ledger, its pid)
+        stack.callback(run_context.close_context, run_context.open_context(reports_dir / ".work"))
         opener = opts.open_target or opener_for(opts.base_url)
         target = stack.enter_context(opener(profile, path))
         stack.callback(auth.end)  # the session file does not outlive the gate
@@ -391,7 +393,6 @@ def _maybe_roll_back(verdict: Verdict, profile: Profile, target: Target, opts: G
                else f"rollback not configured for '{verdict.verdict}'")
         verdict.rollback = RollbackResult(triggered=False, message=why)
         return
-    from synthgate import rollback
 
     spec = _deadline.capped_spec(spec)  # the rollback ends before the reports' reserve of the deadline
 

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from synthgate import auth, plugin_user, procs, server_errors, version_pin
+from synthgate import auth, hookspecs, plugin_user, procs, server_errors, version_pin
 from synthgate.checks import smoke
 from synthgate.checks.outcome import Attempted
 from synthgate.plugin_user import USER_ID
 from synthgate.profile import Profile, ProfileError, default_profile, load_profile, resolve_base_url
 from synthgate.redact import redactor
+from synthgate.reports.har import write_exchanges
 from synthgate.results import TOOL_ERROR
 from synthgate.version_pin import VersionPin
 
@@ -43,8 +44,6 @@ SMOKE_FIXTURES = {
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     """Register synthgate's hooks (see synthgate/hookspecs.py)."""
-    from synthgate import hookspecs
-
     pluginmanager.add_hookspecs(hookspecs)
 
 
@@ -162,8 +161,6 @@ class Recorder:
                 a.model_copy(update={"message": redactor(a.message), "curl": redactor(a.curl) if a.curl else None})
                 .model_dump() for a in result.attempts_detail()]
         if not final.ok:  # every exchange of every attempt as a HAR in reports/har/, linked as evidence
-            from synthgate.reports.har import write_exchanges
-
             reports_dir = Path(self.item.config.getoption("synthgate_reports"))
             saved = write_exchanges(reports_dir, check_id, [ex for o in result.history for ex in o.exchanges])
             if saved:

@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from synthgate import run_context
+
 _live: dict[int, subprocess.Popen[Any]] = {}
 _lock = threading.Lock()
 
@@ -101,20 +103,17 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
-PARENT_ENV = "SYNTHGATE_PARENT_PID"
-
-
 def die_with_parent() -> None:
     """In a stage process: kill our own process group as soon as the gate that started us is gone (kill -9 too).
 
-    The gate sets SYNTHGATE_PARENT_PID; a thread polls getppid(), which changes when the parent dies.
+    The run context names the process that started us; a thread polls getppid(), which changes when it dies.
     """
-    expected = os.environ.get(PARENT_ENV)
-    if not expected or not expected.isdigit() or os.getppid() != int(expected):
+    expected = run_context.current().parent_pid
+    if expected is None or os.getppid() != expected:
         return
 
     def watch() -> None:
-        while os.getppid() == int(expected):
+        while os.getppid() == expected:
             time.sleep(0.5)
         with contextlib.suppress(OSError):
             os.killpg(os.getpgrp(), signal.SIGKILL)

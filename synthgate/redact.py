@@ -2,7 +2,7 @@
 
 It learns at run time: besides the profile's secrets it registers the credentials of Authorization and Cookie
 headers, the userinfo of every URL, every Set-Cookie value received and every value saved from a response.
-Stages run in child processes, so the registry is shared through a file (`SYNTHGATE_SECRETS_FILE`, in a private
+Stages run in child processes, so the registry is shared through a file (named in the run context, in a private
 temporary folder outside the reports): every process appends what it learns and reads what the others learned
 before it redacts, so a cookie learned in the smoke child is redacted by the gate's report writers too.
 """
@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
+from synthgate import run_context
+
 if TYPE_CHECKING:
     from synthgate.profile.model import Profile
 
 # Header values that are secret whatever the profile says.
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
-SHARE_ENV = "SYNTHGATE_SECRETS_FILE"
 MIN_SECRET = 4  # a declared secret shorter than this would redact noise
 MIN_LEARNED = 8  # a value learned from traffic (a cookie, a saved field) must look like a credential
 
@@ -59,7 +60,7 @@ class Redactor:
         self._share: Path | None = None
         self._owner = False  # this process made the share file (a stage or a nested gate only inherited it)
         self._offset = 0
-        shared = os.environ.get(SHARE_ENV)
+        shared = run_context.current().secrets_file
         if shared:
             self._share = Path(shared)
             self._sync()
@@ -139,7 +140,7 @@ class Redactor:
 
     # -- sharing between the gate and its stage processes -------------------------------------------------
     def share(self) -> Path:
-        """Start sharing (in the gate): a private file every child process inherits through the environment."""
+        """Start sharing (in the gate): a private file every child process finds through the run context."""
         with self._lock:
             if self._share is None:
                 folder = Path(tempfile.mkdtemp(prefix="synthgate-secrets-"))  # 0700
@@ -148,7 +149,7 @@ class Redactor:
                     _append(self._share, name, value, value in self._learned)
                 self._share.touch()
                 self._offset = self._share.stat().st_size
-                os.environ[SHARE_ENV] = str(self._share)
+                run_context.update(secrets_file=str(self._share))
                 self._owner = True
                 atexit.register(self.unshare)
             return self._share
@@ -164,8 +165,8 @@ class Redactor:
                 return
             self._owner = False
             path, self._share = self._share, None
-            if os.environ.get(SHARE_ENV) == str(path):
-                del os.environ[SHARE_ENV]
+            if run_context.current().secrets_file == str(path):
+                run_context.update(secrets_file=None)
             if path is not None:
                 path.unlink(missing_ok=True)
                 with contextlib.suppress(OSError):

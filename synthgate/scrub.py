@@ -10,6 +10,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from synthgate.e2e.evidence import scrub_trace
 from synthgate.redact import forms, redactor
 
 SKIP_SUFFIXES = (".png", ".jpg", ".jpeg", ".webm", ".webp", ".gif", ".ico", ".woff", ".woff2")
@@ -39,8 +40,6 @@ def scrub_reports(folder: Path) -> list[Path]:
                 continue
             if path.suffix == ".zip" and zipfile.is_zipfile(path):
                 if _zip_holds(path, pairs):
-                    from synthgate.e2e.evidence import scrub_trace
-
                     scrub_trace(path)
                     changed.append(path)
                 continue

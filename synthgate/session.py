@@ -7,19 +7,18 @@ can expand `${auth.NAME}` without knowing how a login is made.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synthgate import run_context
 from synthgate.redact import redactor
 
 if TYPE_CHECKING:
     from synthgate.profile.model import Request
 
-SESSION_ENV = "SYNTHGATE_AUTH_SESSION"
 _USES_AUTH = re.compile(r"\$\{auth\.")
 
 
@@ -53,9 +52,9 @@ _state: dict[str, Any] = {"session": None, "loaded_from": None, "relogged": Fals
 
 
 def current() -> Session | None:
-    """This process's session: the one logged in here, else the one the gate shared through the environment."""
+    """This process's session: the one logged in here, else the one the gate shared through the run context."""
     with _lock:
-        path = os.environ.get(SESSION_ENV)
+        path = run_context.current().auth_session
         if _state["session"] is None and path and _state["loaded_from"] != path:
             _state["loaded_from"] = path
             try:

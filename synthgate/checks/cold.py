@@ -4,7 +4,7 @@ A serverless function that was just deployed answers its first request slowly (i
 code, opens connections); later requests are warm. Judging that first request by the warm latency budget
 fails healthy deploys, and letting the warm checks absorb it hides a start-up that takes seconds. So:
 
-- one *ledger* per gate run (a JSON-lines file, `SYNTHGATE_COLD_LEDGER`) holds, per endpoint (the path of a URL
+- one *ledger* per gate run (a JSON-lines file named in the run context) holds, per endpoint (the path of a URL
   on the target), the first exchange any process of the run made with it: the gate's preflight and release
   polls in the parent (the true first contact of the health endpoint), then the smoke suite's children;
 - `observe` is called by the one request helper (`http.send_raw`) and marks that first exchange `cold`, so the
@@ -28,22 +28,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from synthgate import http
+from synthgate import http, run_context
 from synthgate.checks.security import cors_paths
 from synthgate.http import TemplateError, expand, make_client, send
 from synthgate.profile.model import Profile, Request
 from synthgate.redact import redactor
 from synthgate.reports import har
 
-LEDGER_ENV = "SYNTHGATE_COLD_LEDGER"
-ORIGIN_ENV = "SYNTHGATE_COLD_ORIGIN"
-BY_ENV = "SYNTHGATE_COLD_BY"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_ENDPOINTS = 1000  # a stage that walks random paths (fuzz) must not grow the ledger without end
 
 _lock = threading.Lock()
 _seen: dict[str, set[str]] = {}  # ledger path -> endpoints this process knows are recorded
 _owner: list[int] = []  # the process that opened the ledger: the gate itself
+_by: list[str] = []  # who this process is, in the ledger's `by` (set by the smoke suite: observed_by)
 
 
 def _origin(url: str) -> str:
@@ -62,8 +60,7 @@ def begin(reports_dir: Path, base_url: str, label: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (f"cold-{label}.jsonl" if label else "cold.jsonl")
     path.write_text("", encoding="utf-8")
-    os.environ[LEDGER_ENV] = str(path)  # inherited by every stage's child process
-    os.environ[ORIGIN_ENV] = _origin(base_url)
+    run_context.update(cold_ledger=str(path), cold_origin=_origin(base_url))  # read by every stage process
     _seen.pop(str(path), None)
     _owner[:] = [os.getpid()]
     return path
@@ -71,14 +68,19 @@ def begin(reports_dir: Path, base_url: str, label: str = "") -> Path:
 
 def active() -> Path | None:
     """The ledger of this run, if one is open."""
-    value = os.environ.get(LEDGER_ENV)
+    value = run_context.current().cold_ledger
     return Path(value) if value else None
+
+
+def observed_by(label: str) -> None:
+    """Name this process in the ledger's samples (the smoke suite: "the smoke suite")."""
+    _by[:] = [label]
 
 
 def close() -> None:
     """Stop recording: after the smoke stage, first contacts judge nothing (fuzz would add one per random path)."""
-    os.environ.pop(LEDGER_ENV, None)
-    os.environ.pop(ORIGIN_ENV, None)
+    if run_context.current().cold_ledger is not None:
+        run_context.update(cold_ledger=None, cold_origin=None)
 
 
 @contextlib.contextmanager
@@ -109,9 +111,10 @@ def read(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 def observe(ex: http.Exchange, by: str | None = None) -> bool:
     """Record `ex` when it is the run's first request to its endpoint; mark it `cold` then."""
-    path = active()
-    if path is None or _origin(ex.url) != os.environ.get(ORIGIN_ENV, ""):
+    context = run_context.current()
+    if context.cold_ledger is None or _origin(ex.url) != (context.cold_origin or ""):
         return False
+    path = Path(context.cold_ledger)
     endpoint = endpoint_of(ex.url)
     known = _seen.setdefault(str(path), set())
     if endpoint in known or len(known) >= MAX_ENDPOINTS:
@@ -141,8 +144,8 @@ def observe(ex: http.Exchange, by: str | None = None) -> bool:
 
 
 def _who() -> str:
-    if os.environ.get(BY_ENV):
-        return os.environ[BY_ENV]
+    if _by:
+        return _by[0]
     return "the gate itself, before the stages" if _owner == [os.getpid()] else f"process {os.getpid()}"
 
 

@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from synthgate.demo.faults import FAULTS
+from synthgate.demo.releases import release_for
+from synthgate.demo.server import EmbeddedTarget
 from synthgate.profile import Profile, ProfileError, resolve_base_url
 from synthgate.target import Target, TargetOpener, given_target
 
@@ -27,9 +30,6 @@ def opener(base_url: str | None, fault: str | None = None) -> TargetOpener:
         if not profile.embedded_demo:
             yield given_target(profile, path, base_url)  # raises: no URL anywhere, and no demo to start
             return
-        from synthgate.demo.faults import FAULTS
-        from synthgate.demo.releases import release_for
-        from synthgate.demo.server import EmbeddedTarget
 
         if fault and fault not in FAULTS:
             raise ProfileError(f"--demo-fault: unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")

@@ -17,10 +17,10 @@ from types import TracebackType
 
 import httpx
 
+from synthgate import run_context
 from synthgate.demo.faults import FAULTS, check_fault
 from synthgate.demo.releases import init_state
 from synthgate.demo.tls import tls_dir_for, uses_tls, uvicorn_tls_args
-from synthgate.profile.readiness import CA_BUNDLE_ENV
 
 READY_TIMEOUT_S = 15.0
 READY_PATH = "/__synthgate/ready"
@@ -42,7 +42,7 @@ def serve(port: int, state_path: Path | None = None, fault: str | None = None, h
     """Initialise the release state (healthy, or carrying `fault`) and serve the demo target until stopped."""
     import uvicorn  # imported here: callers that only need default_state_path stay light
 
-    from synthgate.demo.app import create_app
+    from synthgate.demo.app import create_app  # deferred with uvicorn: Starlette loads only to serve
 
     check_fault(fault)
     state = Path(state_path) if state_path is not None else default_state_path(port)
@@ -76,7 +76,7 @@ class EmbeddedTarget:
         self.fault = check_fault(fault)
         self.tls = uses_tls(self.fault, tls)
         self.ca_bundle: Path | None = None  # the CA to trust when serving HTTPS
-        self._saved_ca_env: str | None = None
+        self._saved_ca: str | None = None
         self.host = host
         self.port = 0
         self.url = ""
@@ -133,8 +133,8 @@ class EmbeddedTarget:
             raise
         if self.tls:  # hand the CA to every client of this process and its stage children
             self.ca_bundle = tls_dir_for(self.state_path) / "ca.pem"
-            self._saved_ca_env = os.environ.get(CA_BUNDLE_ENV)
-            os.environ[CA_BUNDLE_ENV] = str(self.ca_bundle)
+            self._saved_ca = run_context.current().ca_bundle
+            run_context.update(ca_bundle=str(self.ca_bundle))
 
     def _wait_ready(self) -> None:
         assert self._proc is not None
@@ -165,10 +165,7 @@ class EmbeddedTarget:
         """Stop the server (terminate, then kill after 5 s) and remove its temp dir."""
         proc, self._proc = self._proc, None
         if self.ca_bundle is not None:
-            if self._saved_ca_env is None:
-                os.environ.pop(CA_BUNDLE_ENV, None)
-            else:
-                os.environ[CA_BUNDLE_ENV] = self._saved_ca_env
+            run_context.update(ca_bundle=self._saved_ca)
             self.ca_bundle = None
         if proc is not None and proc.poll() is None:
             proc.terminate()

@@ -35,6 +35,7 @@ from synthgate.http import Exchange, TemplateError, expand, make_client, send_ra
 from synthgate.profile import Profile
 from synthgate.profile.fuzz import SAFE_METHODS, FuzzConfig
 from synthgate.redact import redactor
+from synthgate.reports.har import write_exchanges  # the shrunk failing example as a HAR (reports/har/)
 
 MESSAGE_CURL_LIMIT = 1_500  # the message quotes the curl line up to this; the check's curl field has all of it
 SHRINK_EXTRA_MIN_S, SHRINK_EXTRA_MAX_S = 2.0, 10.0  # shrinking time beyond a test's share
@@ -544,7 +545,6 @@ class FuzzEnv:
         path.parent.mkdir(parents=True, exist_ok=True)
         text = f"{failure.message}\n\nreproduce:\n{failure.curl}\n\n{failure.exchange.describe(limit=4000)}\n"
         path.write_text(redactor(text), encoding="utf-8")
-        from synthgate.reports.har import write_exchanges  # the shrunk failing example as a HAR (reports/har/)
 
         har = write_exchanges(self.reports_dir, check_id, [failure.exchange])
         return [str(rel)] + ([har] if har else [])

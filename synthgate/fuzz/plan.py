@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from synthgate.bounded import response_json
+from synthgate.fuzz import local_spec
 from synthgate.fuzz.openapi import Operation, operations
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile
@@ -41,8 +42,6 @@ def _write_skip(method: str, what: str) -> str | None:
 def fetch_openapi(profile: Profile, base_url: str, location: str) -> tuple[dict | None, str | None, str]:
     """(document, error, error kind): the OpenAPI document from the target, with the synthetic headers."""
     if location.startswith("file://"):  # the team's spec file (fuzz.local_spec)
-        from synthgate.fuzz import local_spec
-
         local, problem = local_spec.read(location)
         return local, problem, "" if problem is None else "error"
     url = location if location.startswith(("http://", "https://")) else base_url.rstrip("/") + location

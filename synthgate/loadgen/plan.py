@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synthgate.http import expand  # the same ${secrets.X}/${vars.X} rules as every other stage
 from synthgate.profile import Profile, load_profile, resolve_base_url
 from synthgate.profile.load import LoadConfig
 
@@ -39,8 +40,6 @@ class LoadPlan:
 
 def build_plan(profile: Profile, allow_writes: bool | None = None) -> LoadPlan:
     """The profile's load tasks; POST/PUT/PATCH/DELETE only when `load.allow_writes` (or the override)."""
-    from synthgate.http import expand  # the same ${secrets.X}/${vars.X} rules as every other stage
-
     cfg = profile.load
     timeout = (cfg.timeout_s if cfg and cfg.timeout_s else None) or profile.defaults.timeout_s
     if cfg is None:

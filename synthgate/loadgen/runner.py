@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from synthgate import run_context
 from synthgate.loadgen.hdr import decode, encode, merge, percentiles_ms
 
 PROGRESS_PREFIX = "SYNTHGATE_PROGRESS "
@@ -174,8 +175,7 @@ def run_load(spec: LoadRunSpec, progress: Progress | None = None) -> LoadRunResu
 
     env = {**os.environ, **spec.extra_env, "SYNTHGATE_PROFILE": str(spec.profile),
            "SYNTHGATE_BASE_URL": spec.base_url, "PYTHONUNBUFFERED": "1"}  # fmt: skip
-    if spec.user_class:
-        env["SYNTHGATE_USER_CLASS"] = spec.user_class
+    run_context.update(load_user_class=spec.user_class)  # the master and workers read it from the run context
     common = [sys.executable, "-m", "locust", "-f", str(locustfile), "--host", spec.base_url, "--loglevel", "INFO"]
     options = []
     if spec.arrival_rate:

@@ -9,7 +9,6 @@ Locust's per-task scheduling overhead, and in open-model mode paces them by the 
 from __future__ import annotations
 
 import logging
-import os
 import random
 import traceback
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from locust import User
 from locust.exception import RescheduleTask, RescheduleTaskImmediately, StopTest, StopUser
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING, TaskSet
 
+from synthgate import run_context
 from synthgate.loadgen import client as client_module
 from synthgate.loadgen import plugin
 from synthgate.loadgen.client import FastClient, PreparedRequest, perf_counter
@@ -186,7 +186,7 @@ class ProfileSetup:
     host: str | None
     timeout_s: float
     profile_name: str
-    user_class: str  # "fast" or "fasthttp": the profile's load.user_class ($SYNTHGATE_USER_CLASS overrides)
+    user_class: str  # "fast" or "fasthttp": the profile's load.user_class (the run context's overrides)
 
 
 def profile_setup(allow_writes: bool | None = None) -> ProfileSetup:
@@ -208,5 +208,5 @@ def profile_setup(allow_writes: bool | None = None) -> ProfileSetup:
         host=host_from_env(profile),
         timeout_s=plan.timeout_s,
         profile_name=profile.name,
-        user_class=os.environ.get("SYNTHGATE_USER_CLASS") or (plan.config.user_class if plan.config else "fast"),
+        user_class=run_context.current().load_user_class or (plan.config.user_class if plan.config else "fast"),
     )

@@ -15,7 +15,7 @@ from synthgate.console import err, fail, table_console
 from synthgate.probe.alerts import human_duration, iso
 from synthgate.probe.jobs import ProbeSetupError
 from synthgate.probe.report import WINDOWS, ProbeReport, age, build, fmt_ms, to_json
-from synthgate.profile import ProfileError
+from synthgate.profile import ProfileError, default_profile, load_profile
 from synthgate.profile.common import parse_duration
 from synthgate.redact import redactor
 from synthgate.results import EXIT_FAIL
@@ -73,11 +73,10 @@ def probe(
     """Probe the target on a schedule until stopped (SIGTERM: after the checks in flight), or once with --once."""
     if ctx.invoked_subcommand is not None:
         return
-    from synthgate.demo import embedded
+    from synthgate.demo import embedded  # deferred: start-up speed
     from synthgate.probe.service import ProbeOptions, run_probe
 
     stage_list = [s.strip() for s in stages.split(",") if s.strip()] if stages is not None else None
-    from synthgate.profile import default_profile
 
     profile = profile or default_profile()
     opts = ProbeOptions(profile=profile, base_url=base_url, every=_duration("--every", every), stages=stage_list,
@@ -110,7 +109,6 @@ def _profile_name(spec: str | None) -> str | None:
     """A profile's name from a name or a profile file (status and report filter on the name)."""
     if spec is None or not spec.endswith((".yaml", ".yml")):
         return spec
-    from synthgate.profile import load_profile
 
     try:
         return load_profile(spec)[0].name

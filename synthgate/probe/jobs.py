@@ -13,6 +13,7 @@ from synthgate.checks.smoke import SmokeCheck, execute, plan
 from synthgate.profile import Profile
 from synthgate.redact import redactor
 from synthgate.results import NOT_EVIDENCE, CheckResult
+from synthgate.stages import StageContext, stage_runner
 from synthgate.store import ProbeResult
 
 MESSAGE_LIMIT = 2000
@@ -111,8 +112,6 @@ def auth_job(profile: Profile, base_url: str, every: float, work_dir: Path) -> J
 def e2e_job(profile: Profile, profile_path: Path, base_url: str, every: float, reports_dir: Path,
             progress: Callable[[str], None]) -> Job:
     """The e2e stage (browser journeys) as one job; ProbeSetupError when this installation has no e2e stage."""
-    from synthgate.stages import StageContext, stage_runner
-
     try:
         runner = stage_runner("e2e")
     except (ImportError, AttributeError, ValueError) as exc:

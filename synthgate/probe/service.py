@@ -18,6 +18,8 @@ from types import FrameType
 from typing import Any
 
 from synthgate import auth
+from synthgate.gate import GateOptions, prepare
+from synthgate.probe import status_page
 from synthgate.probe.alerts import (
     AlertDispatcher,
     alert_document,
@@ -34,6 +36,7 @@ from synthgate.probe.user_jobs import user_checks_job
 from synthgate.profile import ProfileError
 from synthgate.redact import redactor
 from synthgate.results import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
+from synthgate.stages import stage_runner
 from synthgate.store import ProbeResult, Store, StoreError, resolve_db
 from synthgate.target import TargetOpener, opener_for
 
@@ -91,8 +94,6 @@ def probe_lock(store: Store, profile: str, location: str) -> Iterator[None]:
 
 
 def _check_e2e_available() -> None:
-    from synthgate.stages import stage_runner
-
     try:
         stage_runner("e2e")
     except (ImportError, AttributeError, ValueError) as exc:
@@ -102,8 +103,6 @@ def _check_e2e_available() -> None:
 
 def run_probe(opts: ProbeOptions) -> int:
     """Run the probe as asked; returns the exit code. ProfileError/ProbeSetupError/StoreError for usage problems."""
-    from synthgate.gate import GateOptions, prepare
-
     profile, path = prepare(GateOptions(profile=opts.profile, stages=["smoke"]))
     stages = opts.stages or list(profile.probe.stages)
     unknown = [s for s in stages if s not in ("smoke", "e2e")]
@@ -361,8 +360,6 @@ class PageWriter:
 
     def write(self) -> None:
         """Write the page now (errors are logged, never raised: the page must not stop probing)."""
-        from synthgate.probe import status_page
-
         try:
             with Store(self.db) as store:
                 status_page.write(store, self.profile, self.location, self.path)

@@ -8,6 +8,8 @@ from pathlib import Path
 from synthgate.probe.jobs import MESSAGE_LIMIT, Job, outcome_of
 from synthgate.profile import Profile
 from synthgate.redact import redactor
+from synthgate.stages import StageContext, user_checks
+from synthgate.stages.pytest_suite import run_suite
 from synthgate.store import ProbeResult
 
 TIMEOUT_S = 120.0
@@ -18,9 +20,6 @@ _ARGS = ["--synthgate-user-only", "-p", "no:schemathesis", "-p", "no:hypothesisp
 def user_checks_job(profile: Profile, profile_path: Path, base_url: str, every: float,
                     reports_dir: Path) -> Job | None:
     """One job per round running every user smoke check (ids: tests/smoke/test_x.py::test_y); None without any."""
-    from synthgate.stages import StageContext, user_checks
-    from synthgate.stages.pytest_suite import run_suite
-
     def context() -> StageContext:
         return StageContext(profile=profile, profile_path=profile_path, base_url=base_url,
                             reports_dir=reports_dir / "probe-user", progress=lambda _text: None, label="probe")

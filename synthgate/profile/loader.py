@@ -16,6 +16,7 @@ from synthgate.fuzz.local_spec import resolve as resolve_local_spec
 from synthgate.profile import safe_yaml
 from synthgate.profile.locate import compose, locate, yaml_path
 from synthgate.profile.model import Profile
+from synthgate.profile.schema import suggest  # builds the schema: only when a field is unknown
 from synthgate.redact import redactor
 
 BUNDLED_DIR = targets_dir()  # inside the package (wheel), or the checkout's targets/ (editable install)
@@ -76,7 +77,6 @@ def _describe(error: dict[str, Any]) -> str:
 def _did_you_mean(error: Any) -> str:
     if error["type"] != "extra_forbidden" or not error["loc"]:
         return ""
-    from synthgate.profile.schema import suggest  # builds the schema: only when a field is unknown
 
     close = suggest(str(error["loc"][-1]))
     return f"; did you mean '{close}'?" if close else ""

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from synthgate import run_context
 from synthgate.profile.common import Duration, Regex, Strict
 
 # What a readiness item does when it finds a problem: fail the gate, report a warning, or not look.
@@ -66,14 +67,15 @@ class TlsConfig(Strict):
         return value
 
     def ca_bundle_path(self) -> str | None:
-        """The extra CA file to trust: ca_bundle, else ca_bundle_env's value, else $SYNTHGATE_CA_BUNDLE."""
+        """The extra CA file to trust: ca_bundle, else ca_bundle_env's value, else $SYNTHGATE_CA_BUNDLE, else the
+        embedded demo's CA (named in the run context)."""
         if self.ca_bundle:
             return str(Path(self.ca_bundle).expanduser())
         for name in (self.ca_bundle_env, CA_BUNDLE_ENV):
             value = os.environ.get(name) if name else None
             if value:
                 return value
-        return None
+        return run_context.current().ca_bundle
 
 
 class HygieneConfig(Strict):

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from synthgate.console import say, usage_error
+from synthgate.profile import ProfileError, load_profile
+from synthgate.profile.schema import schema_text
 from synthgate.project import default_profile
 
 
@@ -39,8 +41,6 @@ def validate(
                                                        "else demo)")] = None,
 ) -> None:
     """Check a profile without running anything: exit 0, or 2 with every problem as file:line:column."""
-    from synthgate.profile import ProfileError, load_profile
-
     try:
         loaded, path = load_profile(profile or default_profile())
     except ProfileError as exc:
@@ -50,8 +50,6 @@ def validate(
 
 def schema() -> None:
     """Print the profile's JSON Schema (generated from the model) on stdout."""
-    from synthgate.profile.schema import schema_text
-
     typer.echo(schema_text(), nl=False)
 
 
@@ -62,7 +60,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="overwrite files that exist")] = False,
 ) -> None:
     """Set up a repository: synthgate.yaml, conftest.py, tests/<stage>/ examples, CI workflow, .gitignore."""
-    from synthgate.project.scaffold import ScaffoldError, scaffold
+    from synthgate.project.scaffold import ScaffoldError, scaffold  # deferred: start-up speed
 
     try:
         for line in scaffold(directory, from_url=from_url, openapi=openapi, force=force, progress=say):

@@ -9,7 +9,10 @@ from typing import Any
 
 import yaml
 
+from synthgate.fuzz import local_spec
+from synthgate.profile.schema import schema_text
 from synthgate.project import DEFAULT_PROFILE_FILE
+from synthgate.project.draft import draft_profile
 from synthgate.project.templates import CONFTEST, EXAMPLES, WORKFLOW
 
 SCHEMA_FILE = ".synthgate/profile.schema.json"
@@ -22,8 +25,6 @@ class ScaffoldError(Exception):
 def scaffold(directory: Path, from_url: str | None = None, openapi: str | None = None,
              force: bool = False, progress: Callable[[str], None] | None = None) -> Iterator[str]:
     """Write the layout into `directory`, yielding one progress line per file (`progress` hears the trial)."""
-    from synthgate.profile.schema import schema_text
-
     if from_url is not None and not from_url.startswith(("http://", "https://")):
         raise ScaffoldError(f"--from: expected an http:// or https:// URL, got {from_url!r}")
     directory.mkdir(parents=True, exist_ok=True)
@@ -57,8 +58,6 @@ def scaffold(directory: Path, from_url: str | None = None, openapi: str | None =
 
 def _openapi_ref(value: str, directory: Path) -> str:
     """--openapi as the profile says it: a URL or target path as given, a file relative to the profile's folder."""
-    from synthgate.fuzz import local_spec
-
     spec = Path(value).resolve()
     if value.startswith(("http://", "https://", "file://")) or (not spec.is_file() and not local_spec.is_local(value)):
         return value  # a URL, or a path on the target such as /openapi.json
@@ -101,8 +100,6 @@ def _profile(name: str, from_url: str | None, openapi: str | None, examples: dic
         }
         notes = ["synthgate.yaml is a template: set base_url and health.path, or run init --from URL"]
     else:
-        from synthgate.project.draft import draft_profile
-
         data, notes, broken = draft_profile(name, from_url, examples, progress)
     if openapi:
         data.setdefault("fuzz", {})["openapi"] = openapi

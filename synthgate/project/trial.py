@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from synthgate.gate import GateOptions, run_gate
 from synthgate.results import CheckResult, StageResult
 
 Progress = Callable[[str], None]
@@ -35,8 +36,6 @@ class Trial:
 
     def run(self, data: dict[str, Any], stage: str) -> StageResult | None:
         """The stage's result on the deployment (None when the run produced none, e.g. the target vanished)."""
-        from synthgate.gate import GateOptions, run_gate
-
         self.runs += 1
         profile_path = self.scratch / "synthgate.yaml"
         profile_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

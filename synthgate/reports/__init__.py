@@ -10,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from synthgate.reports import json_report
 from synthgate.results import Verdict
 
 # module name -> what it writes (documentation for `synthgate report --help`)
@@ -24,8 +25,6 @@ WRITERS: dict[str, str] = {
 
 def write_verdict_json(verdict: Verdict, reports_dir: Path) -> Path:
     """Write verdict.json alone (after each stage, so a crash later still leaves it)."""
-    from synthgate.reports import json_report
-
     return json_report.write(verdict, reports_dir)
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from synthgate import procs
+from synthgate import procs, run_context
 from synthgate.bundled import suites_root
 from synthgate.redact import redactor
 from synthgate.results import TOOL_ERROR, CheckResult, StageResult
@@ -69,7 +69,8 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
     args += extra_args or []
     args += user_checks.args(ctx, mine)
     redactor.share()  # before the child's env is made: what it learns (cookies, saved values) reaches our writers
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", procs.PARENT_ENV: str(os.getpid())}  # see procs.die_with_parent
+    run_context.own()  # the child finds in it what it needs from this process (its pid: procs.die_with_parent)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_file, "w", encoding="utf-8") as log:
         proc = procs.spawn(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                            cwd=str(folder.parent.parent), stdin=subprocess.DEVNULL)

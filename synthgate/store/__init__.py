@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from synthgate.profile import ProfileError
 from synthgate.store.base import BaseStore, Decide, Row, StoreError
 from synthgate.store.models import AlertRow, CheckState, Incident, Outbox, OutboxRow, ProbeResult
 from synthgate.store.schema import LATEST as SCHEMA_VERSION
@@ -49,7 +50,7 @@ def resolve_db(value: str | Path | None) -> str | Path:
 def describe(target: str | Path) -> str:
     """A --db value safe to print (a URL without its password)."""
     if is_postgres(str(target)):
-        from synthgate.store.postgres import safe_url
+        from synthgate.store.postgres import safe_url  # deferred: psycopg loads only for a postgresql:// URL
 
         return safe_url(str(target))
     return str(target)
@@ -60,7 +61,7 @@ class Store(SqliteStore):
 
     def __new__(cls, target: str | Path, *args: Any, **kwargs: Any) -> Any:
         if cls is Store and is_postgres(str(target)):
-            from synthgate.store.postgres import PostgresStore
+            from synthgate.store.postgres import PostgresStore  # deferred: psycopg only when asked for
 
             return PostgresStore(str(target), *args, **kwargs)
         return super().__new__(cls)
@@ -72,8 +73,6 @@ def open_history(value: str | Path | None) -> str | Path:
     An explicit value is exported as SYNTHGATE_DB, so the rollback lock and every child process of this run use
     the same database. A database that cannot be used is a ProfileError (exit 2), raised before any check runs.
     """
-    from synthgate.profile import ProfileError
-
     target = resolve_db(value)
     if value not in (None, ""):
         os.environ["SYNTHGATE_DB"] = str(target)

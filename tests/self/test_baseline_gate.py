@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from verdicts import read_verdict
+
 from synthgate.demo import releases
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.gate import GateOptions, run_gate
@@ -39,7 +41,7 @@ def test_healthy_runs_raise_no_regression_and_latency_regression_fails_on_compar
     summary = (tmp_path / "11" / "summary.md").read_text()
     assert summary.index("What changed since the baseline") < summary.index("## Stages")
     assert "the gate fails on the comparison alone" in summary
-    saved = json.loads((tmp_path / "11" / "verdict.json").read_text())
+    saved = read_verdict(tmp_path / "11")
     assert saved["baseline"]["release"] == "1.4.0"
     assert "samples_ms" not in json.dumps(saved)  # raw samples live in load/samples.json
     assert (tmp_path / "11" / "load" / "samples.json").exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from verdicts import read_verdict
 
 from synthgate.baseline_source import download, reports_folder
 from synthgate.profile import ProfileError
@@ -139,7 +140,7 @@ def test_a_gate_compares_with_the_zipped_reports_of_the_last_run(tmp_path: Path,
     second = cli("run", "--stages", "smoke", "--baseline", archive, "--no-rollback", "--db", str(tmp_path / "new.db"),
                  "--reports", str(tmp_path / "r2"))
     assert second.returncode == 0, second.stdout + second.stderr
-    baseline = json.loads((tmp_path / "r2" / "verdict.json").read_text())["baseline"]
+    baseline = read_verdict(tmp_path / "r2")["baseline"]
     assert baseline["source"] == f"saved run {archive}"
     wrong = cli("run", "--stages", "smoke", "--baseline", str(tmp_path / "missing.zip"), "--no-rollback",
                 "--reports", str(tmp_path / "r3"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from verdicts import read_verdict
 
 from synthgate.profile import Profile, load_profile
 
@@ -59,11 +60,10 @@ def test_profiles_mark_synthetic_traffic_and_keep_production_default_only(name: 
 
 
 def _smoke_on_demo(cli, name: str, url: str, reports) -> dict[str, dict]:
-    import json
 
     cli("run", "--profile", name, "--base-url", url, "--stages", "smoke", "--no-rollback", "--baseline", "none",
         "--reports", str(reports))
-    verdict = json.loads((reports / "verdict.json").read_text())
+    verdict = read_verdict(reports)
     return {c["id"]: c for s in verdict["stages"] for c in s["checks"]}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from verdicts import read_verdict
 
 from synthgate.redact import redactor
 from synthgate.reports import ci
@@ -53,7 +53,7 @@ def github_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
            "SYNTHGATE_HOME": str(root / "home")}
     proc = run_cli("run", "--profile", str(_profile_with_secret(root)), "--stages", "smoke",
                    "--demo-fault", "health-500", "--reports", str(reports), env=env, timeout=240)
-    verdict = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
+    verdict = read_verdict(reports)
     return {"proc": proc, "summary": summary, "output": output, "reports": reports, "verdict": verdict}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from verdicts import read_verdict
 
 from synthgate.checks import cold
 from synthgate.checks.smoke import execute, plan
@@ -36,7 +37,7 @@ def _profile(tmp_path: Path) -> Path:
 
 
 def _checks(reports: Path) -> dict[str, dict[str, Any]]:
-    verdict = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
+    verdict = read_verdict(reports)
     return {c["id"]: c for s in verdict["stages"] for c in s["checks"]}
 
 

@@ -4,10 +4,10 @@ and an app that cannot reach its AI provider answers 500 on a closed network).""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from verdicts import read_verdict
 
 from synthgate.checks import contract, smoke
 from synthgate.profile import load_profile
@@ -87,7 +87,7 @@ def test_gate_reports_drift_apart_and_no_data_is_inconclusive(demo_target, tmp_p
     proc = cli("run", "--profile", str(profile), "--stages", "smoke", "--no-rollback", "--baseline", "none",
                "--reports", str(reports))
     assert proc.returncode == 1, proc.stdout + proc.stderr  # drift is a real difference: it fails the gate
-    checks = {c["id"]: c for s in json.loads((reports / "verdict.json").read_text())["stages"] for c in s["checks"]}
+    checks = {c["id"]: c for s in read_verdict(reports)["stages"] for c in s["checks"]}
     assert checks["session-camel-case"]["contract_drift"] is True
     assert checks["needs-ai-provider"]["kind"] == "no-data"
     summary = (reports / "summary.md").read_text(encoding="utf-8")
@@ -102,7 +102,7 @@ def test_only_unverifiable_answers_make_the_gate_inconclusive(demo_target, tmp_p
     profile = _profile(tmp_path, demo_target.url, "  - id: needs-ai-provider" + checks)
     proc = cli("run", "--profile", str(profile), "--stages", "smoke", "--no-rollback", "--baseline", "none",
                "--reports", str(tmp_path / "r"))
-    verdict = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    verdict = read_verdict(tmp_path / "r")
     assert proc.returncode == 4 and verdict["verdict"] == "inconclusive", proc.stdout + proc.stderr
 
 
@@ -116,7 +116,7 @@ def test_demo_faults_the_real_apps_taught(tmp_path, cli, fault, stage, check_id,
     proc = cli("run", "--demo-fault", fault, "--stages", stage, "--no-rollback", "--baseline", "none",
                "--reports", str(reports))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    checks = {c["id"]: c for s in json.loads((reports / "verdict.json").read_text())["stages"] for c in s["checks"]}
+    checks = {c["id"]: c for s in read_verdict(reports)["stages"] for c in s["checks"]}
     assert checks[check_id]["status"] == "failed", checks[check_id]
     assert checks[check_id]["contract_drift"] is drift
     if drift:

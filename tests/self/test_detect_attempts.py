@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from detect_server import Script, serve
+from verdicts import read_verdict
 
 from synthgate.checks import smoke
 from synthgate.checks.outcome import Outcome, run_with_retries
@@ -51,7 +52,7 @@ def test_attempts_reach_verdict_json_and_the_summary(tmp_path: Path) -> None:
     with serve(script) as url:
         run_gate(GateOptions(profile=str(tmp_path / "p.yaml"), base_url=url, stages=["smoke"],
                              reports_dir=tmp_path / "r", progress=lambda _: None, baseline="none", no_rollback=True))
-    verdict: dict[str, Any] = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    verdict: dict[str, Any] = read_verdict(tmp_path / "r")
     check = next(c for s in verdict["stages"] for c in s["checks"] if c["id"] == "change-password")
     assert check["status"] == "failed" and check["attempts"] == 2
     assert check["message"].startswith("RemoteProtocolError") or "disconnected" in check["message"].lower()

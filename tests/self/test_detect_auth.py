@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,9 @@ from urllib.parse import parse_qs
 
 import pytest
 from detect_server import Script, serve
+from verdicts import read_verdict
 
-from synthgate import auth
+from synthgate import auth, run_context
 from synthgate.gate import GateOptions, run_gate
 from synthgate.profile.model import Profile
 
@@ -64,7 +64,7 @@ def _gate(tmp_path: Path, script: Script, stages: list[str], **kw: Any) -> dict[
     with serve(script) as url:
         run_gate(GateOptions(profile=str(_profile(tmp_path, **kw)), base_url=url, stages=stages,
                              reports_dir=tmp_path / "r", progress=lambda _: None, baseline="none", no_rollback=True))
-    return json.loads((tmp_path / "r" / "verdict.json").read_text())
+    return read_verdict(tmp_path / "r")
 
 
 def _checks(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -86,7 +86,7 @@ def test_one_login_serves_smoke_and_load_and_the_token_stays_secret(tmp_path: Pa
     written = _written(tmp_path / "r")
     assert not any(token in written for token in script.tokens)  # registered as a secret everywhere
     assert not list((tmp_path / "r").rglob("auth-session.json"))  # the session file does not outlive the gate
-    assert auth.SESSION_ENV not in os.environ
+    assert run_context.current().auth_session is None  # and the run context no longer names it
 
 
 def test_a_401_logs_in_again_once(tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_session_file_is_private_and_oauth2_client_credentials(tmp_path: Path, m
         assert session is not None and tried is not None and tried.final.ok
         assert seen["scope"] == "read" and seen["client_id"] == "gate"
         assert auth.value("access_token") == "at_" + "x" * 20 and auth.value("token") == auth.value("access_token")
-        path = Path(os.environ[auth.SESSION_ENV])
+        path = Path(str(run_context.current().auth_session))
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         from synthgate.redact import redactor
 

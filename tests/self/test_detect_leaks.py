@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import httpx
+from verdicts import read_verdict
 
 from synthgate.checks.expect import check_response, content_type_matches
 from synthgate.checks.security import body_leaks, is_json_media_type
@@ -70,7 +71,7 @@ def test_fuzz_error_body_accepts_problem_json() -> None:
 
 def test_json_stack_fault_fails_its_smoke_check(tmp_path: Path, cli) -> None:
     proc = cli("run", "--stages", "smoke", "--demo-fault", "json-stack", "--no-rollback", "--reports", str(tmp_path))
-    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    verdict = read_verdict(tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     failed = {c["id"]: c["message"] for s in verdict["stages"] for c in s["checks"] if c["status"] == "failed"}
     assert "generate-rejects-bad-input" in failed

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from verdicts import read_verdict
 
 from synthgate.loadgen.runner import LoadRunResult
 from synthgate.profile.load import LoadConfig, LoadTask, LoadThresholds, TaskThresholds
@@ -59,7 +60,7 @@ def test_a_task_never_sent_is_skipped_not_passed() -> None:
 
 def test_slow_endpoint_demo_fails_per_task_only(tmp_path: Path, cli) -> None:
     proc = cli("run", "--stages", "load", "--demo-fault", "slow-endpoint", "--no-rollback", "--reports", str(tmp_path))
-    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    verdict = read_verdict(tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     checks = {c["id"]: c for s in verdict["stages"] for c in s["checks"]}
     assert checks["load.p95[GET /api/session]"]["status"] == "failed"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from detect_server import Script, serve
+from verdicts import read_verdict
 
 from synthgate.gate import GateOptions, run_gate
 from synthgate.loadgen.runner import LoadRunResult
@@ -49,7 +50,7 @@ def _gate(tmp_path: Path, rate: float) -> tuple[dict[str, Any], Script]:
         run_gate(GateOptions(profile=str(_profile(tmp_path, rate)), base_url=url, stages=["smoke"],
                              reports_dir=tmp_path / "reports", progress=lambda _: None, baseline="none",
                              no_rollback=True))
-    verdict = json.loads((tmp_path / "reports" / "verdict.json").read_text())
+    verdict = read_verdict(tmp_path / "reports")
     return verdict, script
 
 
@@ -114,7 +115,7 @@ def test_load_counts_5xx_from_its_error_table(errors: dict[str, int], expected: 
 def test_flaky_5xx_demo_fails_through_the_budget(tmp_path: Path, cli) -> None:
     # the load stage alone sends ~1,200 requests, 2 % of the API ones answered 500
     proc = cli("run", "--stages", "load", "--demo-fault", "flaky-5xx", "--no-rollback", "--reports", str(tmp_path))
-    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    verdict = read_verdict(tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     budget = _checks(verdict)["server-error-budget"]
     assert budget["details"]["by_stage"]["load"]["server_errors"] >= 1

@@ -20,6 +20,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 import soak
 import yaml
+from verdicts import read_verdict
 
 from synthgate.e2e import plan_all
 from synthgate.e2e.runner import BrowserSession, run_journeys
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _verdict(reports: Path) -> dict[str, Any]:
-    return json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
+    return read_verdict(reports)
 
 
 def _stage(verdict: dict[str, Any], name: str) -> dict[str, Any]:

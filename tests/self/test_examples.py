@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import yaml
+from verdicts import read_verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -394,7 +395,7 @@ def test_every_template_command_runs_against_the_demo_target(demo_target: Any, t
             problems.append(f"{where}\n{_outcome(result)}")
             continue
         if argv[1] in ("run", "load"):
-            verdict = json.loads((_reports(result) / "verdict.json").read_text(encoding="utf-8"))
+            verdict = read_verdict(_reports(result))
             if verdict["verdict"] != "pass":
                 problems.append(f"{where}: verdict {verdict['verdict']}")
             assert (_reports(result) / "report.html").is_file()

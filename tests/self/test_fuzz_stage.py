@@ -18,6 +18,7 @@ import httpx
 import pytest
 import soak
 import yaml
+from verdicts import read_verdict
 
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.profile import load_profile
@@ -88,7 +89,7 @@ def test_fault_fails_the_gate_with_a_curl_that_reproduces_it(fault: str, evidenc
         proc = cli("run", "--profile", str(profile), "--base-url", target.url, "--stages", "fuzz", "--no-rollback",
                    "--seed", "7", "--reports", str(tmp_path / "reports"), timeout=240)
         assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
-        verdict = json.loads((tmp_path / "reports" / "verdict.json").read_text(encoding="utf-8"))
+        verdict = read_verdict(tmp_path / "reports")
         summary = (tmp_path / "reports" / "summary.md").read_text(encoding="utf-8")
         # the 5xx a crash answers also exceed the gate's server-error budget: that check is not a fuzz one
         failed = [c for s in verdict["stages"] if s["name"] != "server-errors" for c in s["checks"]

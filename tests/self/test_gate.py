@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import soak
 import yaml
+from verdicts import read_verdict
 
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.gate import GateOptions, run_gate
@@ -24,7 +24,7 @@ SMOKE_FAULTS = {
 
 
 def verdict_of(reports: Path) -> dict:
-    return json.loads((reports / "verdict.json").read_text())
+    return read_verdict(reports)
 
 
 def failed_ids(verdict: dict) -> set[str]:

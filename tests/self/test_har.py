@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from verdicts import read_verdict
 
 from synthgate.redact import redactor
 from synthgate.reports.har import browser_context_args, keep_browser_har
@@ -45,7 +46,7 @@ def test_failed_http_check_has_a_redacted_har_of_every_attempt_linked_from_the_r
     result = cli("run", "--profile", str(_profile(tmp_path)), "--stages", "smoke", "--no-rollback",
                  "--reports", str(reports), env={"SYNTHGATE_HAR_TOKEN": SECRET})
     assert result.returncode == 1, result.stdout + result.stderr
-    verdict = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
+    verdict = read_verdict(reports)
     checks = {c["id"]: c for s in verdict["stages"] for c in s["checks"]}
     failed = checks["manuscripts-with-token"]
     assert failed["status"] == "failed"

@@ -21,6 +21,7 @@ from pathlib import Path
 import hostile_server as hs
 import httpx
 import pytest
+from verdicts import read_verdict
 
 DEADLINE_S = 30
 MEMORY_LIMIT_KB = 1024 * 1024  # 1 GiB
@@ -147,7 +148,7 @@ def test_rollback_timeout_kills_its_whole_process_group(tmp_path: Path) -> None:
                                f"http://127.0.0.1:{port}", "--stages", "smoke", "--deadline", "30",
                                "--reports", str(tmp_path / "reports")],
                               capture_output=True, text=True, timeout=90, check=False)
-    verdict = json.loads((tmp_path / "reports" / "verdict.json").read_text())
+    verdict = read_verdict(tmp_path / "reports")
     assert proc.returncode == 3, proc.stdout[-1500:] + proc.stderr
     assert "process group" in verdict["rollback"]["output"]
     time.sleep(0.3)

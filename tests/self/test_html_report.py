@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from verdicts import read_verdict
 
 from synthgate.redact import redactor
 from synthgate.reports import html
@@ -73,7 +73,7 @@ def failing_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_failing_gate_report_shows_verdict_checks_and_latency_offline(chromium: Any, failing_run: Path) -> None:
-    verdict = json.loads((failing_run / "verdict.json").read_text(encoding="utf-8"))
+    verdict = read_verdict(failing_run)
     failed = [c["id"] for s in verdict["stages"] for c in s["checks"] if c["status"] == "failed"]
     assert failed
     view = OfflinePage(chromium)

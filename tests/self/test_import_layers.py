@@ -17,7 +17,7 @@ ROOT = Path(synthgate.__file__).parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("synthgate", "synthgate._bundled", "synthgate.bundled", "synthgate.redact", "synthgate.bounded",
                     "synthgate.filelock", "synthgate.procs", "synthgate.results", "synthgate.hookspecs",
-                    "synthgate.session", "synthgate.console")),
+                    "synthgate.session", "synthgate.console", "synthgate.run_context")),
     ("reports", ("synthgate.reports", "synthgate.scrub", "synthgate.e2e.evidence")),
     ("profile", ("synthgate.profile", "synthgate.fuzz.local_spec")),
     ("transport", ("synthgate.http", "synthgate.check_client", "synthgate.server_errors")),
@@ -148,6 +148,34 @@ def test_no_lower_layer_imports_a_higher_one() -> None:
 def test_no_import_cycle() -> None:
     cycles = strongly_connected(import_graph())
     assert not cycles, "import cycles (deferred imports included): " + "; ".join(", ".join(c) for c in cycles)
+
+
+def deferred_imports() -> list[tuple[str, int, str]]:
+    """(module, line, reason-bearing text) of every function-level import of a synthgate module.
+
+    The text is the import's line and the import lines right above it: one comment serves a block of imports."""
+    out = []
+    for module, file in module_names().items():
+        text = file.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for fn in ast.walk(ast.parse(text)):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("synthgate") or (
+                        isinstance(node, ast.Import) and any(a.name.startswith("synthgate") for a in node.names)):
+                    first = node.lineno - 1
+                    while first > 0 and lines[first - 1].lstrip().startswith(("from ", "import ")):
+                        first -= 1
+                    out.append((module, node.lineno, "\n".join(lines[first:node.lineno])))
+    return out
+
+
+def test_a_deferred_import_says_why() -> None:
+    """A function-level import is a start-up or optional-dependency deferral, with its reason on the line."""
+    silent = [f"{module}:{line}: {text.splitlines()[-1].strip()}" for module, line, text in deferred_imports()
+              if "#" not in text]
+    assert not silent, "function-level imports without a reason (hoist them, or say why):\n" + "\n".join(silent)
 
 
 def test_the_checker_sees_deferred_imports_and_skips_type_checking_ones() -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from verdicts import read_verdict
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ["smoke"]
@@ -72,7 +73,7 @@ def served(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def _checks(reports: Path) -> dict[str, str]:
-    verdict = json.loads((reports / "verdict.json").read_text())
+    verdict = read_verdict(reports)
     return {c["id"]: c["status"] for s in verdict["stages"] for c in s["checks"]}
 
 
@@ -127,7 +128,7 @@ def test_init_from_a_live_target_then_a_team_check(installed: Path, served: str,
     summary = (app / "r2" / "summary.md").read_text()
     junit = (app / "r2" / "junit.xml").read_text()
     assert "test_invoice_page" in summary and "test_invoice_page" in junit
-    assert "curl" in json.dumps(json.loads((app / "r2" / "verdict.json").read_text()))
+    assert "curl" in json.dumps(read_verdict(app / "r2"))
 
     check.write_text(check.read_text().replace("'staging'", "'production'"))
     fixed = sg(installed, *base, "--reports", "r3", cwd=app)

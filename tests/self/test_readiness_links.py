@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from readiness_server import serve
+from verdicts import read_verdict
 
 from synthgate.checks import links
 from synthgate.profile.model import Profile
@@ -65,7 +65,7 @@ def test_depth_count_and_time_bound_the_crawl() -> None:
 def test_broken_link_fault_fails_the_gate_through_the_links_check(cli, tmp_path: Path) -> None:
     proc = cli("run", "--demo-fault", "broken-link", "--stages", "smoke", "--no-rollback", "--reports", str(tmp_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    verdict = read_verdict(tmp_path)
     failed = [c for s in verdict["stages"] for c in s["checks"] if c["status"] == "failed"]
     assert [c["id"] for c in failed] == ["links"]
     assert "GET /pricing answered 404 (link on /)" in failed[0]["message"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from verdicts import read_verdict
 
 from synthgate.demo import embedded, releases
 from synthgate.demo.server import EmbeddedTarget
@@ -70,7 +70,7 @@ def test_a_release_that_never_goes_live_is_inconclusive_and_not_rolled_back(cli,
     proc = cli("run", "--profile", str(profile), "--stages", "smoke", "--expect-release", "9.9.9-never",
                "--reports", str(tmp_path / "r"))
     assert proc.returncode == 4, proc.stdout + proc.stderr
-    verdict = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    verdict = read_verdict(tmp_path / "r")
     assert verdict["verdict"] == "inconclusive" and verdict["rollback"]["triggered"] is False
     wait = verdict["release_wait"]
     assert wait["live"] is False and wait["expected"] == "9.9.9-never" and wait["last_seen"] == "1.4.0"

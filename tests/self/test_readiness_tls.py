@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from readiness_server import serve
+from verdicts import read_verdict
 
+from synthgate import run_context
 from synthgate.checks import tls
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.demo.tls import make_tls_files
@@ -61,9 +62,9 @@ def test_demo_serves_https_that_the_gate_trusts_through_its_ca() -> None:
         assert tls.hsts(profile, target.url).ok
         redirect = tls.http_redirect(profile, target.url)  # nothing serves plain HTTP on port 80 here
         assert redirect.ok and "not served" in redirect.message
-    assert CA_BUNDLE_ENV not in os.environ  # handed back when the target stops
+    assert run_context.current().ca_bundle is None and CA_BUNDLE_ENV not in os.environ  # handed back at the stop
     with EmbeddedTarget(tls=True) as target:
-        os.environ.pop(CA_BUNDLE_ENV)  # without the CA, the same certificate does not verify
+        run_context.update(ca_bundle=None)  # without the CA, the same certificate does not verify
         outcome = tls.certificate(_profile(), target.url)
         assert not outcome.ok and "trusted root" in outcome.message
 
@@ -97,7 +98,7 @@ def test_plain_http_must_redirect_to_https(tmp_path: Path) -> None:
 def test_cert_expiring_fault_fails_the_gate_through_the_tls_check(cli, tmp_path: Path) -> None:
     proc = cli("run", "--demo-fault", "cert-expiring", "--stages", "smoke", "--no-rollback", "--reports", str(tmp_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    verdict = read_verdict(tmp_path)
     assert verdict["base_url"].startswith("https://")
     failed = [c["id"] for s in verdict["stages"] for c in s["checks"] if c["status"] == "failed"]
     assert failed == ["tls:certificate"]  # and by no accident: every other check passes over HTTPS

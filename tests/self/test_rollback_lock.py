@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from verdicts import read_verdict
 
 from synthgate.demo import releases
 from synthgate.demo.server import EmbeddedTarget
@@ -33,7 +33,7 @@ def test_concurrent_gates_roll_back_once(tmp_path: Path) -> None:
         state = releases.read_state(target.state_path)
     assert codes == [1, 1], outputs
     assert count.read_text().splitlines() == ["run"]  # the action ran once
-    verdicts = [json.loads((tmp_path / f"r{n}" / "verdict.json").read_text()) for n in range(2)]
+    verdicts = [read_verdict(tmp_path / f"r{n}") for n in range(2)]
     assert all(v["rollback"]["triggered"] and v["rollback"]["verified"] for v in verdicts)
     assert sum("only verifying" in v["rollback"]["message"] for v in verdicts) == 1
     assert state["current"]["fault"] is None

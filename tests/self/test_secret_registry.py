@@ -15,9 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from verdicts import read_verdict
 
+from synthgate import run_context
 from synthgate.http import to_curl
-from synthgate.redact import SHARE_ENV, Redactor, mask_url, redactor
+from synthgate.redact import Redactor, mask_url, redactor
 
 URL_PASSWORD = "urlpw7Hq2canaryA"
 ENV_SECRET = "envsecret9Kx4canaryB"
@@ -132,7 +134,7 @@ def test_no_secret_of_any_kind_reaches_any_artefact(tmp_path: Path, target: int,
     # smoke and e2e apart: smoke fails (to get curl repros and attachments) and fail-fast would skip e2e
     smoke, smoke_reports = _run(cli, tmp_path, target, "smoke")
     e2e, e2e_reports = _run(cli, tmp_path, target, "e2e")
-    verdict = json.loads((smoke_reports / "verdict.json").read_text())
+    verdict = read_verdict(smoke_reports)
     ids = {c["id"]: c for s in verdict["stages"] for c in s["checks"]}
     assert ids["echo-cookie"]["status"] == "failed" and ids["token-flow"]["status"] == "failed"
     assert verdict["base_url"] == f"http://ops:[REDACTED]@127.0.0.1:{target}"
@@ -170,10 +172,10 @@ def test_curl_repro_references_every_occurrence_of_every_secret() -> None:
 def test_learned_values_reach_every_process_through_the_shared_file(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     parent = Redactor()
-    monkeypatch.delenv(SHARE_ENV, raising=False)
+    monkeypatch.delenv(run_context.CONTEXT_ENV, raising=False)
     path = parent.share()
     try:
-        assert os.environ[SHARE_ENV] == str(path) and oct(path.parent.stat().st_mode & 0o777) == "0o700"
+        assert run_context.current().secrets_file == str(path) and oct(path.parent.stat().st_mode & 0o777) == "0o700"
         child = ("from synthgate.redact import redactor\n"
                  "redactor.add_set_cookie('session=child-learned-cookie-1; HttpOnly')\n"
                  "redactor.learn('child-saved-value-2', 'SAVED_x')\n")
@@ -182,7 +184,7 @@ def test_learned_values_reach_every_process_through_the_shared_file(tmp_path: Pa
         assert text == "a [REDACTED:COOKIE_SESSION] b [REDACTED:SAVED_X]"
     finally:
         parent.unshare()
-    assert not path.exists() and SHARE_ENV not in os.environ
+    assert not path.exists() and run_context.current().secrets_file is None
 
 
 def test_url_userinfo_forms_and_masking() -> None:
@@ -204,7 +206,7 @@ def test_learned_values_must_look_like_credentials() -> None:
 
 def test_a_nested_gate_never_deletes_its_parents_share_file(monkeypatch: pytest.MonkeyPatch) -> None:
     parent = Redactor()
-    monkeypatch.delenv(SHARE_ENV, raising=False)
+    monkeypatch.delenv(run_context.CONTEXT_ENV, raising=False)
     path = parent.share()
     try:
         child = ("from synthgate.redact import redactor\n"

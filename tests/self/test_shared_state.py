@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pg import fresh_database
 from test_probe import Receiver, write_profile
+from verdicts import read_verdict
 
 from synthgate.demo import releases
 from synthgate.demo.server import EmbeddedTarget
@@ -58,7 +59,7 @@ rollback:
         assert releases.read_state(target.state_path)["current"]["fault"] is None
     assert [g.returncode for g in gates] == [1, 1], outputs
     assert count.read_text().splitlines() == ["run"], outputs  # the action ran once across both "machines"
-    verdicts = [json.loads((tmp_path / f"r{n}" / "verdict.json").read_text()) for n in range(2)]
+    verdicts = [read_verdict(tmp_path / f"r{n}") for n in range(2)]
     assert all(v["rollback"]["verified"] for v in verdicts)
     assert sum("only verifying" in v["rollback"]["message"] for v in verdicts) == 1
     with Store(shared_db) as store:

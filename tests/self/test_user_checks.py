@@ -4,13 +4,13 @@ file:line:column, the schema) on the checkout's own files."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+from verdicts import read_verdict
 
 from synthgate.profile import ProfileError, load_profile
 from synthgate.profile.schema import profile_schema
@@ -29,7 +29,7 @@ def _repo(tmp_path: Path, url: str) -> Path:
 
 
 def _checks(reports: Path) -> dict[str, dict[str, Any]]:
-    verdict = json.loads((reports / "verdict.json").read_text())
+    verdict = read_verdict(reports)
     return {c["id"]: c for s in verdict["stages"] for c in s["checks"]}
 
 

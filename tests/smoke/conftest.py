@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -47,5 +46,5 @@ def cold_ledger(sg_target: str, sg_reports_dir: Path) -> Path | None:
     """The run's cold-start ledger: the gate's (it holds the preflight's first contact), or this session's own."""
     if cold.active() is None:  # the suite run alone, without the gate: this session is the run
         cold.begin(sg_reports_dir, sg_target)
-    os.environ[cold.BY_ENV] = "the smoke suite"
+    cold.observed_by("the smoke suite")
     return cold.active()
