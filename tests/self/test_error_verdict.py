@@ -24,12 +24,17 @@ from synthgate.results import EXIT_ERROR, CheckResult, StageResult, decide
 
 def _profile(folder: Path, rollback_on: list[str], marker: Path, **extra: object) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    data = {"name": "team", "health": {"path": "/v1/health"},
+    data = {"name": "team", "health": {"path": "/v1/health"}, **QUIET,
             "rollback": {"command": ["touch", str(marker)], "on": rollback_on, "timeout_s": 10, "verify": False},
             **extra}
     path = folder / "synthgate.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
+
+
+# only what a test looks at: every smoke stage here stays a few seconds
+QUIET = {"hygiene": {"enabled": False}, "security": {"enabled": False}, "links": {"enabled": False},
+         "defaults": {"retries": 0}}
 
 
 def _team_tests(folder: Path, conftest: str, tests: str) -> None:
@@ -198,7 +203,7 @@ def test_json_nested_a_million_levels_is_a_failed_check(json_bomb: str, tmp_path
     lines: list[str] = []
     profile = tmp_path / "p.yaml"
     profile.write_text(yaml.safe_dump({"name": "bomb", "health": {"path": "/health", "expect": {
-        "status": 200, "json": {"status": "ok"}}}, "links": {"enabled": False}}))
+        "status": 200, "json": {"status": "ok"}}}, **QUIET}))
     verdict = _gate(profile, json_bomb, tmp_path / "r", lines)
     assert (verdict.verdict, verdict.exit_code) == ("fail", 1), verdict.reason
     health = next(c for _, c in verdict.failed_checks() if c.id == "health")
