@@ -308,7 +308,7 @@ def _error_log(verdict: Verdict) -> str | None:
     for stage, check in verdict.tool_errors():
         if check.id == "synthgate.internal":
             return CRASH_LOG
-        found = next((word.rstrip(").,;") for word in check.message.split() if word.startswith("logs/")), None)
+        found = next((word.rstrip("):.,;") for word in check.message.split() if word.startswith("logs/")), None)
         return found or f"logs/{stage}.log"
     return None
 

@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from synthgate import auth
+from synthgate.accept import Acceptances
 from synthgate.checks.smoke import SmokeCheck, execute, plan
 from synthgate.profile import Profile
 from synthgate.redact import redactor
-from synthgate.results import NOT_EVIDENCE, CheckResult
+from synthgate.results import NOT_EVIDENCE, TOOL_ERROR, CheckResult
 from synthgate.stages import StageContext, stage_runner
 from synthgate.store import ProbeResult
 
 MESSAGE_LIMIT = 2000
+ACCEPTED = "accepted"  # the kind of a failed probe result an `accept:` entry sets aside (outcome up)
 
 
 class ProbeSetupError(Exception):
@@ -52,6 +54,24 @@ def outcome_of(status: str, kind: str | None, unreachable: str = "ignore") -> st
     return "down"
 
 
+def accepted(result: ProbeResult, profile: Profile) -> ProbeResult:
+    """The probe result as the profile's `accept:` entries judge it (synthgate/accept.py): an accepted failure stays
+    `failed` in the history (what happened) with kind `accepted` and outcome up, never down; an expired acceptance
+    fails again and says so."""
+    if result.status != "failed" or not profile.accept:
+        return result
+    check = CheckResult(id=result.check_id, status="failed", kind=result.kind, message=result.message)  # type: ignore[arg-type]
+    if Acceptances(profile.accept).judge(check) is None:
+        return result
+    if check.status == "accepted":
+        note = check.details["accepted"]
+        result.kind, result.outcome = ACCEPTED, "up"
+        result.message = f"accepted until {note['until']} ({note['reason']}): {result.message}"[:MESSAGE_LIMIT]
+    else:
+        result.message = check.message[:MESSAGE_LIMIT]
+    return result
+
+
 def smoke_result(check: SmokeCheck, profile: Profile, base_url: str, unreachable: str = "ignore") -> ProbeResult:
     """Run one smoke check (with its retries) and turn it into a probe result; never raises."""
     ts = time.time()
@@ -60,17 +80,18 @@ def smoke_result(check: SmokeCheck, profile: Profile, base_url: str, unreachable
         tried = execute(check, profile, base_url)
     except Exception as exc:  # noqa: BLE001 - a crashing check is a failed result, never a dead scheduler
         return ProbeResult(check_id=check.id, ts=ts, duration_ms=(time.perf_counter() - started) * 1000,
-                           status="failed", outcome="down", kind="error", attempts=1,
+                           status="failed", outcome="unknown", kind=TOOL_ERROR, attempts=1,
                            message=redactor(f"check crashed: {exc.__class__.__name__}: {exc}")[:MESSAGE_LIMIT])
     final = tried.final
     status = "passed" if final.ok else "failed"
     # what a user waits for: the final attempt's requests, without the retries and backoff before it
     latency = sum(ex.duration_ms for ex in final.exchanges) if final.exchanges else None
-    return ProbeResult(check_id=check.id, ts=ts, duration_ms=round(tried.duration_ms, 3), status=status,
-                       outcome=outcome_of(status, final.kind, unreachable), kind=None if final.ok else final.kind,
-                       attempts=tried.attempts, latency_ms=None if latency is None else round(latency, 3),
-                       message=redactor(tried.message or ("ok" if final.ok else "failed"))[:MESSAGE_LIMIT],
-                       consistency_s=consistency_s(final.details))
+    return accepted(ProbeResult(
+        check_id=check.id, ts=ts, duration_ms=round(tried.duration_ms, 3), status=status,
+        outcome=outcome_of(status, final.kind, unreachable), kind=None if final.ok else final.kind,
+        attempts=tried.attempts, latency_ms=None if latency is None else round(latency, 3),
+        message=redactor(tried.message or ("ok" if final.ok else "failed"))[:MESSAGE_LIMIT],
+        consistency_s=consistency_s(final.details)), profile)
 
 
 def consistency_s(details: dict[str, Any]) -> float | None:
@@ -127,19 +148,18 @@ def e2e_job(profile: Profile, profile_path: Path, base_url: str, every: float, r
             stage = runner(ctx)
             checks = stage.checks
         except Exception as exc:  # noqa: BLE001 - a crashed stage is one failed result
-            checks = [CheckResult(id="stage", status="failed", kind="error",
+            checks = [CheckResult(id="stage", status="failed", kind=TOOL_ERROR,
                                   message=f"the e2e stage crashed: {exc.__class__.__name__}: {exc}")]
         out = []
         for c in checks:
             if c.status == "skipped":
                 continue
             status = "failed" if c.status == "failed" else "passed"
-            out.append(ProbeResult(check_id=f"e2e:{c.id}", stage="e2e", ts=ts, duration_ms=c.duration_ms,
-                                   latency_ms=c.duration_ms, status=status,
-                                   outcome=outcome_of(status, c.kind, unreachable), kind=c.kind,
-                                   attempts=c.attempts,
-                                   message=redactor(c.message or ("ok" if status == "passed" else "failed"))
-                                   [:MESSAGE_LIMIT]))
+            out.append(accepted(ProbeResult(
+                check_id=f"e2e:{c.id}", stage="e2e", ts=ts, duration_ms=c.duration_ms, latency_ms=c.duration_ms,
+                status=status, outcome=outcome_of(status, c.kind, unreachable), kind=c.kind, attempts=c.attempts,
+                message=redactor(c.message or ("ok" if status == "passed" else "failed"))[:MESSAGE_LIMIT]),
+                profile))
         return out
 
     return Job(id="stage:e2e", interval=every, run=run, stage="e2e")

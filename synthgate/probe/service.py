@@ -282,8 +282,9 @@ class _Probe:
         if not self.opts.quiet or result.outcome != "up":
             lat = "-" if result.latency_ms is None else f"{result.latency_ms:.1f} ms"
             tries = f" ({result.attempts} attempts)" if result.attempts > 1 else ""
-            msg = "" if result.outcome == "up" else f"  {result.message}"
-            _out(f"{iso(result.ts)} #{rid} {result.check_id} {result.outcome.upper()} {lat}{tries}{msg}")
+            shown = "ACCEPTED" if result.kind == "accepted" else result.outcome.upper()  # an accepted defect: up
+            msg = "" if result.outcome == "up" and shown != "ACCEPTED" else f"  {result.message}"
+            _out(f"{iso(result.ts)} #{rid} {result.check_id} {shown} {lat}{tries}{msg}")
         self._announce(events)
 
     def _announce(self, events: list[Event]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from synthgate.probe.jobs import MESSAGE_LIMIT, Job, outcome_of
+from synthgate.probe.jobs import MESSAGE_LIMIT, Job, accepted, outcome_of
 from synthgate.profile import Profile
 from synthgate.redact import redactor
 from synthgate.stages import StageContext, user_checks
@@ -36,10 +36,10 @@ def user_checks_job(profile: Profile, profile_path: Path, base_url: str, every: 
             if c.status == "skipped":
                 continue
             status = "failed" if c.status == "failed" else "passed"
-            out.append(ProbeResult(check_id=c.id, ts=ts, duration_ms=c.duration_ms, latency_ms=c.duration_ms,
-                                   status=status, outcome=outcome_of(status, c.kind, unreachable), kind=c.kind,
-                                   attempts=c.attempts,
-                                   message=redactor(c.message or status)[:MESSAGE_LIMIT]))
+            out.append(accepted(ProbeResult(
+                check_id=c.id, ts=ts, duration_ms=c.duration_ms, latency_ms=c.duration_ms, status=status,
+                outcome=outcome_of(status, c.kind, unreachable), kind=c.kind, attempts=c.attempts,
+                message=redactor(c.message or status)[:MESSAGE_LIMIT]), profile))
         return out
 
     return Job(id="user-checks:smoke", interval=every, run=run)

@@ -106,7 +106,23 @@ def annotations(verdict: Verdict) -> list[str]:
     """Exactly one ::error per failed check and one ::warning per flaky check, in run order."""
     lines = []
     for stage, check in verdict.failed_checks():
+        if check.is_tool_error:  # not the deployment's: say whose problem it is and where its log is
+            lines.append(command("error", _annotation_text(check) + "\nthis is synthgate's (or the team's test "
+                                 f"code's) problem, not the deployment's; log: {verdict.log or 'logs/'}",
+                                 title=f"synthgate {stage}/{check.id}: tool error"))
+            continue
         lines.append(command("error", _annotation_text(check), title=f"synthgate {stage}/{check.id} failed"))
+    for stage, check in verdict.accepted_checks():
+        note = check.details.get("accepted") or {}
+        lines.append(command("notice", f"accepted until {note.get('until')} ({note.get('reason')}): {check.message}",
+                             title=f"synthgate {stage}/{check.id} accepted"))
+    for entry in verdict.stale_acceptances:
+        lines.append(command("warning", f"the acceptance of {entry['check']} ({entry['reason']}, until "
+                             f"{entry['until']}) matched no failing check: remove it",
+                             title="synthgate stale acceptance"))
+    if verdict.debt and verdict.debt.get("existing"):
+        lines.append(command("notice", f"{verdict.debt['existing']} finding(s) of existing debt (new_only), "
+                             f"{verdict.debt.get('new', 0)} new", title="synthgate existing debt"))
     for stage, check in verdict.flaky_checks():
         lines.append(command("warning", f"passed on attempt {check.attempts} after failing: {check.message}",
                              title=f"synthgate {stage}/{check.id} is flaky"))
@@ -126,7 +142,8 @@ def outputs(verdict: Verdict, reports_dir: Path) -> dict[str, str]:
     return {"verdict": verdict.verdict, "exit_code": str(verdict.exit_code), "reports_dir": str(reports_dir),
             "failed_checks": str(len(verdict.failed_checks())), "flaky_checks": str(len(verdict.flaky_checks())),
             "release": verdict.release or "", "rollback_triggered": _flag(verdict.rollback.triggered),
-            "rollback_verified": _flag(verdict.rollback.verified)}
+            "rollback_verified": _flag(verdict.rollback.verified),
+            "accepted_checks": str(len(verdict.accepted_checks()))}
 
 
 def _flag(value: bool | None) -> str:
@@ -186,18 +203,23 @@ def section(name: str, header: str, lines: list[str], collapsed: bool) -> str:
 def gitlab_log(verdict: Verdict, reports_dir: Path) -> str:
     """The summary as collapsible GitLab log sections: verdict open, the detail folded."""
     v = verdict
-    color = {"pass": GREEN, "fail": RED, "inconclusive": YELLOW}[v.verdict]
+    color = {"pass": GREEN, "fail": RED, "inconclusive": YELLOW, "error": YELLOW}[v.verdict]
     head = [f"{color}synthgate {v.target}: {v.verdict.upper()} (exit {v.exit_code}){RESET}", v.reason,
             f"target {v.base_url}" + (f", release {v.release}" if v.release else "") + f", took {v.duration_s:.1f} s"]
+    if v.verdict == "error":
+        head.append(f"not the deployment's problem: synthgate or the team's test code broke; log {v.log or 'logs/'}")
     for stage, c in v.failed_checks():
-        head.append(f"{RED}FAILED{RESET} {stage}/{c.id} (attempts {c.attempts}): {c.message}")
+        word = "ERROR" if c.is_tool_error else "FAILED"
+        head.append(f"{RED}{word}{RESET} {stage}/{c.id} (attempts {c.attempts}): {c.message}")
         if c.curl:
             head.append(f"    reproduce: {c.curl}")
     for stage, c in v.flaky_checks():
         head.append(f"{YELLOW}FLAKY{RESET} {stage}/{c.id}: passed on attempt {c.attempts}")
+    for stage, c in v.accepted_checks():
+        head.append(f"{YELLOW}ACCEPTED{RESET} {stage}/{c.id}: {(c.details.get('accepted') or {}).get('reason')}")
     parts = [section("synthgate_verdict", f"{BOLD}synthgate verdict{RESET}", head, collapsed=False)]
     for stage in v.stages:
-        rows = [f"{'flaky' if c.flaky and c.status == 'passed' else c.status:8} {c.id}  "
+        rows = [f"{markdown.shown_status(c):8} {c.id}  "
                 f"({c.attempts} attempt{'s' if c.attempts != 1 else ''}, {c.duration_ms:.0f} ms) {c.message}"
                 for c in stage.checks] or [stage.message or "no checks"]
         parts.append(section(f"synthgate_stage_{_section_name(stage.name)}",

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from synthgate.redact import redactor
+from synthgate.reports.markdown import shown_status
 from synthgate.reports.svg import Axis, Rule, Series, bar_chart, fmt, line_chart, nines
 from synthgate.results import CheckResult, LoadSummary, StageResult, Verdict
 
@@ -28,7 +29,7 @@ TEXT_TYPES = (".txt", ".log")
 MAX_TEXT_BYTES = 64 * 1024  # larger logs are linked
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # larger screenshots are linked, not inlined
 MAX_INLINE_BYTES = 30 * 1024 * 1024  # keeps the page openable when a run produced many screenshots
-BANNER = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}
+BANNER = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
 # keys under which the fuzz stage (or any stage) may put the minimal failing input of a check
 EXAMPLE_KEYS = ("shrunk_example", "minimal_example", "falsifying_example", "example", "shrunk", "input")
 
@@ -92,8 +93,14 @@ def render(verdict: Verdict, reports_dir: Path | None = None) -> str:
         body.append('<div class="callout"><strong>The runner could not reach the target.</strong> No check got an '
                     "answer, so this says nothing about the deployment: check the runner's network, DNS and the "
                     "base URL.</div>")
+    if v.verdict == "error":
+        body.append('<div class="callout"><strong>synthgate could not judge this deployment.</strong> Something broke '
+                    "in synthgate or in the team's test code (a crashed stage or suite, a broken conftest.py or "
+                    "fixture), not in the deployment: this is no evidence against it, and nothing was rolled back "
+                    f"for it. Read <code>{escape(v.log or 'logs/')}</code> in the reports directory.</div>")
     if v.baseline:
         body.append(_baseline(v.baseline))
+    body.append(_accepted_and_debt(v))
     body.append(_failed(v, images))
     body.append(_flaky(v))
     body.append(_latency(v))
@@ -219,6 +226,42 @@ def _evidence(items: list[str], images: _Inliner, inline: bool) -> list[str]:
         out.append(f'<div class="evidence-link">evidence: <a href="{escape(quote(rel))}">{escape(rel)}</a>'
                    f'<span class="muted">{escape(size)}</span></div>')
     return out
+
+
+def _accepted_and_debt(v: Verdict) -> str:
+    """Accepted defects, expired and stale acceptances, existing debt of `new_only` checks."""
+    out: list[str] = []
+    accepted = v.accepted_checks()
+    if accepted:
+        rows = "".join(f'<tr class="row-accepted"><td>{escape(s)}</td><td><code>{escape(c.id)}</code></td>'
+                       f"<td>{escape(str((c.details.get('accepted') or {}).get('until')))}</td>"
+                       f"<td>{escape(str((c.details.get('accepted') or {}).get('reason')))}</td>"
+                       f'<td class="msg">{escape(_short(c.message))}</td></tr>' for s, c in accepted)
+        out.append(f'<h2 id="accepted">Accepted defects ({len(accepted)})</h2><p class="muted">Failed, but set aside '
+                   "by the profile's <code>accept:</code> until their date: neither pass nor fail.</p><table><tr>"
+                   f"<th>stage</th><th>check</th><th>until</th><th>reason</th><th>message</th></tr>{rows}</table>")
+    expired = [(s, c) for s, c in v.all_checks() if c.details.get("acceptance_expired")]
+    if expired:
+        items = "".join(f"<li><code>{escape(c.id)}</code>: acceptance expired on "
+                        f"{escape(str(c.details['acceptance_expired'].get('until')))}</li>" for _, c in expired)
+        out.append(f"<h3>Expired acceptances (failing again)</h3><ul>{items}</ul>")
+    if v.stale_acceptances:
+        items = "".join(f"<li><code>{escape(e['check'])}</code>: {escape(e['reason'])} (until {escape(e['until'])})"
+                        "</li>" for e in v.stale_acceptances)
+        out.append(f"<h3>Stale acceptances (matched no failing check: clean them up)</h3><ul>{items}</ul>")
+    if v.debt:
+        d = v.debt
+        how = ("no previous release to compare with: this run's findings are the starting debt"
+               if d.get("first_run") else f"compared with {d.get('compared_with')}")
+        rows = "".join(f"<tr><td>{escape(s)}</td><td><code>{escape(c.id)}</code></td>"
+                       f"<td class=\"num\">{len(c.details['debt'].get('existing', []))}</td>"
+                       f"<td class=\"num\">{len(c.details['debt'].get('new', []))}</td></tr>"
+                       for s, c in v.debt_checks())
+        out.append(f'<h2 id="debt">Existing debt ({d.get("existing", 0)} finding(s), {d.get("new", 0)} new)</h2>'
+                   f'<p class="muted">{escape(how)}.</p>'
+                   + (f'<table><tr><th>stage</th><th>check</th><th class="num">existing debt</th>'
+                      f'<th class="num">new</th></tr>{rows}</table>' if rows else ""))
+    return "\n".join(out)
 
 
 def _flaky(v: Verdict) -> str:
@@ -390,7 +433,7 @@ def _stage_table(stage: StageResult, images: _Inliner) -> str:
         return head
     rows = []
     for c in stage.checks:
-        status = "flaky" if c.flaky and c.status == "passed" else c.status
+        status = shown_status(c).split(" ")[0]
         extra = "".join(_evidence(c.evidence, images, inline=False)) if c.evidence and c.status != "failed" else ""
         link = (f'<a href="#check-{_anchor(stage.name, c.id)}">{escape(c.id)}</a>' if c.status == "failed"
                 else escape(c.id))
@@ -427,9 +470,10 @@ def _rollback(v: Verdict) -> str:
 
 
 def _baseline(baseline: dict[str, Any]) -> str:
+    release = baseline.get("release")
     out = ['<h2 id="baseline">What changed since the baseline</h2>',
-           f"<p>Compared with release <code>{escape(str(baseline.get('release')))}</code> "
-           f"({escape(str(baseline.get('source', 'last passing run')))})"
+           (f"<p>Compared with release <code>{escape(str(release))}</code> " if release else "<p>Compared with ")
+           + f"({escape(str(baseline.get('source', 'last passing run')))})"
            + (f": <strong>{escape(str(baseline['decision']))}</strong>" if baseline.get("decision") else "") + "</p>"]
     if baseline.get("summary"):
         out.append(f"<p>{escape(str(baseline['summary']))}</p>")

@@ -12,14 +12,14 @@ from synthgate.results import Verdict
 def render(verdict: Verdict) -> str:
     """The JUnit XML document (the dialect GitLab, Jenkins and GitHub test reporters read)."""
     root = ET.Element("testsuites", name=f"synthgate {verdict.target}")
-    total = failures = skipped = 0
+    total = failures = errors = skipped = 0
     for stage in verdict.stages:
         suite = ET.SubElement(root, "testsuite", name=stage.name, time=f"{stage.duration_s:.3f}")
         if verdict.release_wait is not None:  # how long the gate waited for the new release to be live
             props = ET.SubElement(suite, "properties")
             ET.SubElement(props, "property", name="release_wait_s", value=f"{verdict.release_wait.waited_s:.3f}")
             ET.SubElement(props, "property", name="release_live", value=str(verdict.release_wait.live).lower())
-        counts = {"tests": 0, "failures": 0, "skipped": 0}
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         if stage.status == "skipped" and not stage.checks:
             case = ET.SubElement(suite, "testcase", classname=f"synthgate.{stage.name}", name=stage.name)
             ET.SubElement(case, "skipped", message=stage.message)
@@ -30,14 +30,21 @@ def render(verdict: Verdict) -> str:
             case = ET.SubElement(suite, "testcase", classname=f"synthgate.{stage.name}", name=check.id,
                                  time=f"{check.duration_ms / 1000:.3f}")
             if check.status == "failed":
-                counts["failures"] += 1
-                node = ET.SubElement(case, "failure", message=redactor(check.message)[:500],
+                # a tool error (synthgate's or the test code's) is JUnit's <error>, a failed check its <failure>
+                tag = "error" if check.is_tool_error else "failure"
+                counts["errors" if check.is_tool_error else "failures"] += 1
+                node = ET.SubElement(case, tag, message=redactor(check.message)[:500],
                                      type=check.kind or "assertion")
                 node.text = redactor("\n".join(filter(None, [check.message, f"attempts: {check.attempts}",
                                                               check.curl])))
             elif check.status == "skipped":
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", message=redactor(check.message))
+            elif check.status == "accepted":  # neither pass nor fail: skipped, saying why and until when
+                counts["skipped"] += 1
+                note = check.details.get("accepted") or {}
+                ET.SubElement(case, "skipped", message=redactor(
+                    f"accepted until {note.get('until')} ({note.get('reason')}): {check.message}")[:1000])
             elif check.flaky:
                 # Surefire's rerun dialect: a pass that needed retries, shown apart from clean passes
                 flaky = ET.SubElement(case, "flakyFailure", message=f"passed on attempt {check.attempts}")
@@ -50,9 +57,11 @@ def render(verdict: Verdict) -> str:
             suite.set(key, str(value))
         total += counts["tests"]
         failures += counts["failures"]
+        errors += counts["errors"]
         skipped += counts["skipped"]
     root.set("tests", str(total))
     root.set("failures", str(failures))
+    root.set("errors", str(errors))
     root.set("skipped", str(skipped))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)

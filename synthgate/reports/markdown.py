@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthgate.redact import redactor
-from synthgate.results import Verdict
+from synthgate.results import CheckResult, Verdict
 
-BADGE = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}
-ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
+BADGE = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
+ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "🛠️"}
 
 
 def _cell(text: str, limit: int = 160) -> str:
@@ -28,16 +28,25 @@ def render(verdict: Verdict) -> str:
     if v.verdict == "inconclusive" and any(c.kind == "unreachable" for _, c in v.failed_checks()):
         out += ["> **The runner could not reach the target.** No check got an answer: this says nothing about",
                 "> the deployment. Check the runner's network, DNS and the base URL.", ""]
+    if v.verdict == "error":
+        out += ["> **synthgate could not judge this deployment.** Something broke in synthgate or in the team's",
+                "> test code (a crashed stage or suite, a broken conftest.py or fixture), not in the deployment:",
+                f"> this is no evidence against it, and nothing was rolled back for it. Read `{v.log or 'logs/'}`",
+                "> in the reports directory.", ""]
     if v.baseline:
         out += _baseline_section(v.baseline)
     if v.rollout:
         out += _rollout_section(v.rollout)
-    out += ["## Stages", "", "| stage | status | checks | failed | flaky | time |", "|---|---|---|---|---|---|"]
+    out += ["## Stages", "", "| stage | status | checks | failed | accepted | flaky | time |",
+            "|---|---|---|---|---|---|---|"]
     for s in v.stages:
         failed = len(s.failed_checks)
         flaky = sum(1 for c in s.checks if c.flaky and c.status == "passed")
-        out.append(f"| {s.name} | {s.status} | {len(s.checks)} | {failed} | {flaky} | {s.duration_s:.1f} s |")
+        accepted = sum(1 for c in s.checks if c.status == "accepted")
+        out.append(f"| {s.name} | {s.status} | {len(s.checks)} | {failed} | {accepted} | {flaky} | "
+                   f"{s.duration_s:.1f} s |")
     out.append("")
+    out += _accepted_section(v) + _debt_section(v)
     failed_checks = v.failed_checks()
     out += _contract_section(v)
     if failed_checks:
@@ -84,10 +93,70 @@ def render(verdict: Verdict) -> str:
         out += [f"- not triggered ({rb.message or 'gate passed'})", ""]
     out += ["## All checks", "", "| stage | check | status | attempts | time | message |", "|---|---|---|---|---|---|"]
     for stage, c in v.all_checks():
-        status = "flaky" if c.flaky and c.status == "passed" else c.status
+        status = shown_status(c)
         out.append(f"| {stage} | `{c.id}` | {status} | {c.attempts} | {c.duration_ms:.0f} ms | {_cell(c.message)} |")
     out.append("")
     return redactor("\n".join(out))
+
+
+def shown_status(c: CheckResult) -> str:
+    """A check's status as the reports show it: flaky, warn and debt apart from a clean pass; tool errors apart."""
+    if c.status == "passed":
+        if c.flaky:
+            return "flaky"
+        if c.details.get("debt"):
+            return "passed (existing debt)"
+        return "warn" if c.warnings or c.message.startswith("warning: ") else "passed"
+    if c.status == "failed" and c.is_tool_error:
+        return "error"
+    return c.status
+
+
+def _accepted_section(v: Verdict) -> list[str]:
+    """Accepted defects (not failing until their date), expired acceptances and stale ones."""
+    out: list[str] = []
+    accepted = v.accepted_checks()
+    if accepted:
+        out += [f"## Accepted defects ({len(accepted)}; not failing the gate until their date)", ""]
+        for stage, c in accepted:
+            note = c.details.get("accepted") or {}
+            out.append(f"- {stage} / `{c.id}`: **accepted** until {note.get('until')} ({_cell(str(note.get('reason')))}"
+                       f"): {_cell(c.message, 300)}")
+        out.append("")
+    expired = [(s, c) for s, c in v.all_checks() if c.details.get("acceptance_expired")]
+    if expired:
+        out += ["## Expired acceptances (failing again)", ""]
+        for stage, c in expired:
+            note = c.details["acceptance_expired"]
+            out.append(f"- {stage} / `{c.id}`: the acceptance expired on {note.get('until')} "
+                       f"({_cell(str(note.get('reason')))}); fix it or renew the entry")
+        out.append("")
+    if v.stale_acceptances:
+        out += ["## Stale acceptances (matched no failing check in this run: clean them up)", ""]
+        out += [f"- `{e['check']}`: {_cell(e['reason'])} (until {e['until']})" for e in v.stale_acceptances]
+        out.append("")
+    return out
+
+
+def _debt_section(v: Verdict) -> list[str]:
+    """Existing debt of `new_only` checks: what the comparison was made with and the count per check."""
+    if not v.debt:
+        return []
+    d = v.debt
+    out = [f"## Existing debt ({d.get('existing', 0)} finding(s); {d.get('new', 0)} new)", ""]
+    if d.get("first_run"):
+        out += ["No previous release to compare with (a first run): this run's findings are recorded as the "
+                "starting debt; the next run fails only on findings this one did not have.", ""]
+    else:
+        out += [f"Compared with {d.get('compared_with')}: only findings it did not have fail the gate.", ""]
+    debts = v.debt_checks()
+    if debts:
+        out += ["| stage | check | existing debt | new |", "|---|---|---|---|"]
+        for stage, c in debts:
+            found = c.details["debt"]
+            out.append(f"| {stage} | `{c.id}` | {len(found.get('existing', []))} | {len(found.get('new', []))} |")
+        out.append("")
+    return out
 
 
 def _contract_section(v: Verdict) -> list[str]:
@@ -133,7 +202,9 @@ def _load_section(v: Verdict) -> list[str]:
 
 def _baseline_section(baseline: dict) -> list[str]:
     out = ["## What changed since the baseline", ""]
-    out.append(f"compared with release `{baseline.get('release')}` ({baseline.get('source', 'last passing run')})")
+    source = baseline.get("source", "last passing run")
+    release = baseline.get("release")
+    out.append(f"compared with release `{release}` ({source})" if release else f"compared with {source}")
     out.append("")
     if baseline.get("summary"):
         out += [str(baseline["summary"]), ""]

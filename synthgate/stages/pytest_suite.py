@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from synthgate import procs, run_context
+from synthgate.accept import Acceptances
 from synthgate.bundled import suites_root
 from synthgate.redact import redactor
 from synthgate.results import TOOL_ERROR, CheckResult, StageResult
@@ -157,10 +158,12 @@ def read_results(path: Path) -> list[CheckResult]:
 def _progress(ctx: StageContext, path: Path, seen: int) -> int:
     results = read_results(path)
     for result in results[seen:]:
+        if result.status == "failed" and ctx.profile.accept:  # as the gate will judge it (these are printed only)
+            Acceptances(ctx.profile.accept).judge(result)
         mark = console_mark(result)
         flaky = " (flaky)" if result.flaky else ""
         ctx.progress(f"  {mark:4} {result.id}{flaky}  {result.duration_ms:.0f} ms"
-                     + (f"  {result.message[:120]}" if result.status == "failed" else ""))
+                     + (f"  {result.message[:120]}" if result.status in ("failed", "accepted") else ""))
     return len(results)
 
 
