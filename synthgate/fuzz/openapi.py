@@ -7,6 +7,7 @@ unicode strings, malformed JSON, other content types) reach the operation withou
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ class Operation:
     operation: Any  # schemathesis APIOperation
     endpoint: FuzzEndpoint  # its inputs as declared fields, with the profile's expectations when it has any
     negatable: bool  # Schemathesis can generate schema-invalid cases for it
+    base_path: str = ""  # Swagger 2's basePath or OpenAPI 3's server path: the operation's path is under it
 
 
 def load_schema(document: dict[str, Any]) -> Any:
@@ -45,16 +47,30 @@ def operations(document: dict[str, Any], profile_endpoints: list[FuzzEndpoint]) 
     """Every operation of the document, merged with the profile's endpoint of the same method and path."""
     schema = load_schema(document)
     by_label = {e.label: e for e in profile_endpoints}
+    base = base_path(document)
     out = []
     for result in schema.get_all_operations():
         op = result.ok()
         label = f"{op.method.upper()} {op.path}"
         spec = document["paths"][op.path][op.method.lower()]
-        endpoint = to_endpoint(document, op.path, op.method.upper(), spec, by_label.get(label))
+        declared = by_label.get(label) or by_label.get(f"{op.method.upper()} {base}{op.path}")
+        endpoint = to_endpoint(document, op.path, op.method.upper(), spec, declared, base)
         params = [p for p in _parameters(document, op.path, op.method.lower()) if p.get("in") != "path"]
         out.append(Operation(label=label, operation=op, endpoint=endpoint,
-                             negatable=bool(spec.get("requestBody")) or bool(params)))
+                             negatable=bool(spec.get("requestBody")) or bool(params), base_path=base))
     return out
+
+
+def base_path(document: dict[str, Any]) -> str:
+    """Where the document's paths live on the target: Swagger 2's basePath, or OpenAPI 3's first server's path."""
+    from urllib.parse import urlsplit
+
+    if isinstance(document.get("basePath"), str):
+        return document["basePath"].rstrip("/")
+    servers = document.get("servers")
+    if isinstance(servers, list) and servers and isinstance(servers[0], dict):
+        return urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
+    return ""
 
 
 def _resolve(document: dict[str, Any], node: Any, depth: int = 0) -> Any:
@@ -130,7 +146,7 @@ def _members(document: dict[str, Any], schema: dict[str, Any], depth: int) -> di
 
 
 def to_endpoint(document: dict[str, Any], path: str, method: str, spec: dict[str, Any],
-                declared: FuzzEndpoint | None) -> FuzzEndpoint:
+                declared: FuzzEndpoint | None, base: str = "") -> FuzzEndpoint:
     """The operation as a declared endpoint: fields from the document, expectations from the profile."""
     path_params: dict[str, FuzzField] = {}
     query: dict[str, FuzzField] = {}
@@ -151,7 +167,7 @@ def to_endpoint(document: dict[str, Any], path: str, method: str, spec: dict[str
     declared_statuses = [int(code) for code in spec.get("responses", {}) if re.fullmatch(r"[1-5]\d\d", str(code))]
     values: dict[str, Any] = {
         "id": declared.id if declared else None,
-        "method": method, "path": path, "path_params": path_params, "query": query,
+        "method": method, "path": base + path, "path_params": path_params, "query": query,
         "body": body if method not in ("GET", "HEAD") else None,
         # without a profile entry every declared answer below 500 counts as success for valid input
         "success": [s for s in declared_statuses if s < 500] or [200],
@@ -225,6 +241,8 @@ def schemathesis_failures(case: Any, response: Any, headers: dict[str, str], bas
     from schemathesis.core.failures import FailureGroup
 
     chosen = [getattr(sc, name) for name in CHECK_NAMES if hasattr(sc, name)]
+    with contextlib.suppress(Exception):  # a request that followed a redirect was never read: the checks read it
+        response.request.read()
     try:
         case.validate_response(response, checks=chosen, headers=headers, transport_kwargs={"base_url": base_url})
     except FailureGroup as group:

@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import yaml
 
+from synthgate.fuzz.openapi import base_path
 from synthgate.http import USER_AGENT
 
 TIMEOUT_S = 5.0
@@ -280,17 +281,19 @@ def _health(prober: Prober, found: Discovery, prefixes: list[str]) -> dict[str, 
         for path in HEALTH_PATHS:
             if prefix and path.startswith("/api/"):
                 continue
-            full = prefix + path
-            tried.append(full)
-            answer = prober.get(full)
+            tried.append(prefix + path)
+            answer = prober.get(prefix + path)
             if answer is None or answer.status != 200 or "html" in answer.content_type:
+                continue
+            full = final_path(answer)  # where a redirect led (`/__heartbeat__` -> `/v1/__heartbeat__`)
+            if full in found.answering:
                 continue
             found.answering.append(full)
             expect = _json_expect(answer.json())
             if health is None:
                 health = {"path": full, "expect": expect}
                 found.notes.append(f"health: {full} answered 200")
-            elif path.startswith("/__") and len(found.checks) < 6:
+            elif "/__" in full and len(found.checks) < 6:
                 found.checks.append({"id": "heartbeat:" + _slug(full), "request": {"path": full}, "expect": expect})
                 found.notes.append(f"check heartbeat:{_slug(full)}: {full} answered 200")
     if health is None:
@@ -303,10 +306,10 @@ def _version(prober: Prober, found: Discovery, prefixes: list[str]) -> None:
     """Version documents (`/__version__`, `/-/versions.json` ...) that answer JSON become checks."""
     for prefix in prefixes:
         for path in VERSION_PATHS:
-            full = prefix + path
-            answer = prober.get(full)
+            answer = prober.get(prefix + path)
             if answer is None or answer.status != 200 or not isinstance(answer.json(), dict):
                 continue
+            full = final_path(answer)
             found.answering.append(full)
             found.checks.append({"id": "version:" + _slug(full), "request": {"path": full},
                                  "expect": _json_expect(answer.json())})
@@ -322,12 +325,18 @@ def _openapi(prober: Prober, found: Discovery, prefixes: list[str]) -> None:
             document = parse_openapi(answer)
             if document is None:
                 continue
-            found.openapi = prefix + path
+            found.openapi = final_path(answer)  # type: ignore[arg-type]
             found.openapi_operations = _read_operations(document)
-            found.notes.append(f"fuzz: the OpenAPI document at {prefix + path} ({len(found.openapi_operations)} "
+            found.notes.append(f"fuzz: the OpenAPI document at {found.openapi} ({len(found.openapi_operations)} "
                                "GET operation(s) drafted, read-only)")
             _auth_operations(prober, found, document)
             return
+
+
+def final_path(answer: Answer) -> str:
+    """The path (and query) the answer came from, after same-origin redirects."""
+    parts = urlsplit(answer.url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def parse_openapi(answer: Answer | None) -> dict[str, Any] | None:
@@ -345,16 +354,6 @@ def parse_openapi(answer: Answer | None) -> dict[str, Any] | None:
     return None
 
 
-def _base_path(document: dict[str, Any]) -> str:
-    """Swagger 2's basePath, or the path of OpenAPI 3's first relative or absolute server URL."""
-    if isinstance(document.get("basePath"), str):
-        return document["basePath"].rstrip("/")
-    servers = document.get("servers")
-    if isinstance(servers, list) and servers and isinstance(servers[0], dict):
-        return urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
-    return ""
-
-
 def _read_operations(document: dict[str, Any]) -> list[str]:
     """Up to MAX_OPERATIONS GET operations, those without path parameters first (they answer without ids)."""
     gets = [f"GET {path}" for path, item in document["paths"].items()
@@ -365,7 +364,7 @@ def _read_operations(document: dict[str, Any]) -> list[str]:
 
 def _auth_operations(prober: Prober, found: Discovery, document: dict[str, Any]) -> None:
     """GET operations without parameters that answer 401/403 without credentials: `requires-auth` checks."""
-    base = _base_path(document)
+    base = base_path(document)
     for label in _read_operations(document):
         path = base + label.split(" ", 1)[1]
         if "{" in path or len([c for c in found.checks if c["id"].startswith("requires-auth")]) >= MAX_AUTH_CHECKS:

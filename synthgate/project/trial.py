@@ -6,6 +6,7 @@ A draft is only written once each of its stages passed against the deployment; a
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,20 @@ class Trial:
         """The stage's result on the deployment (None when the run produced none, e.g. the target vanished)."""
         self.runs += 1
         profile_path = self.scratch / "synthgate.yaml"
-        profile_path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        profile_path.write_text(yaml.safe_dump(strictest(data), sort_keys=False), encoding="utf-8")
         opts = GateOptions(profile=str(profile_path), base_url=self.base_url, stages=[stage], stages_explicit=False,
                            reports_dir=self.scratch / f"reports-{self.runs}-{stage}", no_rollback=True,
                            baseline="none", history_db=self.scratch / "history.db", progress=lambda _line: None)
         verdict = run_gate(opts)
         return next((s for s in verdict.stages if s.name == stage), None)
+
+
+def strictest(data: dict[str, Any]) -> dict[str, Any]:
+    """The draft as the trial runs it: a journey gets one attempt (a retry would hide a flaky step), untraced."""
+    out = copy.deepcopy(data)
+    e2e = out.setdefault("e2e", {})
+    e2e.update(retries=0, trace="off", screenshot="off")
+    return out
 
 
 def failed_checks(result: StageResult | None) -> list[CheckResult]:

@@ -30,7 +30,7 @@ def test_operation(fuzz_operation, fuzz, sg):
             ex = fuzz.send(case.method, fuzz.url(case.path), case.headers, case.body, case.query)
             fuzz.expect(violations(exp, case.kind, ex, case.path_mutated), ex, f"({case.kind} input: {case.label})")
             return
-        request = openapi.case_request(case, fuzz.base_url)
+        request = openapi.case_request(case, fuzz.base_url + op.base_path)
         if request is None:
             reject()  # not plain HTTP (multipart files): outside what synthgate sends
         probe = openapi.as_probe(case, request)
@@ -39,7 +39,8 @@ def test_operation(fuzz_operation, fuzz, sg):
         found = violations(exp, probe.kind, ex)
         if ex.response is not None:
             found += [Violation("schemathesis", title)
-                      for title in openapi.schemathesis_failures(case, ex.response, sent_headers, fuzz.base_url)]
+                      for title in openapi.schemathesis_failures(case, ex.response, sent_headers,
+                                                                      fuzz.base_url + op.base_path)]
         fuzz.expect(found, ex, f"({probe.label})")
 
     def judge(probe, ex):
