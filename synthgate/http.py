@@ -25,7 +25,7 @@ from synthgate.bounded import (
     headers_late_message,
     read_body,
 )
-from synthgate.checks import cold
+from synthgate.checks import cold, seen
 from synthgate.profile.model import Profile, Request
 from synthgate.redact import SENSITIVE_HEADERS, redactor
 
@@ -245,6 +245,7 @@ def send_raw(
     # every request counts toward the gate's server-error budget
     server_errors.tally.record(ex.status if ex.status is not None else ex.answered_status)
     cold.observe(ex)  # the run's first request to this endpoint is a cold-start sample, not a warm one
+    seen.observe(ex)  # its cookies and caching headers, for hygiene over everything the run saw
     return ex
 
 

@@ -90,6 +90,8 @@ class HygieneConfig(Strict):
     cookie_httponly: Severity = "fail"
     cookie_samesite: Severity = "warn"
     server_banner: Severity = "warn"  # no version numbers in Server / X-Powered-By
+    # an answer to a request with a cookie or Authorization, or that sets a cookie, never publicly cacheable
+    cache_private: Severity = "fail"
 
 
 class LinksConfig(Strict):
