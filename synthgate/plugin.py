@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from synthgate import auth, hookspecs, plugin_user, procs, server_errors, version_pin
-from synthgate.checks import smoke
+from synthgate.checks import seen, smoke
 from synthgate.checks.outcome import Attempted
 from synthgate.plugin_user import USER_ID
 from synthgate.profile import Profile, ProfileError, default_profile, load_profile, resolve_base_url
@@ -195,6 +195,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin(USER_PLUGIN):
         config.pluginmanager.register(plugin_user, USER_PLUGIN)  # sg_client, ids namespaced by file
     auth.listen()  # a request whose ${auth.…} session expired logs in again, in this process too
+    seen.listen()  # every answer's cookies and caching headers, for hygiene over everything the run saw
     if config.pluginmanager.hasplugin("playwright") and not config.pluginmanager.hasplugin("synthgate-user-e2e"):
         from synthgate.e2e import user_fixtures  # registered last: overrides pytest-playwright's fixtures
 

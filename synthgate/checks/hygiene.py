@@ -1,7 +1,10 @@
-"""Deploy hygiene: security headers and session-cookie flags on pages and API answers, banners without versions.
+"""Deploy hygiene: security headers and session-cookie flags on pages and API answers, banners without versions,
+no per-user answer cacheable by shared caches.
 
 Each item is its own check (`hygiene:nosniff`, ...), so a report names what is missing; the answers they look at
-are fetched once per process and re-fetched before an item fails on them, so one blip never fails it.
+are fetched once per process and re-fetched before an item fails on them, so one blip never fails it. The cookie
+items and `cache_private` also judge every answer the run saw so far (synthgate/checks/seen.py: any check's,
+journey's or fuzz request's), each finding naming where it came from.
 """
 
 from __future__ import annotations
@@ -10,9 +13,13 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
+from synthgate.checks import seen
 from synthgate.checks.findings import judge
 from synthgate.checks.outcome import Outcome
 from synthgate.http import Exchange, expand, make_client, send_raw
@@ -29,7 +36,10 @@ ITEMS = {
     "cookie_httponly": "cookie-httponly",
     "cookie_samesite": "cookie-samesite",
     "server_banner": "server-banner",
+    "cache_private": "cache-private",
 }
+# items also judged on the answers the whole run saw (the seen-answers ledger), not only on their own fetches
+SEEN_ITEMS = frozenset({"cookie_secure", "cookie_httponly", "cookie_samesite", "cache_private"})
 _VERSION = re.compile(r"\d+\.\d+")
 _BANNER_HEADERS = ("server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version")
 _CACHE_S = 60.0
@@ -42,6 +52,7 @@ class Answer:
     label: str  # e.g. "GET /" or "POST /api/generate"
     headers: httpx.Headers
     https: bool
+    credentialed: bool = False  # the request carried a Cookie or Authorization header
 
     @property
     def is_html(self) -> bool:
@@ -89,6 +100,8 @@ def item_findings(item: str, answer: Answer, cfg: HygieneConfig) -> list[str]:
             return ["Referrer-Policy missing"]
     elif item.startswith("cookie_"):
         return _cookie_findings(item, answer, cfg)
+    elif item == "cache_private":
+        return cache_findings(answer)
     elif item == "server_banner":
         return [f"{name}: {h[name]} names a version" for name in _BANNER_HEADERS
                 if name in h and _VERSION.search(h[name])]
@@ -111,6 +124,39 @@ def _cookie_findings(item: str, answer: Answer, cfg: HygieneConfig) -> list[str]
             elif samesite.lower() == "none" and "secure" not in attributes:
                 out.append(f"cookie {name} has SameSite=None without Secure")
     return out
+
+
+def _expired(expires: str) -> bool:
+    """An Expires date in the past, or one that does not parse (RFC 9111: invalid means already expired)."""
+    try:
+        when = parsedate_to_datetime(expires)
+    except (TypeError, ValueError, IndexError):
+        return True
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when <= datetime.now(UTC)
+
+
+def cache_findings(answer: Answer) -> list[str]:
+    """A per-user answer (its request carried a cookie or Authorization, or it sets a cookie) that a shared cache
+    may store and serve to the next user."""
+    h = answer.headers
+    sets_cookie = bool(h.get_list("set-cookie"))
+    if not (answer.credentialed or sets_cookie):
+        return []
+    cc = ", ".join(h.get_list("cache-control"))
+    directives = {d.strip().split("=", 1)[0].lower() for d in cc.split(",") if d.strip()}
+    if directives & {"private", "no-store"}:
+        return []
+    why = "its request carried a cookie or Authorization" if answer.credentialed else "it sets a cookie"
+    if directives & {"public", "s-maxage"}:
+        return [f"publicly cacheable (Cache-Control: {cc}) though {why}"]
+    expires = h.get("expires")
+    vary = h.get("vary", "").lower()
+    if (expires and not directives & {"no-cache", "max-age"} and not _expired(expires)
+            and not any(v in vary for v in ("cookie", "authorization", "*"))):
+        return [f"cacheable by shared caches (Expires: {expires}, no Vary: Cookie/Authorization) though {why}"]
+    return []
 
 
 def requests_of(profile: Profile) -> list[tuple[str, str, object, dict[str, str]]]:
@@ -162,8 +208,25 @@ def _label(ex: Exchange, base_url: str) -> str:
     return f"{ex.method} {ex.url[len(base_url.rstrip('/')):] or '/'}"
 
 
+def _credentialed(ex: Exchange) -> bool:
+    sent = ex.response.request.headers if ex.response is not None else httpx.Headers(ex.headers)
+    return "cookie" in sent or "authorization" in sent
+
+
+def seen_answers(items: list[dict[str, Any]]) -> list[Answer]:
+    """The seen-answers ledger's lines as answers, each labelled with its request and where it came from."""
+    out = []
+    for item in items:
+        pairs = [("set-cookie", c) for c in item.get("set_cookie") or []]
+        pairs += [(h, str(item[h])) for h in ("cache-control", "expires", "vary", "pragma") if h in item]
+        label = f"{item.get('method', '?')} {item.get('path', '?')} ({item.get('status')}, seen by {item.get('by')})"
+        out.append(Answer(label, httpx.Headers(pairs), bool(item.get("https")), bool(item.get("credentialed"))))
+    return out
+
+
 def _evaluate(item: str, exchanges: list[Exchange], profile: Profile, base_url: str) -> tuple[list[str], list[str]]:
-    """(findings, each naming the answers it was seen on; transport failures) of one item over the answers."""
+    """(findings, each naming the answers it was seen on; transport failures) of one item over the answers: its
+    own fetches, and for the cookie and cache items every answer the run saw so far."""
     https = base_url.lower().startswith("https://")
     where: dict[str, list[str]] = {}
     errors: list[str] = []
@@ -172,8 +235,15 @@ def _evaluate(item: str, exchanges: list[Exchange], profile: Profile, base_url: 
         if ex.response is None:
             errors.append(f"{label}: no answer ({ex.error})")
             continue
-        for finding in item_findings(item, Answer(label, ex.response.headers, https), profile.hygiene):
+        answer = Answer(label, ex.response.headers, https, _credentialed(ex))
+        for finding in item_findings(item, answer, profile.hygiene):
             where.setdefault(finding, []).append(label)
+    if item in SEEN_ITEMS:
+        for answer in seen_answers(seen.read()):
+            for finding in item_findings(item, answer, profile.hygiene):
+                labels = where.setdefault(finding, [])
+                if len(labels) < 5 and answer.label not in labels:
+                    labels.append(answer.label)
     return [f"{finding} on {', '.join(labels)}" for finding, labels in where.items()], errors
 
 

@@ -44,6 +44,8 @@ def plan(journey: JourneySpec) -> list[PlannedStep]:
     steps: list[PlannedStep] = builder(journey)  # type: ignore[operator]
     if journey.a11y:  # last: axe-core looks at the page the journey ends on (form errors shown, language chosen)
         steps.append(PlannedStep(journey.id, "a11y", "a11y", None, observe=True))
+    if isinstance(journey, FormJourney) and journey.xss_canary is not False:  # a pass of its own, after the rest
+        steps.append(PlannedStep(journey.id, "no-xss", "xss_canary", None, fresh=True))
     return steps
 
 
@@ -60,7 +62,7 @@ def attempts(profile: Profile, journey: JourneySpec) -> int:
 # ops that only read what the page already reported (no waiting in the page)
 _INSTANT_OPS = frozenset({"no_console_errors", "no_page_errors", "no_failed_requests", "third_party_requests",
                           "vital", "inp"})
-SETUP_S = 10.0  # a fresh context, its init scripts, the trace start, and the evidence of a failure
+SETUP_S = 15.0  # a fresh context, its init scripts, the trace start, the last page's settle, a failure's evidence
 A11Y_STEP_S = 20.0  # axe-core's injection and run (a few hundred ms on a normal page)
 HANG_PROBE_S = 2.0  # after a call timed out, how long the page has to answer `1 + 1` (else it is hung)
 

@@ -20,7 +20,8 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from synthgate import auth
-from synthgate.e2e import evidence, webvitals
+from synthgate.checks import seen
+from synthgate.e2e import canary, evidence, webvitals
 from synthgate.e2e.a11y import scan as a11y_scan
 from synthgate.e2e.browser import BrowserChoice, BrowserNotFound, discover
 from synthgate.e2e.diagnosis import PageEvents
@@ -35,8 +36,9 @@ from synthgate.e2e.plan import (
     plan,
     step_limit_s,
 )
+from synthgate.e2e.watch import PageWatch, describe
 from synthgate.http import TemplateError, expand
-from synthgate.profile.e2e import JourneyStep, TextExpect, ToggleJourney, Vitals
+from synthgate.profile.e2e import FormJourney, JourneyStep, TextExpect, ToggleJourney, Vitals
 from synthgate.profile.model import Profile
 from synthgate.redact import redactor
 from synthgate.reports import har
@@ -152,24 +154,36 @@ async def _poll(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], time
         await asyncio.sleep(0.1)
 
 
+# A text that is no translation: a translation key (dotted or snake identifier) or a {{placeholder}}.
+_KEY_JS = "/^[A-Za-z][A-Za-z0-9]*(?:[._][A-Za-z0-9]+)+$/"
 _TRANSLATIONS_JS = """
-([attrs, target]) => {
+([attrs, target, source]) => {
   const norm = (s) => (s || "").replace(/\\s+/g, " ").trim();
-  const out = { total: 0, wrong: [] };
+  const key = (s) => KEY.test(s) || /\\{\\{[^}]*\\}\\}/.test(s);
+  const words = (s) => s.split(" ").filter((w) => /\\p{L}/u.test(w)).length;
+  const out = { total: 0, wrong: [], fake: [] };
   for (const el of document.querySelectorAll(attrs.map((a) => `[${a}]`).join(""))) {
-    const want = el.getAttribute(target);
-    if (!want) continue;
+    const want = norm(el.getAttribute(target));
+    const original = norm(el.getAttribute(source));
+    const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "");
+    if (!want) {
+      if (target !== source && original) { out.total += 1; out.fake.push({ element: name, got: "", why: "empty" }); }
+      continue;
+    }
     out.total += 1;
     const field = el.tagName === "INPUT" || el.tagName === "TEXTAREA";
     const got = norm(field ? el.placeholder || el.value : el.textContent);
-    if (got !== norm(want)) {
-      const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "");
-      out.wrong.push({ element: name, got: got.slice(0, 60), want: norm(want).slice(0, 60) });
+    if (got !== want) {
+      out.wrong.push({ element: name, got: got.slice(0, 60), want: want.slice(0, 60) });
+    } else if (key(got)) {
+      out.fake.push({ element: name, got: got.slice(0, 60), why: "a translation key" });
+    } else if (target !== source && got === original && words(got) >= 3) {
+      out.fake.push({ element: name, got: got.slice(0, 60), why: "the source language's text" });
     }
   }
   return out;
 }
-"""
+""".replace("KEY", _KEY_JS)
 
 
 class _Journey:
@@ -195,6 +209,11 @@ class _Journey:
         self.action_started = time.monotonic()  # when the last action step began: what a failure is traced to
         self.interactions: list[dict[str, Any]] = []  # reported by vitals.js, across the attempt's navigations
         self.hung: str | None = None  # set once the page's script stopped yielding: the rest cannot run
+        self.watch = PageWatch([re.compile(p) for p in [*cfg.ignore_console, *getattr(journey, "ignore_console", [])]],
+                               [re.compile(p) for p in getattr(journey, "ignore_requests", [])])
+        self.xss_hits: list[str] = []  # pages the XSS canary ran on (canary.INIT_SCRIPT reports them)
+        self._seen_tasks: set[asyncio.Task[None]] = set()
+        page.on("load", lambda _page: self.watch.activity())
         page.on("console", self._on_console)
         page.on("pageerror", self._on_page_error)
         page.on("requestfailed", self._on_request_failed)
@@ -209,14 +228,17 @@ class _Journey:
     def _on_console(self, message: Any) -> None:
         location = message.location or {}
         where = f"{location.get('url', '')}:{location.get('lineNumber', '')}" if location.get("url") else ""
-        self.console.append({"type": message.type, "text": message.text, "where": where,
-                             "url": location.get("url") or ""})
+        entry = {"type": message.type, "text": message.text, "where": where, "url": location.get("url") or ""}
+        self.console.append(entry)
+        if message.type == "error" and not self._third_party_console(entry):
+            self.watch.console_error(self.page.url, message.text)
         self.log.append(f"{self._stamp()} console.{message.type}: {message.text}" + (f"  ({where})" if where else ""))
 
     def _on_page_error(self, error: Any) -> None:
         text = getattr(error, "message", None) or str(error)
         self.page_errors.append(text)
         self.events.error(text)
+        self.watch.uncaught(self.page.url, text)
         stack = getattr(error, "stack", None) or ""
         self.log.append(f"{self._stamp()} uncaught exception: {text}" + (f"\n{stack}" if stack else ""))
 
@@ -229,18 +251,51 @@ class _Journey:
         same = self._same_origin(request.url)
         if same:
             self.bad_requests.append(line)
+            self.watch.request_failed(self.page.url, request.method, request.url, request.resource_type, None,
+                                      str(request.failure))
         self.events.request_failed(same, request.method, request.url, request.resource_type,
                                    error=str(request.failure))
 
     def _on_response(self, response: Any) -> None:
+        if self._same_origin(response.url):
+            self.watch.activity()
+            task = asyncio.ensure_future(self._record_seen(response))
+            self._seen_tasks.add(task)
+            task.add_done_callback(self._seen_tasks.discard)
         if response.status >= 400:
             line = f"{response.request.method} {response.url} answered {response.status}"
             self.log.append(f"{self._stamp()} response {line}")
             same = self._same_origin(response.url)
             if same:
                 self.bad_requests.append(line)
+                self.watch.request_failed(self.page.url, response.request.method, response.url,
+                                          response.request.resource_type, response.status, None)
             self.events.request_failed(same, response.request.method, response.url,
                                        response.request.resource_type, status=response.status)
+
+    async def _record_seen(self, response: Any) -> None:
+        """The answer's cookies and caching headers, for hygiene over everything the run saw (checks.seen)."""
+        try:
+            sent = await response.request.all_headers()
+            got = await response.headers_array()
+        except Exception:  # noqa: BLE001 - a closed context: nothing more to record
+            return
+        seen.record(seen.entry(response.request.method, response.url, response.status, sent.items(),
+                               [(h["name"], h["value"]) for h in got], by=f"journey {self.journey.id}"))
+
+    async def finish_recording(self) -> None:
+        """Wait (briefly) for the answers still being recorded."""
+        if self._seen_tasks:
+            await asyncio.wait(set(self._seen_tasks), timeout=2.0)
+
+    async def settle(self) -> None:
+        """Let the current page show what it does right after showing itself (e2e.settle_ms of quiet)."""
+        cfg = self.profile.e2e
+        if not cfg.watch_pages or self.hung is not None or self.page.url in ("", "about:blank"):
+            return
+        left = self.watch.quiet_left_s(cfg.settle_ms / 1000, time.monotonic())
+        if left > 0:
+            await asyncio.sleep(left)
 
     async def _on_dialog(self, dialog: Any) -> None:
         self.log.append(f"{self._stamp()} dialog ({dialog.type}): {dialog.message} (dismissed)")
@@ -264,6 +319,7 @@ class _Journey:
 
     async def goto(self, path: str, status: int | None, fatal: bool = True) -> int | None:
         """Open a page; StepFailed when it cannot be opened or answers another status."""
+        await self.settle()  # the page being left is watched a moment longer
         try:
             response = await self.navigate(self.page.goto(self.url(path), wait_until="load", timeout=self.timeout_ms),
                                            f"opening {path}")
@@ -477,11 +533,12 @@ class _Journey:
 
     async def _translation_state(self, lang: str) -> dict[str, Any]:
         j = self._toggle()
-        state: dict[str, Any] = {"total": 0, "wrong": []}
+        state: dict[str, Any] = {"total": 0, "wrong": [], "fake": []}
         if j.attribute is not None:
             attrs = [j.attribute.replace("{lang}", code) for code in j.languages]
+            source = j.attribute.replace("{lang}", j.languages[0])
             try:
-                state = await self.evaluate(_TRANSLATIONS_JS, [attrs, j.attribute.replace("{lang}", lang)])
+                state = await self.evaluate(_TRANSLATIONS_JS, [attrs, j.attribute.replace("{lang}", lang), source])
             except StepFailed:
                 raise
             except Exception as exc:  # noqa: BLE001 - mid-navigation: probe again
@@ -500,10 +557,15 @@ class _Journey:
         async def probe() -> dict[str, Any]:
             return await self._translation_state(lang)
 
-        state = await _poll(probe, lambda s: s["total"] > 0 and not s["wrong"], self.expect_ms)
-        self.details.update(translated=state["total"], untranslated=len(state["wrong"]))
+        state = await _poll(probe, lambda s: s["total"] > 0 and not s["wrong"] and not s.get("fake"), self.expect_ms)
+        fake = state.get("fake") or []
+        self.details.update(translated=state["total"], untranslated=len(state["wrong"]) + len(fake))
         if state["total"] == 0:
             raise StepFailed(f"{context}: no element carries the translation attributes or texts to check")
+        if fake and not state["wrong"]:
+            first = fake[0]
+            raise StepFailed(f"{context}: {len(fake)} of {state['total']} translated elements show no real {lang} "
+                             f"text, e.g. <{first['element']}> shows {first['got']!r} ({first['why']})")
         if state["wrong"]:
             first = state["wrong"][0]
             raise StepFailed(f"{context}: {len(state['wrong'])} of {state['total']} translated elements do not "
@@ -574,17 +636,20 @@ class _Journey:
         return await self.expect_texts(texts)
 
     async def op_no_console_errors(self, ignore: list[str]) -> str:
+        self.watch.judged_until = time.monotonic()
         errors = self.console_errors(ignore)
         if errors:
             raise StepFailed(f"{len(errors)} console error(s): " + " | ".join(errors[:3]))
         return "no console error"
 
     async def op_no_page_errors(self, _: Any) -> str:
+        self.watch.judged_until = time.monotonic()
         if self.page_errors:
             raise StepFailed(f"{len(self.page_errors)} uncaught exception(s): " + " | ".join(self.page_errors[:3]))
         return "no uncaught exception"
 
     async def op_no_failed_requests(self, ignore: list[str]) -> str:
+        self.watch.judged_until = time.monotonic()
         patterns = [re.compile(p) for p in ignore]
         bad = [line for line in self.bad_requests if not any(p.search(line) for p in patterns)]
         if bad:
@@ -678,6 +743,46 @@ class _Journey:
         if self.page.url.split("#")[0] != self.before_submit.split("#")[0]:
             raise StepFailed(f"the invalid submission navigated from {self.before_submit} to {self.page.url}")
         return f"stayed at {self.page.url}"
+
+    async def _canary_field(self, j: FormJourney) -> str | None:
+        """The text field the canary goes into: the profile's, else one the destination shows back."""
+        if isinstance(j.xss_canary, str):
+            return j.xss_canary
+        shown = {str(self.expand(t.text)) for t in j.destination.texts}
+        ordered = canary.candidates(dict(j.fields), shown)
+        text_fields = await self.evaluate(canary.TEXT_FIELDS_JS, ordered) if ordered else []
+        return next((s for s in ordered if s in text_fields), None)
+
+    async def op_xss_canary(self, _: Any) -> str:
+        j = self.journey
+        assert isinstance(j, FormJourney)
+        await self.goto(j.path, j.status)
+        selector = await self._canary_field(j)
+        if selector is None:
+            return "no free-text field to carry the XSS canary: nothing to check"
+        marker, value = canary.make()
+        self.details["canary_field"] = selector
+        for field_selector, field_value in j.fields.items():
+            await self.fill(field_selector, value if field_selector == selector else field_value)
+        before = self.page.url
+        clicked = time.monotonic()
+        await self.click(j.submit)
+        with contextlib.suppress(StepFailed):  # refused or not: the canary is judged wherever the page is
+            await self.wait_for_navigation(before, re.compile(j.destination.url), f"clicking {j.submit}", clicked)
+
+        async def body() -> str | None:
+            return await self._texts_of(None)
+
+        await _poll(body, lambda text: text is not None and marker in text, self.expect_ms)  # rendered back
+        await self.settle()
+        ran = list(self.xss_hits)
+        if not ran and await self.evaluate("() => window.__sg_xss === 1"):
+            ran.append(self.page.url)
+        self.details["url"] = self.page.url
+        if ran:
+            raise StepFailed(f"the XSS canary typed into {selector} ran as script on {', '.join(sorted(set(ran)))}: "
+                             f"the page renders what a user typed as HTML (stored XSS)")
+        return f"the canary typed into {selector} never ran (at {self.page.url})"
 
     async def op_language_shown(self, lang: str) -> str:
         return await self.expect_language(lang, "on first load")
@@ -941,6 +1046,13 @@ class Runner:
         try:
             await self._synthetic_headers(context)
             await context.add_init_script(script=vitals_script())
+            await context.add_init_script(script=canary.INIT_SCRIPT)
+            xss_hits: list[str] = []
+
+            def on_xss(_source: Any, url: Any) -> None:
+                xss_hits.append(str(url))
+
+            await context.expose_binding(canary.BINDING, on_xss)
             if tracing:
                 # a journey that types a secret records no screencast: the pixels cannot be scrubbed
                 await context.tracing.start(screenshots=not _uses_secrets(journey), snapshots=True,
@@ -957,8 +1069,13 @@ class Runner:
             page.set_default_navigation_timeout((journey.timeout_s or cfg.timeout_s) * 1000)
             state = _Journey(self, journey, page)
             state.interactions = interactions
+            state.xss_hits = xss_hits
             await self._steps(state, steps, results, screenshots=evidence_wanted)
             hung = state.hung is not None
+            if not hung and cfg.watch_pages:
+                await state.settle()  # the last page, too, is watched a moment after the last step
+                _report_watch(state, results)
+            await state.finish_recording()
             if hung:
                 self.hung_journeys.add(journey.id)
             # cookies and storage values are secrets before any trace is written (a hung page's storage cannot
@@ -1059,10 +1176,13 @@ class Runner:
                 why = "the page's script never yielded" if state.hung else "failed earlier in this journey"
                 results.append(StepResult(step.check_id, "skipped", f"not run: {state.journey.id}.{skip_from} {why}"))
                 continue
+            if _navigates(step):
+                await state.settle()  # what the page being left does now follows the step that led to it
             state.details = {}
             started = time.monotonic()
             if not step.observe:
                 state.action_started = started
+                state.watch.action(step.check_id)
             try:
                 limit = step_limit_s(self.profile, state.journey, step)
                 message = await state.bounded(getattr(state, f"op_{step.op}")(step.arg), limit, f"the step {step.step}")
@@ -1089,6 +1209,30 @@ class Runner:
                                           round((time.monotonic() - started) * 1000, 1), kind="error"))
                 failed_at = failed_at or step.step
                 skip_from = skip_from or step.step
+
+
+_NAVIGATING_OPS = frozenset({"goto", "submit_invalid", "xss_canary", "reload_keeps_language"})
+
+
+def _navigates(step: PlannedStep) -> bool:
+    """Whether a step opens another page (or reloads this one) as it starts."""
+    if step.op == "step":
+        return step.arg.goto is not None or step.arg.reload is not None
+    return step.fresh or step.op in _NAVIGATING_OPS
+
+
+def _report_watch(state: _Journey, results: list[StepResult]) -> None:
+    """Each problem a watched page showed fails the action step that led to that page."""
+    for check_id, problems in state.watch.by_step().items():
+        result = next((r for r in results if r.check_id == check_id), None)
+        if result is None or result.status == "skipped":
+            continue
+        text = redactor(describe(problems))
+        result.details["page_problems"] = [redactor(f"{p.what} (on {p.page})") for p in problems[:20]]
+        if result.status == "passed":
+            result.status, result.message, result.kind = "failed", text, "assertion"
+        elif text not in result.message:
+            result.message += f"; {text}"
 
 
 class BrowserLaunchError(Exception):

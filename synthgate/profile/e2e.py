@@ -156,6 +156,9 @@ class FormJourney(JourneyBase):
     submit: str  # CSS selector of the submit button
     destination: Destination
     invalid: InvalidSubmission | None = None
+    # one more pass through the form with a harmless script canary in one text field (check <journey>.no-xss):
+    # true picks the field the destination shows back (else the first text field); a selector picks that one
+    xss_canary: bool | str = True
 
 
 class ToggleJourney(JourneyBase):
@@ -303,3 +306,8 @@ class E2EConfig(Strict):
     ignore_console: list[Regex] = Field(default_factory=list)  # console errors tolerated in every journey
     ignore_https_errors: bool = False
     a11y: A11yConfig = Field(default_factory=A11yConfig)  # how <journey>.a11y judges axe-core's findings
+    # every page a journey visits is watched (uncaught errors, failed same-origin requests, console errors), each
+    # reported under the step that navigated there; a page is left, and the journey ends, only after it has been
+    # quiet (no load, no same-origin answer) for settle_ms
+    watch_pages: bool = True
+    settle_ms: int = Field(default=400, ge=0, le=10_000)

@@ -94,6 +94,8 @@ class HygieneConfig(Strict):
     server_banner: Severity = "warn"  # no version numbers in Server / X-Powered-By
     # fail only on findings the previous passing run did not have; the others are existing debt (synthgate/debt.py)
     new_only: bool = False
+    # an answer to a request with a cookie or Authorization, or that sets a cookie, never publicly cacheable
+    cache_private: Severity = "fail"
 
 
 class LinksConfig(Strict):

@@ -57,7 +57,9 @@ def test_healthy_demo_passes_smoke_and_e2e_with_one_check_per_journey_step(cli: 
     ("toggle-broken", ["toggle.switches-to-zh", "toggle.sets-html-lang-zh", "toggle.stores-language-zh",
                        "intake-toggle.switches-to-zh"], {"toggle", "intake-toggle"}),
     ("intake-broken", ["intake.lands-on-dashboard"], {"intake"}),
-    ("console-error", ["landing.no-console-errors", "landing.no-uncaught-errors"], {"landing"}),
+    # the toggle journey opens the same landing page: every page a journey visits is watched (issue 23)
+    ("console-error", ["landing.no-console-errors", "landing.no-uncaught-errors", "toggle.loads"],
+     {"landing", "toggle"}),
 ], ids=["toggle-broken", "intake-broken", "console-error"])
 def test_browser_fault_fails_the_gate_naming_the_step_with_evidence(cli: Any, tmp_path: Path, fault: str,
                                                                     failing: list[str], journeys: set[str]) -> None:

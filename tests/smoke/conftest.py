@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from synthgate.checks import cold, forged, languages
+from synthgate.checks import cold, forged, languages, seen
 from synthgate.plugin import sg_profile_of
 
 
@@ -48,3 +48,11 @@ def cold_ledger(sg_target: str, sg_reports_dir: Path) -> Path | None:
         cold.begin(sg_reports_dir, sg_target)
     cold.observed_by("the smoke suite")
     return cold.active()
+
+
+@pytest.fixture(autouse=True)
+def _seen_source(request: pytest.FixtureRequest):  # noqa: ANN202 - a generator fixture
+    """The answers this test's requests get are recorded (for hygiene) as seen by its check."""
+    callspec = getattr(request.node, "callspec", None)
+    with seen.source(f"smoke check {callspec.id}" if callspec is not None else f"smoke {request.node.name}"):
+        yield

@@ -1,0 +1,154 @@
+"""What the run saw that deploy hygiene judges: the Set-Cookie and caching headers of the target's answers to any
+check, journey or fuzz request, with where each came from, in a run-wide ledger beside the cold-start ledger.
+
+A cookie set only by a successful POST, or a per-session answer cached publicly, is never among the hygiene
+items' own fetches; the ledger lets `hygiene:cookie-*` and `hygiene:cache-private` judge it anyway. Only what
+hygiene needs is kept (cookie names and attributes, never their values), one line per distinct answer shape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from synthgate import http
+from synthgate.checks import cold
+from synthgate.redact import redactor
+
+MAX_LINES = 2000  # a fuzz stage walking random paths must not grow the ledger without end
+_CACHE_HEADERS = ("cache-control", "expires", "vary", "pragma")
+_lock = threading.Lock()
+_written: dict[str, set[str]] = {}  # ledger path -> answer shapes this process wrote
+_source: list[str] = []  # what is sending now (a check id), innermost last
+
+
+def ledger() -> Path | None:
+    """This run's ledger, beside the cold-start one (None when no gate run is open, or it recorded nothing yet).
+
+    A run is named by the first line of its cold-start ledger (the run's first request, stamped): a reports
+    folder used again, or another gate in the same process, starts a ledger of its own."""
+    path = cold.active()
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as first:
+            head = first.readline()
+    except OSError:
+        return None
+    if not head.endswith(b"\n"):
+        return None
+    run = hashlib.sha256(head).hexdigest()[:12]
+    return path.with_name(f"{path.stem.replace('cold', 'seen', 1)}-{run}.jsonl")
+
+
+@contextlib.contextmanager
+def source(name: str) -> Iterator[None]:
+    """Name what sends the requests made inside the block (e.g. `check one-free-generation-per-session`)."""
+    _source.append(name)
+    try:
+        yield
+    finally:
+        _source.pop()
+
+
+def _who() -> str:
+    if _source:
+        return _source[-1]
+    return os.environ.get(cold.BY_ENV) or f"process {os.getpid()}"
+
+
+def _cookie_shape(set_cookie: str) -> str:
+    """A Set-Cookie value without its value: `name=(value); Path=/; HttpOnly` (the value may be a secret)."""
+    first, _, rest = set_cookie.partition(";")
+    name = first.split("=", 1)[0].strip()
+    return f"{name}=(value)" + (f";{rest}" if rest else "")
+
+
+def entry(method: str, url: str, status: int | None, request_headers: Iterable[tuple[str, str]],
+          response_headers: Iterable[tuple[str, str]], by: str | None = None) -> dict[str, Any] | None:
+    """One ledger line for an answer, or None when hygiene has nothing to judge on it."""
+    sent = {k.lower() for k, _ in request_headers}
+    got: dict[str, list[str]] = {}
+    for name, value in response_headers:
+        for part in (value.split("\n") if name.lower() == "set-cookie" else [value]):
+            got.setdefault(name.lower(), []).append(part)
+    credentialed = "cookie" in sent or "authorization" in sent
+    cookies = [_cookie_shape(c) for c in got.get("set-cookie", []) if c.strip()]
+    if not cookies and not credentialed:
+        return None
+    parts = urlsplit(url)
+    return {
+        "method": method,
+        "path": redactor(parts.path or "/"),
+        "status": status,
+        "https": parts.scheme == "https",
+        "credentialed": credentialed,
+        "set_cookie": cookies,
+        **{h: ", ".join(got[h]) for h in _CACHE_HEADERS if h in got},
+        "by": by or _who(),
+    }
+
+
+def record(item: dict[str, Any] | None) -> None:
+    """Append one answer's line to the ledger (once per distinct shape; nothing without an open ledger)."""
+    path = ledger()
+    if item is None or path is None:
+        return
+    shape = json.dumps({k: v for k, v in item.items() if k != "by"}, sort_keys=True)
+    with _lock:
+        known = _written.setdefault(str(path), set())
+        if shape in known or len(known) >= MAX_LINES:
+            return
+        known.add(shape)
+        # one short line in append mode: concurrent writers (stage processes) never interleave within it
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+def observe(ex: Any) -> None:
+    """Record an http.Exchange's answer when it is the target's (the cold-start ledger's origin)."""
+    response = getattr(ex, "response", None)
+    if response is None or ledger() is None:
+        return
+    parts = urlsplit(ex.url)
+    if f"{parts.scheme}://{parts.netloc}".lower() != os.environ.get(cold.ORIGIN_ENV, "").lower():
+        return
+    record(entry(ex.method, ex.url, response.status_code, response.request.headers.multi_items(),
+                 response.headers.multi_items()))
+
+
+def read(path: Path | None = None) -> list[dict[str, Any]]:
+    """Every line of the ledger (a line cut by a killed process is skipped)."""
+    path = path or ledger()
+    if path is None:
+        return []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            item = json.loads(line)
+            if isinstance(item, dict):
+                out.append(item)
+    return out
+
+
+def _observe(event: http.Exchanged) -> None:
+    observe(event.exchange)
+
+
+def listen() -> None:
+    """Record the answers of every request this process sends through synthgate.http (idempotent)."""
+    http.events.subscribe(http.Exchanged, _observe)
+
+
+listen()  # like the cold-start ledger: a process that imports the ledger records what it sends
