@@ -314,13 +314,14 @@ class BaseStore(ABC):
             begin = int(rolled) - rollups.HOUR
         begin = max(begin, rollups.ceil_to(raw_from, rollups.HOUR)) if raw_from else begin
         written = 0
-        for lo in range(begin, end, rollups.DAY):
-            hi = min(end, lo + rollups.DAY)
+        for day in range(rollups.floor_to(begin, rollups.DAY), end, rollups.DAY):  # a day at a time: bounded memory
+            lo, hi = max(begin, day), min(end, day + rollups.DAY)
             raw = self.query("SELECT check_id, ts, status, outcome, latency_ms FROM probe_results WHERE profile=? "
                              "AND location=? AND ts>=? AND ts<?", (profile, location, lo, hi))
             hours = rollups.aggregate([tuple(r) for r in raw])
             written += self.write_rollups(profile, location, hours.values(), lo, hi, rollups.HOUR)
-            self.roll_days(profile, location, lo, hi)
+            if day + rollups.DAY <= end:  # a whole day: its daily rollup from its hours
+                self.roll_days(profile, location, day, day + rollups.DAY)
         self._set_rolled(profile, location, end)
         return written
 
@@ -338,13 +339,8 @@ class BaseStore(ABC):
                 tx.executemany(f"INSERT INTO probe_rollups ({cols}) VALUES ({marks})", rows)
         return len(rows)
 
-    def roll_days(self, profile: str, location: str, lo: int, hi: int) -> None:
-        """Recompute the daily rollups of the whole days in [lo, hi) from their hours."""
-        d0, d1 = rollups.ceil_to(lo, rollups.DAY), rollups.floor_to(hi, rollups.DAY)
-        if lo % rollups.DAY == 0:
-            d0 = lo
-        if d1 <= d0:
-            return
+    def roll_days(self, profile: str, location: str, d0: int, d1: int) -> None:
+        """Recompute the daily rollups of the days in [d0, d1) (day boundaries) from their hourly rollups."""
         hours = [self._rollup(r) for r in self.query(
             f"SELECT {', '.join(rollups.ROW_COLUMNS)} FROM probe_rollups WHERE profile=? AND location=? AND span=? "
             "AND start>=? AND start<?", (profile, location, rollups.HOUR, d0, d1))]
