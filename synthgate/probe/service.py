@@ -28,6 +28,7 @@ from synthgate.probe.alerts import (
 from synthgate.probe.incidents import Event, IncidentTracker, Policy
 from synthgate.probe.jobs import Job, ProbeSetupError, e2e_job, smoke_jobs
 from synthgate.probe.metrics import ProbeMetrics
+from synthgate.probe.report import SLO_WINDOWS
 from synthgate.probe.scheduler import Scheduler
 from synthgate.probe.user_jobs import user_checks_job
 from synthgate.profile import ProfileError
@@ -318,6 +319,9 @@ class _Probe:
         """Roll up the hours completed since the last time (idempotent: another probe may do the same)."""
         try:
             self.store.roll_up(self.name, self.location)
+            now = time.time()
+            for window, span in SLO_WINDOWS:  # Prometheus' long-window uptime, read from the rollups
+                self.metrics.set_uptime(window, self.store.outcome_counts(self.name, self.location, now - span))
         except (sqlite3.Error, StoreError) as exc:
             _err(f"probe: cannot roll up results: {exc}")
             return
