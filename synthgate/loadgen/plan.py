@@ -6,8 +6,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from synthgate.http import expand  # the same ${secrets.X}/${vars.X} rules as every other stage
+from synthgate.http import expand as expand_templates  # the same ${secrets.X}/${vars.X} rules as every stage
 from synthgate.profile import Profile, load_profile, resolve_base_url
 from synthgate.profile.load import LoadConfig
 
@@ -38,8 +39,15 @@ class LoadPlan:
     timeout_s: float
 
 
-def build_plan(profile: Profile, allow_writes: bool | None = None) -> LoadPlan:
-    """The profile's load tasks; POST/PUT/PATCH/DELETE only when `load.allow_writes` (or the override)."""
+def build_plan(profile: Profile, allow_writes: bool | None = None, resolve: bool = True) -> LoadPlan:
+    """The profile's load tasks; POST/PUT/PATCH/DELETE only when `load.allow_writes` (or the override).
+
+    `resolve=False` keeps ${...} templates as written: a master of remote workers sends nothing itself, and
+    only the workers resolve secrets, from their own environment.
+    """
+    def expand(value: Any, profile: Profile) -> Any:
+        return expand_templates(value, profile) if resolve else value
+
     cfg = profile.load
     timeout = (cfg.timeout_s if cfg and cfg.timeout_s else None) or profile.defaults.timeout_s
     if cfg is None:
@@ -62,7 +70,7 @@ def build_plan(profile: Profile, allow_writes: bool | None = None) -> LoadPlan:
             PlannedRequest(
                 name=task.label,
                 method=task.method,
-                path=expand(task.path, profile),
+                path=str(expand(task.path, profile)),
                 weight=task.weight,
                 headers=headers,
                 body=body,

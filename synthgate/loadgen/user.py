@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -193,7 +194,8 @@ def profile_setup(allow_writes: bool | None = None) -> ProfileSetup:
     """Tasks, host and timeout from the profile in $SYNTHGATE_PROFILE (default: the bundled demo)."""
     profile, path = profile_from_env()
     client_module.MAX_RESPONSE_BYTES = profile.defaults.max_body_bytes  # every user's reads bounded alike
-    plan = build_plan(profile, allow_writes)
+    # a master of remote workers never sends: it needs no secrets (only the workers resolve them)
+    plan = build_plan(profile, allow_writes, resolve="--master" not in sys.argv or "--expect-workers" not in sys.argv)
     if plan.skipped_writes:
         log.warning(
             "synthgate: skipping write tasks (%s): set load.allow_writes in %s to send them",

@@ -38,7 +38,17 @@ class ProbeMetrics:
                               registry=self.registry)
         self.consistency = Gauge("synthgate_probe_consistency_seconds", "how long the check's eventually consistent "
                                  "read took to hold (steps with `eventually:`)", labels, registry=self.registry)
+        self.uptime = Gauge("synthgate_probe_uptime_ratio", "share of the check's results with evidence that passed "
+                            "over a window (30d, 90d, 365d; from the rollups where raw results are pruned)",
+                            [*labels, "window"], registry=self.registry)
         self.incidents_open.labels(target, location).set(0)
+
+    def set_uptime(self, window: str, counts: dict[str, dict[str, int]]) -> None:
+        """Each check's uptime over a window, from the store's outcome counts (check -> up/down/unknown)."""
+        for check, c in counts.items():
+            total = c.get("up", 0) + c.get("down", 0)
+            if total:
+                self.uptime.labels(self.target, check, self.location, window).set(c.get("up", 0) / total)
 
     def observe(self, result: ProbeResult, state: CheckState) -> None:
         """Account for one result and the check state it led to."""

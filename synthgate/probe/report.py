@@ -16,7 +16,9 @@ from typing import Any
 from synthgate.probe.alerts import human_duration, iso
 from synthgate.store import CheckState, Incident, Store
 
-WINDOWS: tuple[tuple[str, float], ...] = (("24h", 86400.0), ("7d", 7 * 86400.0), ("30d", 30 * 86400.0))
+WINDOWS: tuple[tuple[str, float], ...] = (("24h", 86400.0), ("7d", 7 * 86400.0), ("30d", 30 * 86400.0),
+                                          ("90d", 90 * 86400.0), ("365d", 365 * 86400.0))
+SLO_WINDOWS: tuple[tuple[str, float], ...] = WINDOWS[2:]  # 30, 90 and 365 days: raw results, then rollups
 STALE_FACTOR = 3.0  # a check with no result for 3 intervals is stale: is the probe still running?
 
 
@@ -139,6 +141,20 @@ def build(store: Store, profile: str, location: str, since_s: float = 7 * 86400.
         incidents=store.incidents(profile, since=now - since_s),  # the profile's: shared by every location
         open_incident=store.open_incident(profile), config=config,
         started_at=row["started_at"] if row is not None else None, pid=row["pid"] if row is not None else None)
+
+
+def slo(store: Store, profile: str, location: str, window_s: float = 365 * 86400.0,
+        now: float | None = None) -> dict[str, Any]:
+    """Uptime against the SLO over a window, per check and over all checks (rollups where raw results are gone)."""
+    now = time.time() if now is None else now
+    counts = store.outcome_counts(profile, location, now - window_s)
+    per_check = {cid: WindowStats(**c) for cid, c in counts.items()}
+    total = WindowStats(up=sum(w.up for w in per_check.values()), down=sum(w.down for w in per_check.values()),
+                        unknown=sum(w.unknown for w in per_check.values()))
+    targets = store.probe_targets(profile, location)
+    target = float(targets[0]["slo"]) if targets else 99.9
+    return {"window_s": window_s, "slo": target, "uptime": total.uptime, "budget_left": total.budget_left(target),
+            "checks": {cid: w.uptime for cid, w in sorted(per_check.items())}}
 
 
 def fmt_pct(value: float | None, digits: int = 3) -> str:

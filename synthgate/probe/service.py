@@ -31,6 +31,7 @@ from synthgate.probe.alerts import (
 from synthgate.probe.incidents import Event, IncidentTracker, Policy
 from synthgate.probe.jobs import Job, ProbeSetupError, auth_job, e2e_job, smoke_jobs
 from synthgate.probe.metrics import ProbeMetrics
+from synthgate.probe.report import SLO_WINDOWS
 from synthgate.probe.scheduler import Scheduler
 from synthgate.probe.user_jobs import user_checks_job
 from synthgate.profile import ProfileError
@@ -178,6 +179,7 @@ class _Probe:
         self.page = PageWriter(store.path, self.name, self.location, opts.reports_dir / "status.html",
                                min(60.0, max(1.0, min(j.interval for j in jobs))))
         self.last_prune = 0.0
+        self.last_rollup_hour = -1
         self.signal: int | None = None
         self.signals = 0
         self.hard_stopped = False
@@ -302,10 +304,25 @@ class _Probe:
             self.dispatcher.notify()
 
     def after_results(self) -> None:
-        """After a batch of results: ask for a fresh status page and, hourly, apply retention."""
+        """After a batch of results: a fresh status page; each new hour, its rollups; hourly, retention."""
         self.page.request()
+        hour = int(time.time() // 3600)
+        if hour != self.last_rollup_hour:
+            self._roll_up(hour)
         if time.monotonic() - self.last_prune > PRUNE_EVERY_S:
             self._prune()
+
+    def _roll_up(self, hour: int) -> None:
+        """Roll up the hours completed since the last time (idempotent: another probe may do the same)."""
+        try:
+            self.store.roll_up(self.name, self.location)
+            now = time.time()
+            for window, span in SLO_WINDOWS:  # Prometheus' long-window uptime, read from the rollups
+                self.metrics.set_uptime(window, self.store.outcome_counts(self.name, self.location, now - span))
+        except (sqlite3.Error, StoreError) as exc:
+            _err(f"probe: cannot roll up results: {exc}")
+            return
+        self.last_rollup_hour = hour
 
     def _prune(self) -> None:
         self.last_prune = time.monotonic()

@@ -26,7 +26,8 @@ class ProbeConfig(Strict):
     # "ignore": a probe that cannot reach the target at all records "unknown" (no evidence, as in the gate);
     # "down": it counts as a failure (for probes placed where only the target can be at fault).
     unreachable: Literal["ignore", "down"] = "ignore"
-    retention: Duration = Field(default=90 * 86400.0, gt=0)  # results older than this are deleted
+    # raw results older than this are deleted; their hourly and daily rollups stay 400 days
+    retention: Duration = Field(default=7 * 86400.0, gt=0)
 
 
 class WebhookAlert(Strict):

@@ -50,8 +50,9 @@ def run(ctx: StageContext) -> StageResult:
         return StageResult.skipped(STAGE, "the profile declares no load section")
     if cfg is None:
         return _no_data(started, "inconclusive: the profile declares no load tasks (add a 'load:' section)")
+    remote = bool(ctx.options.get("expect_workers") or cfg.distributed)
     try:
-        plan = build_plan(ctx.profile)
+        plan = build_plan(ctx.profile, resolve=not remote)  # remote workers resolve secrets themselves
     except ValueError as exc:  # an unresolvable ${secrets.X} / ${vars.X}
         return _no_data(started, f"inconclusive: the load tasks cannot be built: {exc}")
     if not plan.requests:

@@ -15,6 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from synthgate.store import rollups
@@ -132,13 +133,13 @@ class BaseStore(ABC):
     def first_result_ts(self, profile: str, location: str, since: float) -> float | None:
         """Time of the oldest result since a time (None without any); an hour's start where only rollups remain."""
         split = self._split(profile, location, since)
-        if split is not None:
-            hour0, rolled_to = split
+        if split is not None and split.raw[0][1] is None:  # the window starts where only rollups remain
             rows = self.query("SELECT min(start) FROM probe_rollups WHERE profile=? AND location=? AND span=? "
-                              "AND start>=? AND start<?", (profile, location, rollups.HOUR, hour0, rolled_to))
+                              "AND start>=? AND start<?",
+                              (profile, location, rollups.HOUR, split.first_hour, split.rolled_to))
             if rows and rows[0][0] is not None:
                 return max(since, float(rows[0][0]))
-            since = rolled_to
+            since = split.rolled_to
         rows = self.query("SELECT min(ts) FROM probe_results WHERE profile=? AND location=? AND ts>=?",
                           (profile, location, since))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
@@ -147,8 +148,10 @@ class BaseStore(ABC):
         """check id -> {"up": n, "down": n, "unknown": n} since a time (rollups where raw results are pruned)."""
         out: dict[str, dict[str, int]] = {}
         split = self._split(profile, location, since)
+        ranges: list[tuple[str, list[float]]] = [("ts>=?", [since])]
         if split is not None:
-            for span, lo, hi in _segments(*split):
+            ranges = split.raw_sql()
+            for span, lo, hi in _segments(split.first_hour, split.rolled_to):
                 for r in self.query(
                         "SELECT check_id, sum(n_up) AS up, sum(n_down) AS down, sum(n_unknown) AS unknown "
                         "FROM probe_rollups WHERE profile=? AND location=? AND span=? AND start>=? AND start<? "
@@ -156,10 +159,9 @@ class BaseStore(ABC):
                     acc = out.setdefault(r["check_id"], {"up": 0, "down": 0, "unknown": 0})
                     for k in ("up", "down", "unknown"):
                         acc[k] += int(r[k] or 0)
-            since = split[1]
-        rows = self.query(
-            "SELECT check_id, outcome, count(*) AS n FROM probe_results WHERE profile=? AND location=? AND ts>=? "
-            "GROUP BY check_id, outcome", (profile, location, since))
+        rows = [r for where, params in ranges for r in self.query(
+            f"SELECT check_id, outcome, count(*) AS n FROM probe_results WHERE profile=? AND location=? AND {where} "
+            "GROUP BY check_id, outcome", (profile, location, *params))]
         for r in rows:
             acc = out.setdefault(r["check_id"], {"up": 0, "down": 0, "unknown": 0})
             acc[r["outcome"]] += int(r["n"])
@@ -172,7 +174,7 @@ class BaseStore(ABC):
         On raw results the database sorts and picks the ranks, so memory stays flat however long the history
         is; a window reaching past the raw results reads the rollups' histograms (within ~9 %).
         """
-        split = self._split(profile, location, since)
+        split = self._split(profile, location, since, exact=True)
         if split is not None:
             return self._rollup_percentiles(profile, location, split, percentiles)
         answered = ("FROM probe_results WHERE profile=? AND location=? AND ts>=? AND outcome!='unknown' "
@@ -190,15 +192,15 @@ class BaseStore(ABC):
             out[r["check_id"]] = stats
         return out
 
-    def _rollup_percentiles(self, profile: str, location: str, split: tuple[int, float],
+    def _rollup_percentiles(self, profile: str, location: str, split: Split,
                             percentiles: Sequence[float]) -> dict[str, dict[str, float]]:
         hists: dict[str, dict[int, int]] = {}
-        for span, lo, hi in _segments(*split):
+        for span, lo, hi in _segments(split.first_hour, split.rolled_to):
             for r in self.query("SELECT check_id, hist FROM probe_rollups WHERE profile=? AND location=? AND span=? "
                                 "AND start>=? AND start<? AND lat_n>0", (profile, location, span, lo, hi)):
                 rollups.decode_hist(r["hist"], hists.setdefault(r["check_id"], {}))
         for r in self.query("SELECT check_id, latency_ms FROM probe_results WHERE profile=? AND location=? AND ts>=? "
-                            "AND outcome!='unknown' AND latency_ms IS NOT NULL", (profile, location, split[1])):
+                            "AND outcome!='unknown' AND latency_ms IS NOT NULL", (profile, location, split.rolled_to)):
             hist = hists.setdefault(r["check_id"], {})
             b = rollups.bucket_of(float(r["latency_ms"]))
             hist[b] = hist.get(b, 0) + 1
@@ -226,26 +228,26 @@ class BaseStore(ABC):
             cell[2] += float(lat_sum or 0.0)
             cell[3] += int(lat_n or 0)
 
-        raw_from = start
+        ranges: list[tuple[str, list[float]]] = [("ts>=?", [start])]
         split = self._split(profile, location, start)
         if split is not None:
-            hour0, raw_from = split
+            ranges = split.raw_sql()
             bucket = self._bucket("(start - ?) / ?", "?")
             for r in self.query(
                     "SELECT check_id, b, sum(n_up) AS up, sum(n_down) AS down, sum(lat_sum) AS ls, sum(lat_n) AS ln "
                     f"FROM (SELECT check_id, n_up, n_down, lat_sum, lat_n, {bucket} AS b FROM probe_rollups "
                     "WHERE profile=? AND location=? AND span=? AND start>=? AND start<?) AS t GROUP BY check_id, b",
-                    (start, width_s, count - 1, profile, location, rollups.HOUR, hour0, raw_from)):
+                    (start, width_s, count - 1, profile, location, rollups.HOUR, split.first_hour, split.rolled_to)):
                 add(r["check_id"], int(r["b"]), r["up"], r["down"], r["ls"], r["ln"])
         bucket = self._bucket("(ts - ?) / ?", "?")
-        rows = self.query(
+        rows = [r for where, params in ranges for r in self.query(
             "SELECT check_id, b, sum(CASE WHEN outcome='up' THEN 1 ELSE 0 END) AS up, "
             "sum(CASE WHEN outcome='down' THEN 1 ELSE 0 END) AS down, "
             "sum(CASE WHEN outcome!='unknown' THEN latency_ms END) AS ls, "
             "count(CASE WHEN outcome!='unknown' THEN latency_ms END) AS ln "
             f"FROM (SELECT check_id, outcome, latency_ms, {bucket} AS b FROM probe_results "
-            "WHERE profile=? AND location=? AND ts>=?) AS t GROUP BY check_id, b",
-            (start, width_s, count - 1, profile, location, raw_from))
+            f"WHERE profile=? AND location=? AND {where}) AS t GROUP BY check_id, b",
+            (start, width_s, count - 1, profile, location, *params))]
         for r in rows:
             add(r["check_id"], int(r["b"]), r["up"], r["down"], r["ls"], r["ln"])
         return {cid: [(int(c[0]), int(c[1]), (c[2] / c[3]) if c[3] else None) for c in series]
@@ -312,13 +314,14 @@ class BaseStore(ABC):
             begin = int(rolled) - rollups.HOUR
         begin = max(begin, rollups.ceil_to(raw_from, rollups.HOUR)) if raw_from else begin
         written = 0
-        for lo in range(begin, end, rollups.DAY):
-            hi = min(end, lo + rollups.DAY)
+        for day in range(rollups.floor_to(begin, rollups.DAY), end, rollups.DAY):  # a day at a time: bounded memory
+            lo, hi = max(begin, day), min(end, day + rollups.DAY)
             raw = self.query("SELECT check_id, ts, status, outcome, latency_ms FROM probe_results WHERE profile=? "
                              "AND location=? AND ts>=? AND ts<?", (profile, location, lo, hi))
             hours = rollups.aggregate([tuple(r) for r in raw])
             written += self.write_rollups(profile, location, hours.values(), lo, hi, rollups.HOUR)
-            self._roll_days(profile, location, lo, hi)
+            if day + rollups.DAY <= end:  # a whole day: its daily rollup from its hours
+                self.roll_days(profile, location, day, day + rollups.DAY)
         self._set_rolled(profile, location, end)
         return written
 
@@ -336,13 +339,8 @@ class BaseStore(ABC):
                 tx.executemany(f"INSERT INTO probe_rollups ({cols}) VALUES ({marks})", rows)
         return len(rows)
 
-    def _roll_days(self, profile: str, location: str, lo: int, hi: int) -> None:
-        """Recompute the daily rollups of the whole days in [lo, hi) from their hours."""
-        d0, d1 = rollups.ceil_to(lo, rollups.DAY), rollups.floor_to(hi, rollups.DAY)
-        if lo % rollups.DAY == 0:
-            d0 = lo
-        if d1 <= d0:
-            return
+    def roll_days(self, profile: str, location: str, d0: int, d1: int) -> None:
+        """Recompute the daily rollups of the days in [d0, d1) (day boundaries) from their hourly rollups."""
         hours = [self._rollup(r) for r in self.query(
             f"SELECT {', '.join(rollups.ROW_COLUMNS)} FROM probe_rollups WHERE profile=? AND location=? AND span=? "
             "AND start>=? AND start<?", (profile, location, rollups.HOUR, d0, d1))]
@@ -372,12 +370,25 @@ class BaseStore(ABC):
                 "ON CONFLICT (profile, location) DO UPDATE SET raw_from=excluded.raw_from",
                 (profile, location, raw_from))
 
-    def _split(self, profile: str, location: str, since: float) -> tuple[int, float] | None:
-        """None when raw results cover everything since `since`; else (first hour, rolled up to) for rollups."""
+    def _split(self, profile: str, location: str, since: float, exact: bool = False) -> Split | None:
+        """How to read the history since `since`: None for raw results alone, else a `Split`.
+
+        Whole hours already rolled up are read from the rollups (a year is a few hundred rows per check);
+        the minutes before the first whole hour and after the last rolled-up one from raw results. With
+        `exact`, rollups are used only where raw results are gone (latency percentiles stay exact).
+        """
         rolled, raw_from = self.rollup_state(profile, location)
-        if rolled is None or since >= raw_from:
+        if rolled is None:
             return None
-        return rollups.floor_to(since, rollups.HOUR), rolled
+        if since >= raw_from:
+            if exact:
+                return None
+            first_hour = rollups.ceil_to(since, rollups.HOUR)
+            if first_hour >= rolled:
+                return None
+            return Split(first_hour, rolled, [(since, float(first_hour)), (rolled, None)])
+        return Split(rollups.floor_to(since, rollups.HOUR), rolled, [(rolled, None)])
+
 
     # -- probes: state and incidents -----------------------------------------------------------------------------
 
@@ -617,6 +628,19 @@ class BaseStore(ABC):
         """Rollback records, oldest first."""
         sql, params = _where("SELECT * FROM rollbacks", deployment=deployment)
         return self.query(sql + " ORDER BY id", params)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A window read as rollups over [first_hour, rolled_to) plus raw results over `raw` ranges (to None: now)."""
+
+    first_hour: int
+    rolled_to: float
+    raw: list[tuple[float, float | None]]
+
+    def raw_sql(self) -> list[tuple[str, list[float]]]:
+        """One condition on `ts` per raw range, with its parameters (one index range scan each)."""
+        return [("ts>=?", [lo]) if hi is None else ("ts>=? AND ts<?", [lo, hi]) for lo, hi in self.raw]
 
 
 def _segments(hour0: int, rolled_to: float) -> list[tuple[int, int, int]]:

@@ -171,7 +171,8 @@ CREATE TABLE probe_rollup_state (
     rolled_to {real},
     raw_from  {real} NOT NULL DEFAULT 0,
     PRIMARY KEY (profile, location)
-)
+);
+CREATE INDEX probe_results_by_target_time ON probe_results (profile, location, ts)
 """),
 )
 

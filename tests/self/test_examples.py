@@ -61,7 +61,7 @@ def test_every_template_is_covered() -> None:
     names = {p.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("*") if p.is_file()}
     checked = {p.relative_to(EXAMPLES).as_posix() for p in GITHUB + GITLAB + KUBERNETES} | {"Dockerfile", "README.md"}
     assert names == checked, f"templates no test checks: {sorted(names - checked)}"
-    assert len(GITHUB) == 3 and len(GITLAB) == 3 and len(KUBERNETES) == 3
+    assert len(GITHUB) == 3 and len(GITLAB) == 3 and len(KUBERNETES) == 5
 
 
 # --- linters and schemas ---------------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ def test_kubernetes_manifests_validate(tmp_path: Path) -> None:
     assert sorted(passed) == sorted(core)
     # kubernetes-validate has no schema for custom resources: it says so, and they are checked below
     unknown = sorted(re.findall(r"Couldn't find schema for kind (\w+)", proc.stdout + proc.stderr))
-    assert unknown == ["AnalysisTemplate", "Canary"]
+    assert unknown == ["AnalysisTemplate", "Canary", "LocustTest"]
     # Argo's Job provider takes a batch/v1 JobSpec: validate it as a real Job
     template = next(d for d in docs(EXAMPLES / "kubernetes" / "argo-rollouts-analysis.yaml")
                     if d["kind"] == "AnalysisTemplate")
