@@ -8,7 +8,6 @@ the acceptance check (../shared/acceptance/rollout) runs the whole gate.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -198,8 +197,7 @@ def test_sigterm_puts_the_old_version_back(stand_in: tuple[str, Path], tmp_path:
                                                                          {"percent": 100}]})
     proc = subprocess.Popen([*SYNTHGATE, "rollout", "--profile", str(profile), "--base-url", url, "--new", new,
                              "--old", old, "--reports", str(tmp_path / "r")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     try:
         deadline = time.monotonic() + 60
         while versions.status(state)["split"] != {new: 10, old: 90}:
@@ -293,3 +291,24 @@ def test_eventually_polls_until_the_read_holds() -> None:
         assert missed.details["eventually"][0]["held"] is False
     finally:
         server.shutdown()
+
+
+def test_template_rollout_lines_use_real_options() -> None:
+    """Every `synthgate rollout` line of the CI templates uses only options the command has."""
+    import re
+
+    from typer.main import get_command
+
+    from synthgate.cli import app
+
+    command = get_command(app).commands["rollout"]  # type: ignore[attr-defined]
+    known = {opt for param in command.params
+             for opt in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]}
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    lines = [line for p in examples.rglob("*.yml") for line in p.read_text().splitlines()
+             if re.search(r"\bsynthgate rollout --", line) and not line.lstrip().startswith("#")]
+    assert len(lines) >= 2
+    for line in lines:
+        used = set(re.findall(r"(?<!\S)(--[a-z-]+)", line.split("synthgate rollout", 1)[1]))
+        assert used and used <= known, (line, used - known)
+        assert {"--new", "--old", "--base-url", "--deadline"} <= used  # a deadline, so a cancelled job never leaves
