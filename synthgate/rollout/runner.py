@@ -28,6 +28,7 @@ from synthgate.gate import GateOptions, run_gate
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
 from synthgate.profile.rollout import Rollout, RolloutStep
 from synthgate.redact import mask_url, redactor
+from synthgate.reports import ci
 from synthgate.results import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
@@ -123,7 +124,8 @@ class _Run:
             split = set_split(self.spec, self.opts.new, self.opts.old, step.percent)
             record["split"] = split.as_dict()
             if not split.ok:
-                checks = [CheckResult(id="split.command", status="failed", kind="error",
+                # the platform refused the split: nothing learned about the new version (inconclusive)
+                checks = [CheckResult(id="split.command", status="failed", kind="no-data",
                                       message=f"the split command exited {split.exit_code}: {split.output[-300:]}")]
             elif step.percent == 0:
                 checks = self.gate_step(index, record)
@@ -414,6 +416,7 @@ def run_rollout(opts: RolloutOptions) -> Verdict:
     }
     verdict.rollout = report
     run = _Run(opts, profile, path, spec, base_url, verdict, changes_data, clock + total_s, report)
+    ci.begin()  # no workflow command from the target's answers until the verdict (see reports/ci.py)
     opts.progress(redactor(f"synthgate rollout: {opts.new} replaces {opts.old} at {verdict.base_url} in "
                            f"{len(spec.steps)} steps ({', '.join(f'{s.percent:g} %' for s in spec.steps)}); "
                            f"deadline {total_s:g} s"))
@@ -440,5 +443,6 @@ def run_rollout(opts: RolloutOptions) -> Verdict:
         verdict.duration_s = round(time.monotonic() - clock, 3)
         reports.write_all(verdict, opts.reports_dir)
         scrub_reports(opts.reports_dir)
+    ci.emit(verdict, opts.reports_dir)  # the rollout's verdict as the CI's step summary, outputs, annotations
     opts.progress(redactor(f"synthgate rollout: {verdict.reason}"))
     return verdict
