@@ -244,19 +244,20 @@ class _Run:
                                 verified=verified, duration_s=round(back.duration_s, 3),
                                 message=f"split back to {self.opts.old} at 100 %"
                                 + ("" if back.ok else f": the split command exited {back.exit_code}"))
-        if not verified and self.profile.rollback is not None and not self.opts.no_rollback:
+        if verified is False and self.profile.rollback is not None and not self.opts.no_rollback:
             result = self.code_rollback(result)
         self.verdict.rollback = result
         failed = evidence or bool(why)
         self.verdict.verdict = "fail" if failed else "inconclusive"
         self.verdict.exit_code = EXIT_FAIL if failed else EXIT_INCONCLUSIVE
-        if not result.verified:
+        if result.verified is False:
             self.verdict.exit_code = EXIT_ROLLBACK_FAILED
         failed_ids = [c.id for s in self.verdict.stages[-1:] for c in s.failed_checks]
+        said = {True: ", verified", None: ", not verified: the verification got no evidence either way",
+                False: ", NOT verified: a human must act"}[result.verified]
         self.verdict.reason = (f"stopped at step {index} ({step.percent:g} %): "
                                + (why or ", ".join(failed_ids)[:400])
-                               + f"; split back to {self.opts.old} at 100 %"
-                               + (", verified" if result.verified else ", NOT verified: a human must act"))
+                               + f"; split back to {self.opts.old} at 100 %{said}")
 
     def cancel(self, cancelled: Cancelled) -> None:
         """A signal or the deadline: split back first, then say why."""
@@ -289,8 +290,9 @@ class _Run:
         self.say(f"split back: {' '.join(back.command)} -> exit {back.exit_code} ({back.duration_s:.1f} s)")
         return back
 
-    def verify_old(self) -> bool:
-        """Smoke checks, unpinned, each answer from the old version: what users meet now."""
+    def verify_old(self) -> bool | None:
+        """Smoke checks, unpinned, each answer from the old version: what users meet now. None when they failed
+        without evidence (the runner cannot reach the target, answers named no version): nothing is known."""
         self.say(f"verifying that users get {self.opts.old} again (smoke checks)")
         login = auth.gate_login(self.profile, self.base_url, self.opts.reports_dir / "verify", self.opts.progress)
         try:
@@ -298,7 +300,9 @@ class _Run:
         finally:
             auth.end()
         self.report["verification"] = _smoke_record(stage) | ({"login": "failed"} if login is not None else {})
-        return stage.status == "passed"
+        if stage.status == "passed":
+            return True
+        return False if any(c.is_evidence_failure for c in stage.failed_checks) else None
 
     def code_rollback(self, result: RollbackResult) -> RollbackResult:
         spec = self.profile.rollback
