@@ -104,7 +104,6 @@ def run_gate(opts: GateOptions) -> Verdict:
     if opts.pin is not None:  # in this process, and in every stage process through the stage options
         profile = profile.model_copy(update={"headers": {**profile.headers, **opts.pin.headers}})
         opts.stage_options = {**opts.stage_options, version_pin.OPTION_KEY: opts.pin.to_option()}
-    version_pin.activate(opts.pin)
     ci.begin()  # GitHub Actions: no workflow command from the target's answers until the verdict (see reports/ci.py)
     started_at = datetime.now(UTC)
     clock = time.monotonic()
@@ -114,6 +113,8 @@ def run_gate(opts: GateOptions) -> Verdict:
     verdict = Verdict(verdict="inconclusive", exit_code=EXIT_INCONCLUSIVE, target=profile.name, base_url="",
                       started_at=started_at.isoformat(timespec="seconds"), duration_s=0.0, profile=str(path))
     with ExitStack() as stack:
+        version_pin.activate(opts.pin)  # this process's own checks judge answers by it too (None: unpinned)
+        stack.callback(version_pin.activate, None)
         opener = opts.open_target or opener_for(opts.base_url)
         target = stack.enter_context(opener(profile, path))
         stack.callback(auth.end)  # the session file does not outlive the gate
@@ -131,7 +132,6 @@ def run_gate(opts: GateOptions) -> Verdict:
             reports.write_all(verdict, reports_dir)
             scrub_reports(reports_dir)  # what stage processes wrote before they learned a secret
             _deadline.clear()
-            version_pin.activate(None)
             redactor.unshare()  # the shared file of learned secrets goes; this process still knows them
     ci.emit(verdict, reports_dir)  # step summary, outputs, one annotation per failed check (CI only)
     return verdict
