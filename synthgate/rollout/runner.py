@@ -98,6 +98,7 @@ class _Run:
     ends_at: float
     report: dict[str, Any] = field(default_factory=dict)
     stopping: bool = False
+    snapshot_taken: dict[str, object] = field(default_factory=dict)
 
     # -- pins ------------------------------------------------------------------------------------------------
 
@@ -323,7 +324,8 @@ class _Run:
         assert spec is not None and spec.snapshot is not None
         self.say(f"the release changes data: snapshot first ({' '.join(spec.snapshot)})")
         taken = rollback.take_snapshot(spec, {})
-        self.report["data"]["snapshot"] = taken
+        self.snapshot_taken = taken  # raw, for the restore; the report's copy is redacted
+        self.report["data"]["snapshot"] = {**taken, "output": redactor(str(taken["output"]))[-2000:]}
         if not taken["ok"]:
             raise _SnapshotFailed(f"the snapshot command failed (exit {taken['exit_code']}): {taken['stderr']}")
 
@@ -334,7 +336,7 @@ class _Run:
             return
         spec = self.profile.rollback
         assert spec is not None
-        data["restore"] = rollback.restore_data(spec, data.get("snapshot") or {}, self.profile.name, self.base_url,
+        data["restore"] = rollback.restore_data(spec, self.snapshot_taken, self.profile.name, self.base_url,
                                                 {}, self.say, db=self.opts.history_db)
         self.say(f"data: {data['restore'].get('message')}")
 
