@@ -285,7 +285,15 @@ def test_eventually_polls_until_the_read_holds() -> None:
         assert held.ok, held.message
         waited = held.details["eventually"][0]
         assert waited["held"] and 1.0 < waited["waited_s"] < 5 and waited["polls"] >= 3
-        assert consistency_s(held.details) == waited["waited_s"]  # the figure probes record
+        assert consistency_s(held.details) == waited["waited_s"]  # the figure probes record, and export:
+        from synthgate.probe.metrics import ProbeMetrics
+        from synthgate.store import CheckState, ProbeResult
+
+        metrics = ProbeMetrics("kv", "here")
+        metrics.observe(ProbeResult("kv-read-after-write", time.time(), 1.0, "passed", "up",
+                                    consistency_s=consistency_s(held.details)), CheckState("kv-read-after-write"))
+        assert metrics.registry.get_sample_value("synthgate_probe_consistency_seconds", {
+            "target": "kv", "check": "kv-read-after-write", "location": "here"}) == waited["waited_s"]
         missed = check("500ms")
         assert not missed.ok and "eventually: 0.5 s" in missed.message
         assert missed.details["eventually"][0]["held"] is False
