@@ -107,7 +107,6 @@ def run_gate(opts: GateOptions) -> Verdict:
     if opts.pin is not None:  # in this process, and in every stage process through the stage options
         profile = profile.model_copy(update={"headers": {**profile.headers, **opts.pin.headers}})
         opts.stage_options = {**opts.stage_options, version_pin.OPTION_KEY: opts.pin.to_option()}
-    version_pin.activate(opts.pin)
     ci.begin()  # GitHub Actions: no workflow command from the target's answers until the verdict (see reports/ci.py)
     started_at = datetime.now(UTC)
     clock = time.monotonic()
@@ -119,6 +118,8 @@ def run_gate(opts: GateOptions) -> Verdict:
     with ExitStack() as stack:
         # what the stage processes need from this gate (secrets file, auth session, cold ledger, its pid)
         stack.callback(run_context.close_context, run_context.open_context(reports_dir / ".work"))
+        version_pin.activate(opts.pin)  # this process's own checks judge answers by it too (None: unpinned)
+        stack.callback(version_pin.activate, None)
         opener = opts.open_target or opener_for(opts.base_url)
         target = stack.enter_context(opener(profile, path))
         stack.callback(auth.end)  # the session file does not outlive the gate
@@ -138,7 +139,6 @@ def run_gate(opts: GateOptions) -> Verdict:
             _write_reports(verdict, reports_dir, progress)
             scrub_reports(reports_dir)  # what stage processes wrote before they learned a secret
             _deadline.clear()
-            version_pin.activate(None)
             redactor.unshare()  # the shared file of learned secrets goes; this process still knows them
     ci.emit(verdict, reports_dir)  # step summary, outputs, one annotation per failed check (CI only)
     return verdict

@@ -131,6 +131,9 @@ def run_action(spec: Rollback, extra_env: dict[str, str]) -> tuple[int | None, s
             procs.kill_group(proc)
             note = (f"\n(rollback timed out after {spec.timeout_s:.0f} s: its whole process group "
                     f"(pgid {proc.pid}) was killed)")
+        except BaseException:  # a signal (synthgate rollout's SIGTERM): the command must not finish after us
+            procs.kill_group(proc)
+            raise
         out.seek(0, os.SEEK_END)
         out.seek(max(0, out.tell() - 8000))
         output = out.read().decode("utf-8", "replace")[-4000:] + note

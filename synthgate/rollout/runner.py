@@ -28,6 +28,7 @@ from synthgate.gate import GateOptions, run_gate
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
 from synthgate.profile.rollout import Rollout, RolloutStep
 from synthgate.redact import mask_url, redactor
+from synthgate.reports import ci
 from synthgate.results import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
@@ -97,6 +98,7 @@ class _Run:
     ends_at: float
     report: dict[str, Any] = field(default_factory=dict)
     stopping: bool = False
+    snapshot_taken: dict[str, object] = field(default_factory=dict)
 
     # -- pins ------------------------------------------------------------------------------------------------
 
@@ -123,7 +125,8 @@ class _Run:
             split = set_split(self.spec, self.opts.new, self.opts.old, step.percent)
             record["split"] = split.as_dict()
             if not split.ok:
-                checks = [CheckResult(id="split.command", status="failed", kind="error",
+                # the platform refused the split: nothing learned about the new version (inconclusive)
+                checks = [CheckResult(id="split.command", status="failed", kind="no-data",
                                       message=f"the split command exited {split.exit_code}: {split.output[-300:]}")]
             elif step.percent == 0:
                 checks = self.gate_step(index, record)
@@ -146,8 +149,9 @@ class _Run:
         """The whole gate against production, pinned to the new version."""
         folder = self.opts.reports_dir / f"step-{index}"
         stages = list(self.spec.gate_stages or STAGE_ORDER)
-        left = self.ends_at - time.monotonic() - self.spec.split_timeout_s * 2 - 30
-        gate_deadline = max(30.0, min(_deadline.default_deadline_s(self.profile, stages), left))
+        # past the rollout's own deadline, so that one fires first and the split goes back (the gate's deadline
+        # would end the process); the stages keep their own budgets
+        gate_deadline = max(30.0, self.ends_at - time.monotonic() + 60)
         self.say(f"step {index}: the gate ({', '.join(stages)}) pinned to {self.opts.new} "
                  f"({self.spec.pin.header}), before any user meets it")
         gate = run_gate(GateOptions(
@@ -241,19 +245,20 @@ class _Run:
                                 verified=verified, duration_s=round(back.duration_s, 3),
                                 message=f"split back to {self.opts.old} at 100 %"
                                 + ("" if back.ok else f": the split command exited {back.exit_code}"))
-        if not verified and self.profile.rollback is not None and not self.opts.no_rollback:
+        if verified is False and self.profile.rollback is not None and not self.opts.no_rollback:
             result = self.code_rollback(result)
         self.verdict.rollback = result
         failed = evidence or bool(why)
         self.verdict.verdict = "fail" if failed else "inconclusive"
         self.verdict.exit_code = EXIT_FAIL if failed else EXIT_INCONCLUSIVE
-        if not result.verified:
+        if result.verified is False:
             self.verdict.exit_code = EXIT_ROLLBACK_FAILED
         failed_ids = [c.id for s in self.verdict.stages[-1:] for c in s.failed_checks]
+        said = {True: ", verified", None: ", not verified: the verification got no evidence either way",
+                False: ", NOT verified: a human must act"}[result.verified]
         self.verdict.reason = (f"stopped at step {index} ({step.percent:g} %): "
                                + (why or ", ".join(failed_ids)[:400])
-                               + f"; split back to {self.opts.old} at 100 %"
-                               + (", verified" if result.verified else ", NOT verified: a human must act"))
+                               + f"; split back to {self.opts.old} at 100 %{said}")
 
     def cancel(self, cancelled: Cancelled) -> None:
         """A signal or the deadline: split back first, then say why."""
@@ -286,8 +291,9 @@ class _Run:
         self.say(f"split back: {' '.join(back.command)} -> exit {back.exit_code} ({back.duration_s:.1f} s)")
         return back
 
-    def verify_old(self) -> bool:
-        """Smoke checks, unpinned, each answer from the old version: what users meet now."""
+    def verify_old(self) -> bool | None:
+        """Smoke checks, unpinned, each answer from the old version: what users meet now. None when they failed
+        without evidence (the runner cannot reach the target, answers named no version): nothing is known."""
         self.say(f"verifying that users get {self.opts.old} again (smoke checks)")
         login = auth.gate_login(self.profile, self.base_url, self.opts.reports_dir / "verify", self.opts.progress)
         try:
@@ -295,7 +301,9 @@ class _Run:
         finally:
             auth.end()
         self.report["verification"] = _smoke_record(stage) | ({"login": "failed"} if login is not None else {})
-        return stage.status == "passed"
+        if stage.status == "passed":
+            return True
+        return False if any(c.is_evidence_failure for c in stage.failed_checks) else None
 
     def code_rollback(self, result: RollbackResult) -> RollbackResult:
         spec = self.profile.rollback
@@ -316,7 +324,8 @@ class _Run:
         assert spec is not None and spec.snapshot is not None
         self.say(f"the release changes data: snapshot first ({' '.join(spec.snapshot)})")
         taken = rollback.take_snapshot(spec, {})
-        self.report["data"]["snapshot"] = taken
+        self.snapshot_taken = taken  # raw, for the restore; the report's copy is redacted
+        self.report["data"]["snapshot"] = {**taken, "output": redactor(str(taken["output"]))[-2000:]}
         if not taken["ok"]:
             raise _SnapshotFailed(f"the snapshot command failed (exit {taken['exit_code']}): {taken['stderr']}")
 
@@ -327,7 +336,7 @@ class _Run:
             return
         spec = self.profile.rollback
         assert spec is not None
-        data["restore"] = rollback.restore_data(spec, data.get("snapshot") or {}, self.profile.name, self.base_url,
+        data["restore"] = rollback.restore_data(spec, self.snapshot_taken, self.profile.name, self.base_url,
                                                 {}, self.say, db=self.opts.history_db)
         self.say(f"data: {data['restore'].get('message')}")
 
@@ -414,6 +423,7 @@ def run_rollout(opts: RolloutOptions) -> Verdict:
     }
     verdict.rollout = report
     run = _Run(opts, profile, path, spec, base_url, verdict, changes_data, clock + total_s, report)
+    ci.begin()  # no workflow command from the target's answers until the verdict (see reports/ci.py)
     opts.progress(redactor(f"synthgate rollout: {opts.new} replaces {opts.old} at {verdict.base_url} in "
                            f"{len(spec.steps)} steps ({', '.join(f'{s.percent:g} %' for s in spec.steps)}); "
                            f"deadline {total_s:g} s"))
@@ -440,5 +450,6 @@ def run_rollout(opts: RolloutOptions) -> Verdict:
         verdict.duration_s = round(time.monotonic() - clock, 3)
         reports.write_all(verdict, opts.reports_dir)
         scrub_reports(opts.reports_dir)
+    ci.emit(verdict, opts.reports_dir)  # the rollout's verdict as the CI's step summary, outputs, annotations
     opts.progress(redactor(f"synthgate rollout: {verdict.reason}"))
     return verdict

@@ -26,7 +26,8 @@ class SplitRun:
 
     def as_dict(self) -> dict[str, object]:
         """JSON form for verdict.json."""
-        return {"new_percent": self.new_percent, "command": self.command, "exit_code": self.exit_code,
+        percent = int(self.new_percent) if float(self.new_percent).is_integer() else self.new_percent
+        return {"new_percent": percent, "command": self.command, "exit_code": self.exit_code,
                 "duration_s": round(self.duration_s, 3), "output": self.output[-1000:]}
 
 

@@ -61,7 +61,7 @@ def test_every_template_is_covered() -> None:
     names = {p.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("*") if p.is_file()}
     checked = {p.relative_to(EXAMPLES).as_posix() for p in GITHUB + GITLAB + KUBERNETES} | {"Dockerfile", "README.md"}
     assert names == checked, f"templates no test checks: {sorted(names - checked)}"
-    assert len(GITHUB) == 3 and len(GITLAB) == 3 and len(KUBERNETES) == 5
+    assert len(GITHUB) == 5 and len(GITLAB) == 5 and len(KUBERNETES) == 5
 
 
 # --- linters and schemas ---------------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ def _containers(node: Any) -> Iterator[dict[str, Any]]:
 ALL_COMMANDS = ([c for p in GITHUB for c in github_commands(p)] + [c for p in GITLAB for c in gitlab_commands(p)]
                 + [c for p in KUBERNETES for c in kubernetes_commands(p)])
 # what a CI provides outside the template itself (GitLab: the deploy job's dotenv, CI/CD variables)
-PROVIDED_BY_CI = {"BASE_URL", "PRODUCTION_URL", "STAGING_URL"}
+PROVIDED_BY_CI = {"BASE_URL", "PRODUCTION_URL", "STAGING_URL", "PREVIEW_URL"}
 
 
 def test_commands_were_found_in_every_kind_of_template() -> None:
@@ -316,7 +316,7 @@ class Runner:
         self.tmp, self.url, self.count, self.bindir = tmp, url, 0, bindir
         self.values = {
             "SYNTHGATE_PROFILE": "demo", "SYNTHGATE_STAGES": "smoke", "BASE_URL": url, "PRODUCTION_URL": url,
-            "STAGING_URL": url, "LOAD_DURATION": "3", "LOAD_USERS": "5", "LOAD_WORKERS": "1",
+            "STAGING_URL": url, "PREVIEW_URL": url, "LOAD_DURATION": "3", "LOAD_USERS": "5", "LOAD_WORKERS": "1",
             "PROBE_DB": str(tmp / "probe.db"), "PROBE_LOCATION": "selftest", "METRICS_PORT": str(free_port()),
             "SYNTHGATE_REPORTS": "reports",
             # the GitLab gate's baseline: no shared database, and no previous artifact yet (the demo answers 404)

@@ -8,7 +8,6 @@ the acceptance check (../shared/acceptance/rollout) runs the whole gate.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -198,8 +197,7 @@ def test_sigterm_puts_the_old_version_back(stand_in: tuple[str, Path], tmp_path:
                                                                          {"percent": 100}]})
     proc = subprocess.Popen([*SYNTHGATE, "rollout", "--profile", str(profile), "--base-url", url, "--new", new,
                              "--old", old, "--reports", str(tmp_path / "r")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     try:
         deadline = time.monotonic() + 60
         while versions.status(state)["split"] != {new: 10, old: 90}:
@@ -287,9 +285,38 @@ def test_eventually_polls_until_the_read_holds() -> None:
         assert held.ok, held.message
         waited = held.details["eventually"][0]
         assert waited["held"] and 1.0 < waited["waited_s"] < 5 and waited["polls"] >= 3
-        assert consistency_s(held.details) == waited["waited_s"]  # the figure probes record
+        assert consistency_s(held.details) == waited["waited_s"]  # the figure probes record, and export:
+        from synthgate.probe.metrics import ProbeMetrics
+        from synthgate.store import CheckState, ProbeResult
+
+        metrics = ProbeMetrics("kv", "here")
+        metrics.observe(ProbeResult("kv-read-after-write", time.time(), 1.0, "passed", "up",
+                                    consistency_s=consistency_s(held.details)), CheckState("kv-read-after-write"))
+        assert metrics.registry.get_sample_value("synthgate_probe_consistency_seconds", {
+            "target": "kv", "check": "kv-read-after-write", "location": "here"}) == waited["waited_s"]
         missed = check("500ms")
         assert not missed.ok and "eventually: 0.5 s" in missed.message
         assert missed.details["eventually"][0]["held"] is False
     finally:
         server.shutdown()
+
+
+def test_template_rollout_lines_use_real_options() -> None:
+    """Every `synthgate rollout` line of the CI templates uses only options the command has."""
+    import re
+
+    from typer.main import get_command
+
+    from synthgate.cli import app
+
+    command = get_command(app).commands["rollout"]  # type: ignore[attr-defined]
+    known = {opt for param in command.params
+             for opt in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]}
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    lines = [line for p in examples.rglob("*.yml") for line in p.read_text().splitlines()
+             if re.search(r"\bsynthgate rollout --", line) and not line.lstrip().startswith("#")]
+    assert len(lines) >= 2
+    for line in lines:
+        used = set(re.findall(r"(?<!\S)(--[a-z-]+)", line.split("synthgate rollout", 1)[1]))
+        assert used and used <= known, (line, used - known)
+        assert {"--new", "--old", "--base-url", "--deadline"} <= used  # a deadline, so a cancelled job never leaves
