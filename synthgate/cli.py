@@ -181,7 +181,7 @@ def load(
             raise usage_error("--expect-workers/--bind: only with --master")
         if not expect_workers or expect_workers < 1:
             raise usage_error("--expect-workers: expected the number of remote workers (1 or more) with --master")
-        from synthgate.loadgen.runner import split_host_port
+        from synthgate.loadgen.runner import split_host_port  # deferred: start-up speed
 
         try:
             split_host_port(bind or "*:5557")
@@ -195,8 +195,8 @@ def load(
 
 def _load_worker(master_host: str | None, profile: str | None) -> None:
     """`synthgate load --worker`: check the arguments, then become a Locust worker of the master."""
-    from synthgate.loadgen.runner import exec_worker, split_host_port
-    from synthgate.profile import load_profile
+    from synthgate.loadgen.runner import exec_worker, split_host_port  # deferred: start-up speed
+    from synthgate.profile import load_profile  # deferred: start-up speed
 
     if not master_host:
         raise usage_error("--worker: expected --master-host HOST[:PORT] (the machine running `load --master`)")
@@ -231,9 +231,9 @@ def rollout(
 ) -> None:
     """Progressive delivery: the new version pinned at 0 %, then traffic steps compared side by side with the
     old one; any failure, the deadline, SIGTERM or SIGINT put the old version back at 100 %."""
-    from synthgate.deadline import parse_deadline
-    from synthgate.rollout.runner import RolloutOptions, run_rollout
-    from synthgate.store import open_history
+    from synthgate.deadline import parse_deadline  # deferred: start-up speed
+    from synthgate.rollout.runner import RolloutOptions, run_rollout  # deferred: start-up speed
+    from synthgate.store import open_history  # deferred: start-up speed
 
     try:
         opts = RolloutOptions(profile=profile or default_profile(), new=new, old=old, base_url=base_url,
@@ -356,7 +356,7 @@ VersionsStateOpt = Annotated[Path, typer.Option("--state", help="the versions st
 
 
 def _serve_versions(port: int, state: Path, fault: str | None, host: str) -> None:
-    from synthgate.demo.versions_server import serve
+    from synthgate.demo.versions_server import serve  # deferred: start-up speed
 
     say(f"synthgate demo versions on http://{host}:{port} (state {state}); v1 takes 100 %")
     serve(port, state, fault, host)
@@ -367,7 +367,7 @@ def versions_upload(state: VersionsStateOpt,
                     fault: Annotated[str | None, typer.Option(help="a catalog fault the version carries")] = None,
                     ) -> None:
     """Add a version without traffic (healthy, or with --fault NAME); prints its id as the last line."""
-    from synthgate.demo import versions
+    from synthgate.demo import versions  # deferred: start-up speed
 
     try:
         version = versions.upload(state, fault)
@@ -384,7 +384,7 @@ def versions_deploy(state: VersionsStateOpt,
                     ) -> None:
     """Split traffic between at most two versions, e.g. `v2@10% v1@90%` (0 % keeps a version reachable by
     the override header only)."""
-    from synthgate.demo import versions
+    from synthgate.demo import versions  # deferred: start-up speed
 
     try:
         deployment = versions.deploy(state, split)
@@ -399,7 +399,7 @@ def versions_status(state: VersionsStateOpt,
     """The split (versions with traffic), the deployment (0 % included) and every uploaded version."""
     import json
 
-    from synthgate.demo import versions
+    from synthgate.demo import versions  # deferred: start-up speed
 
     try:
         current = versions.status(state)

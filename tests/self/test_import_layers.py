@@ -20,12 +20,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                     "synthgate.session", "synthgate.console", "synthgate.run_context")),
     ("reports", ("synthgate.reports", "synthgate.scrub", "synthgate.e2e.evidence")),
     ("profile", ("synthgate.profile", "synthgate.fuzz.local_spec")),
-    ("transport", ("synthgate.http", "synthgate.check_client", "synthgate.server_errors")),
-    ("checks", ("synthgate.checks", "synthgate.auth", "synthgate.readiness")),
+    ("transport", ("synthgate.http", "synthgate.check_client", "synthgate.server_errors", "synthgate.version_pin")),
+    ("checks", ("synthgate.checks", "synthgate.auth", "synthgate.readiness", "synthgate.accept", "synthgate.debt")),
     ("engines", ("synthgate.e2e", "synthgate.fuzz", "synthgate.loadgen", "synthgate.store", "synthgate.baseline",
                  "synthgate.baseline_source", "synthgate.deadline", "synthgate.demo", "synthgate.target")),
     ("stages", ("synthgate.stages", "synthgate.plugin", "synthgate.plugin_user")),
-    ("orchestration", ("synthgate.gate", "synthgate.rollback", "synthgate.probe")),
+    ("orchestration", ("synthgate.gate", "synthgate.rollback", "synthgate.probe", "synthgate.rollout")),
     ("cli", ("synthgate.cli", "synthgate.__main__", "synthgate.project")),
 ]
 
