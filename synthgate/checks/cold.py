@@ -109,6 +109,12 @@ def read(path: Path | None = None) -> dict[str, dict[str, Any]]:
     return out
 
 
+def is_target(url: str) -> bool:
+    """Whether `url` is on the run's target (the origin the gate opened the ledger for)."""
+    origin = run_context.current().cold_origin
+    return bool(origin) and _origin(url) == origin
+
+
 def observe(ex: http.Exchange, by: str | None = None) -> bool:
     """Record `ex` when it is the run's first request to its endpoint; mark it `cold` then."""
     context = run_context.current()
@@ -133,7 +139,7 @@ def observe(ex: http.Exchange, by: str | None = None) -> bool:
             "duration_ms": round(ex.duration_ms, 1),
             "error": redactor(ex.error) if ex.error else None,
             "error_kind": ex.error_kind,
-            "by": by or _who(),
+            "by": by or who(),
             "at": time.time(),
             "har_entry": har.entry(ex),  # evidence if this start turns out too slow
         }
@@ -143,7 +149,8 @@ def observe(ex: http.Exchange, by: str | None = None) -> bool:
     return True
 
 
-def _who() -> str:
+def who() -> str:
+    """Who this process is in the run's ledgers: the suite's label, the gate itself, or its pid."""
     if _by:
         return _by[0]
     return "the gate itself, before the stages" if _owner == [os.getpid()] else f"process {os.getpid()}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -61,7 +60,7 @@ def source(name: str) -> Iterator[None]:
 def _who() -> str:
     if _source:
         return _source[-1]
-    return os.environ.get(cold.BY_ENV) or f"process {os.getpid()}"
+    return cold.who()
 
 
 def _cookie_shape(set_cookie: str) -> str:
@@ -117,8 +116,7 @@ def observe(ex: Any) -> None:
     response = getattr(ex, "response", None)
     if response is None or ledger() is None:
         return
-    parts = urlsplit(ex.url)
-    if f"{parts.scheme}://{parts.netloc}".lower() != os.environ.get(cold.ORIGIN_ENV, "").lower():
+    if not cold.is_target(ex.url):
         return
     record(entry(ex.method, ex.url, response.status_code, response.request.headers.multi_items(),
                  response.headers.multi_items()))
