@@ -1,5 +1,6 @@
 # `make run`: install into .venv (idempotent) and gate the embedded demo target.
 # `make test`: install into .venv (idempotent) and run synthgate's whole test suite.
+# `make check`: the contributor's inner loop: lint, then the fast tier (every self-test not marked slow).
 SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -7,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& echo $$p && break; done)
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test check lint bench setup clean
 
 setup: $(STAMP)
 
@@ -25,6 +26,10 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/install-postgres.sh
 	$(VENV)/bin/python -m pytest tests/self -q --durations=20
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest tests/self -q -m "not slow" --durations=10
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -62,10 +62,19 @@ def process_age_s() -> float:
     return min(60.0, max(0.0, uptime - started))
 
 
+def attempts_budget_s(timeout_s: float, retries: int, backoff_s: float, requests: int = 1) -> float:
+    """The longest a retried check can take with every read bounded: each of its requests at the timeout on every
+    attempt, plus the backoff between attempts (as synthgate.checks.outcome.run_with_retries sleeps it).
+
+    The one budget formula: the gate's default deadline, the smoke stage's limit and the probe's per-check
+    deadline are all built from it."""
+    return timeout_s * max(1, requests) * (retries + 1) + backoff_s * (2 ** retries - 1)
+
+
 def default_deadline_s(profile: Profile, stages: list[str]) -> float:
     """The stages' own budgets (each attempt of each check at its timeout), rollback, and a margin."""
     d = profile.defaults
-    per_request = d.timeout_s * (d.retries + 1) + d.backoff_s * 2 ** d.retries
+    per_request = attempts_budget_s(d.timeout_s, d.retries, d.backoff_s)
     total = MARGIN_S + per_request  # the preflight
     if "smoke" in stages:
         requests = 1 + len(profile.routes) + len(profile.pages) + sum(max(1, len(c.steps)) for c in profile.checks)

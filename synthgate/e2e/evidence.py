@@ -56,7 +56,7 @@ def _secret_forms() -> list[tuple[bytes, bytes]]:
     return sorted(pairs, key=lambda p: len(p[0]), reverse=True)
 
 
-def _blank_sensitive(node: Any) -> Any:
+def blank_sensitive(node: Any) -> Any:
     """Blank sensitive header values and every cookie value in a parsed trace record."""
     if isinstance(node, dict):
         out = {}
@@ -64,13 +64,13 @@ def _blank_sensitive(node: Any) -> Any:
             if key == "cookies" and isinstance(value, list):
                 out[key] = [{**c, "value": "[REDACTED]"} if isinstance(c, dict) and "value" in c else c for c in value]
             else:
-                out[key] = _blank_sensitive(value)
+                out[key] = blank_sensitive(value)
         name = out.get("name")
         if isinstance(name, str) and name.lower() in SENSITIVE_HEADERS and isinstance(out.get("value"), str):
             out["value"] = "[REDACTED]"
         return out
     if isinstance(node, list):
-        return [_blank_sensitive(v) for v in node]
+        return [blank_sensitive(v) for v in node]
     return node
 
 
@@ -91,7 +91,7 @@ def _scrub_trace_member(name: str, data: bytes, forms: list[tuple[bytes, bytes]]
             except ValueError:
                 lines.append(line)
                 continue
-            lines.append(json.dumps(_blank_sensitive(record), ensure_ascii=False).encode("utf-8"))
+            lines.append(json.dumps(blank_sensitive(record), ensure_ascii=False).encode("utf-8"))
         data = b"\n".join(lines)
     return scrub_bytes(data, forms)
 

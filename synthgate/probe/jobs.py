@@ -11,6 +11,7 @@ from typing import Any
 from synthgate import auth
 from synthgate.accept import Acceptances
 from synthgate.checks.smoke import SmokeCheck, execute, plan
+from synthgate.deadline import attempts_budget_s
 from synthgate.profile import Profile
 from synthgate.redact import redactor
 from synthgate.results import NOT_EVIDENCE, TOOL_ERROR, CheckResult
@@ -39,10 +40,8 @@ class Job:
 def smoke_deadline_s(profile: Profile, check: SmokeCheck) -> float:
     """How long one run of a smoke check can take with every read bounded: each request at its whole-response
     deadline, on every attempt, with the backoff between attempts, and a margin."""
-    steps = len(getattr(check.spec, "steps", None) or []) or 1
-    attempts = check.retries + 1
-    backoff = sum(profile.defaults.backoff_s * 2 ** n for n in range(check.retries))
-    return profile.defaults.timeout_s * steps * attempts + backoff + 5.0
+    steps = len(getattr(check.spec, "steps", None) or [])
+    return attempts_budget_s(profile.defaults.timeout_s, check.retries, profile.defaults.backoff_s, steps) + 5.0
 
 
 def outcome_of(status: str, kind: str | None, unreachable: str = "ignore") -> str:

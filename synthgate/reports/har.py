@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from synthgate.e2e.evidence import _blank_sensitive, scrub_bytes  # one scrubber for traces and HARs
+from synthgate.e2e.evidence import blank_sensitive, scrub_bytes  # one scrubber for traces and HARs
 from synthgate.redact import redactor
 
 HAR_DIR = "har"
@@ -96,7 +96,7 @@ def document(entries: list[dict[str, Any]], comment: str = "") -> dict[str, Any]
 
 def _scrubbed(data: dict[str, Any]) -> bytes:
     """The document as bytes with sensitive headers and cookies blanked and every secret form replaced."""
-    text = json.dumps(_blank_sensitive(data), ensure_ascii=False, indent=1)
+    text = json.dumps(blank_sensitive(data), ensure_ascii=False, indent=1)
     return scrub_bytes(redactor(text).encode("utf-8"))
 
 

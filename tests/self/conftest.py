@@ -23,6 +23,27 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
                           env=full_env, cwd=str(cwd or ROOT), stdin=subprocess.DEVNULL, check=False)
 
 
+# The fast tier (`make check`, `-m "not slow"`) leaves out what starts whole gates, browsers, Locust, PostgreSQL or
+# an installed wheel. A test is slow when it uses one of these fixtures, is in one of these files (their tests run
+# gates or load in-process), or is marked `@pytest.mark.slow` itself. Per-file times: ARCHITECTURE.md, Tests.
+SLOW_FIXTURES = frozenset({"cli", "chromium", "demo_target", "postgres_url", "installed", "wheel", "page"})
+SLOW_FILES = frozenset({
+    "test_a11y.py", "test_baseline_gate.py", "test_cold_start.py", "test_detect_attempts.py", "test_detect_auth.py",
+    "test_detect_server_errors.py", "test_e2e_stage.py", "test_examples.py", "test_fuzz_stage.py", "test_gate.py",
+    "test_hostile.py", "test_install.py", "test_load_numbers.py", "test_load_stage_demo.py", "test_probe.py",
+    "test_shared_state.py", "test_vitals.py",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow tests (see SLOW_FIXTURES and SLOW_FILES): `make check` runs the others."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (item.path.name in SLOW_FILES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+                or params.get("db_target") == "postgres"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def cli():
     """The CLI runner."""

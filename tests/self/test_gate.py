@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import soak
 import yaml
-from verdicts import read_verdict
+from verdicts import failed_ids, read_verdict
 
+from synthgate.demo import embedded
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.gate import GateOptions, run_gate
 
@@ -27,15 +28,18 @@ def verdict_of(reports: Path) -> dict:
     return read_verdict(reports)
 
 
-def failed_ids(verdict: dict) -> set[str]:
-    return {c["id"] for s in verdict["stages"] for c in s["checks"] if c["status"] == "failed"}
+def _gate(tmp_path: Path, fault: str, profile: str = "demo") -> dict:
+    """One in-process gate of the smoke stage against a fresh embedded demo carrying `fault`; its verdict.json."""
+    verdict = run_gate(GateOptions(profile=profile, stages=["smoke"], reports_dir=tmp_path,
+                                   open_target=embedded.opener(None, fault), progress=lambda _: None))
+    data = verdict_of(tmp_path)
+    assert data["exit_code"] == verdict.exit_code
+    return data
 
 
 @pytest.mark.parametrize("fault", sorted(SMOKE_FAULTS))
-def test_smoke_fault_closes_gate_and_rollback_is_verified(fault: str, tmp_path: Path, cli) -> None:
-    proc = cli("run", "--stages", "smoke", "--demo-fault", fault, "--reports", str(tmp_path))
-    verdict = verdict_of(tmp_path)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+def test_smoke_fault_closes_gate_and_rollback_is_verified(fault: str, tmp_path: Path) -> None:
+    verdict = _gate(tmp_path, fault)  # in-process: the CLI's exit codes are held by the tests below
     assert verdict["verdict"] == "fail" and verdict["exit_code"] == 1
     assert SMOKE_FAULTS[fault] in failed_ids(verdict)
     assert verdict["rollback"]["triggered"] is True
@@ -71,10 +75,13 @@ def _demo_profile_with_rollback(tmp_path: Path, command: list[str]) -> Path:
 @pytest.mark.parametrize("command", [["false"], ["true"], ["sleep", "30"]], ids=["fails", "no-effect", "hangs"])
 def test_rollback_that_fails_or_does_not_restore_health_exits_3(command: list[str], tmp_path: Path, cli) -> None:
     profile = _demo_profile_with_rollback(tmp_path, command)
-    proc = cli("run", "--profile", str(profile), "--stages", "smoke", "--demo-fault", "health-500",
-               "--reports", str(tmp_path / "r"))
-    verdict = verdict_of(tmp_path / "r")
-    assert proc.returncode == 3, proc.stdout + proc.stderr
+    if command == ["false"]:  # through the CLI once: the process exits 3
+        proc = cli("run", "--profile", str(profile), "--stages", "smoke", "--demo-fault", "health-500",
+                   "--reports", str(tmp_path / "r"))
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        verdict = verdict_of(tmp_path / "r")
+    else:
+        verdict = _gate(tmp_path / "r", "health-500", str(profile))
     assert verdict["exit_code"] == 3
     assert verdict["rollback"]["triggered"] is True and verdict["rollback"]["verified"] is False
     if command == ["sleep", "30"]:
