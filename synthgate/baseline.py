@@ -29,6 +29,7 @@ class HistoryOptions(Protocol):
     baseline: str | None
     history_db: Any  # a SQLite path or a postgresql:// URL (None: SYNTHGATE_DB, else the default file)
     reports_dir: Path
+    stages: list[str]  # the stages this run runs: a baseline must have run each of them the profile declares
 
 SAMPLES_FILE = Path("load") / "samples.json"
 MAX_TEST_SAMPLES = 3000  # Mann-Whitney on more adds nothing but time
@@ -206,7 +207,7 @@ def _load_baseline(opts: HistoryOptions, profile: Profile, target: str,
     if choice != "last-pass":
         return _saved_run(choice, progress)
     with _store(opts) as store:
-        found = _last_complete_pass(store, profile.name, target)
+        found = _last_complete_pass(store, profile.name, target, _needed(opts, profile))
         if found is None:
             return None
         run_id, base = found
@@ -217,11 +218,25 @@ def _load_baseline(opts: HistoryOptions, profile: Profile, target: str,
 LOOK_BACK = 50  # passing runs looked through for the newest complete one
 
 
-def _last_complete_pass(store: Store, profile: str, target: str | None) -> tuple[int, Verdict] | None:
-    """The newest passing run that ran every stage its profile declares (a partial --stages run is never one)."""
+def declared_stages(profile: Profile) -> list[str]:
+    """The stages the profile gives something to run (smoke always: its readiness checks need nothing declared)."""
+    has = {"smoke": True, "e2e": bool(profile.journeys), "fuzz": profile.fuzz is not None,
+           "load": profile.load is not None}
+    return [s for s in ("smoke", "e2e", "fuzz", "load") if has[s]]
+
+
+def _needed(opts: HistoryOptions, profile: Profile) -> set[str]:
+    """The declared stages this run runs: its baseline must have run every one of them."""
+    return set(declared_stages(profile)) & set(opts.stages)
+
+
+def _last_complete_pass(store: Store, profile: str, target: str | None,
+                        needed: set[str]) -> tuple[int, Verdict] | None:
+    """The newest passing run that ran every stage in `needed`: a partial --stages run is never the baseline of a
+    fuller one (a run of every declared stage, `complete`, is the baseline of any)."""
     for row in store.runs(profile, verdict="pass", target=target, limit=LOOK_BACK):
         saved = Verdict.model_validate_json(row["verdict_json"])
-        if saved.complete:
+        if saved.complete or (saved.ran is not None and needed <= set(saved.ran)):
             return int(row["id"]), saved
     return None
 
@@ -237,7 +252,9 @@ def previous_release(opts: HistoryOptions, profile: Profile, target: str,
         saved = _saved_run(choice, progress)
         return None if saved is None else (saved[0], saved[2])
     with _store(opts) as store:
-        found = _last_complete_pass(store, profile.name, target) or _last_complete_pass(store, profile.name, None)
+        needed = _needed(opts, profile)
+        found = (_last_complete_pass(store, profile.name, target, needed)
+                 or _last_complete_pass(store, profile.name, None, needed))
     if found is None:
         return None
     run_id, base = found

@@ -70,6 +70,8 @@ def outcome_lines(verdict: Verdict) -> list[str]:
                      f"{check.message[:200]}")
     for stage, check in verdict.debt_checks():
         found = check.details["debt"]
+        if not found.get("existing"):
+            continue  # only new findings: the FAILED line says it all
         lines.append(f"debt {stage}/{check.id}: {len(found.get('existing', []))} existing, "
                      f"{len(found.get('new', []))} new finding(s)")
     if verdict.debt and verdict.debt.get("first_run"):

@@ -69,7 +69,8 @@ class Debt:
         if new:
             check.message = (f"{len(new)} new finding(s) the previous release did not have: {_list(new)}"
                              + (f"; plus {len(existing)} {what}" if existing else ""))
-            return f"FAIL {check.id}: {len(new)} new, {len(existing)} {what}"
+            return (f"FAIL {check.id}: {len(new)} new finding(s) the previous release did not have"
+                    + (f", {len(existing)} of {what}" if existing else ""))
         check.status = "passed"
         check.kind = None
         check.message = f"{len(existing)} finding(s) of {what}, none new: {_list(existing)}"

@@ -201,13 +201,6 @@ def _settle(verdict: Verdict) -> None:
     verdict.reason = reason
 
 
-def declared_stages(profile: Profile) -> list[str]:
-    """The stages the profile gives something to run (smoke always: its readiness checks need nothing declared)."""
-    has = {"smoke": True, "e2e": bool(profile.journeys), "fuzz": profile.fuzz is not None,
-           "load": profile.load is not None}
-    return [s for s in STAGE_ORDER if has[s]]
-
-
 def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: GateOptions,
          progress: Callable[[str], None], clock: float) -> None:
     def context(label: str = "") -> StageContext:
@@ -267,7 +260,8 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
                      "matched no failing check in this run")
         if findings is not None:
             verdict.debt = findings.summary()
-    verdict.complete = set(declared_stages(profile)) <= set(opts.stages)
+    verdict.complete = set(baseline.declared_stages(profile)) <= set(opts.stages)
+    verdict.ran = [s for s in STAGE_ORDER if s in opts.stages]
     _settle(verdict)
     verdict.log = _error_log(verdict)
     if verdict.verdict != "pass":

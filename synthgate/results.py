@@ -217,6 +217,7 @@ class Verdict(BaseModel):
     debt: dict[str, Any] | None = None
     # the stages this run ran out of every stage its profile declares: only a complete run becomes a baseline
     complete: bool = True
+    ran: list[str] | None = None  # the stages this run was asked to run (None: written before synthgate recorded it)
     log: str | None = None  # the log to read when the verdict is `error` (relative to the reports dir)
     synthgate_version: str = "0.1.0"
 

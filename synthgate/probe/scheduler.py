@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from synthgate.probe.jobs import Job
 from synthgate.redact import redactor
+from synthgate.results import TOOL_ERROR
 from synthgate.store import ProbeResult
 
 LATE_NOTE_EVERY_S = 60.0
@@ -154,7 +155,7 @@ class Scheduler:
             return fut.result()
         except Exception as exc:  # noqa: BLE001 - jobs catch their own errors; this is the last guard
             return [ProbeResult(check_id=job.id, stage=job.stage, ts=time.time(), duration_ms=0.0, status="failed",
-                                outcome="down", kind="error",
+                                outcome="unknown", kind=TOOL_ERROR,  # synthgate's own crash: not the target down
                                 message=redactor(f"probe job crashed: {exc.__class__.__name__}: {exc}"))]
 
     def _reschedule(self, slot: _Slot, now: float) -> None:

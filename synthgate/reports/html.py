@@ -94,10 +94,12 @@ def render(verdict: Verdict, reports_dir: Path | None = None) -> str:
                     "answer, so this says nothing about the deployment: check the runner's network, DNS and the "
                     "base URL.</div>")
     if v.verdict == "error":
+        rolled = ("it was rolled back only because <code>rollback.on</code> lists <code>error</code>"
+                  if v.rollback.triggered else "nothing was rolled back for it")
         body.append('<div class="callout"><strong>synthgate could not judge this deployment.</strong> Something broke '
                     "in synthgate or in the team's test code (a crashed stage or suite, a broken conftest.py or "
-                    "fixture), not in the deployment: this is no evidence against it, and nothing was rolled back "
-                    f"for it. Read <code>{escape(v.log or 'logs/')}</code> in the reports directory.</div>")
+                    f"fixture), not in the deployment: this is no evidence against it, and {rolled}. "
+                    f"Read <code>{escape(v.log or 'logs/')}</code> in the reports directory.</div>")
     if v.baseline:
         body.append(_baseline(v.baseline))
     body.append(_accepted_and_debt(v))

@@ -29,9 +29,11 @@ def render(verdict: Verdict) -> str:
         out += ["> **The runner could not reach the target.** No check got an answer: this says nothing about",
                 "> the deployment. Check the runner's network, DNS and the base URL.", ""]
     if v.verdict == "error":
+        rolled = ("it was rolled back only because `rollback.on` lists `error`" if v.rollback.triggered
+                  else "nothing was rolled back for it")
         out += ["> **synthgate could not judge this deployment.** Something broke in synthgate or in the team's",
                 "> test code (a crashed stage or suite, a broken conftest.py or fixture), not in the deployment:",
-                f"> this is no evidence against it, and nothing was rolled back for it. Read `{v.log or 'logs/'}`",
+                f"> this is no evidence against it, and {rolled}. Read `{v.log or 'logs/'}`",
                 "> in the reports directory.", ""]
     if v.baseline:
         out += _baseline_section(v.baseline)

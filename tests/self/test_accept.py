@@ -35,15 +35,15 @@ def _failed(cid: str, message: str = "status 200, expected 401", kind: str = "as
 
 
 def test_one_judge_for_every_stage_glob_message_and_date() -> None:
-    acc = Acceptances([_entry("fuzz:*/v1/items*", TODAY, message="status 500"),
+    acc = Acceptances([_entry("fuzz.post-v1-items*", TODAY, message="status 500"),
                        _entry("load.p95*", TODAY - dt.timedelta(days=1)),
                        _entry("never-fails", TODAY)], today=TODAY)
-    fuzz = _failed("fuzz:POST /v1/items", "property not_5xx broken: status 500 on a body nested 5000 deep")
-    other_fuzz = _failed("fuzz:POST /v1/items", "property schema broken: missing field id")
+    fuzz = _failed("fuzz.post-v1-items", "property not_5xx broken: status 500 on a body nested 5000 deep")
+    other_fuzz = _failed("fuzz.post-v1-items", "property schema broken: missing field id")
     load = _failed("load.p95[GET /v1/health]", "P95 812 ms > limit 500 ms")
-    unreachable = _failed("fuzz:GET /v1/items", "status 500", kind="unreachable")
+    unreachable = _failed("fuzz.get-v1-items", "status 500", kind="unreachable")
     assert acc.judge(fuzz) is not None and fuzz.status == "accepted"  # until today, inclusive
-    assert fuzz.details["accepted"] == {"check": "fuzz:*/v1/items*", "reason": "TICKET-42", "until": "2026-06-01"}
+    assert fuzz.details["accepted"] == {"check": "fuzz.post-v1-items*", "reason": "TICKET-42", "until": "2026-06-01"}
     assert acc.judge(other_fuzz) is None and other_fuzz.status == "failed"  # the message pattern does not match
     assert "expired" in (acc.judge(load) or "") and load.status == "failed"
     assert load.message.startswith("acceptance expired on 2026-05-31 (TICKET-42): P95 812 ms")

@@ -95,6 +95,7 @@ def test_rollback_on_error_only_when_listed(demo_target, tmp_path: Path) -> None
     _team_tests(profile.parent, "import does_not_exist_anywhere\n", "def test_ok():\n    assert True\n")
     verdict = _gate(profile, demo_target.url, tmp_path / "r")
     assert verdict.verdict == "error" and verdict.rollback.triggered is True and marker.exists()
+    assert "rolled back only because `rollback.on` lists `error`" in (tmp_path / "r" / "summary.md").read_text()
 
 
 def test_broken_fixture_is_a_tool_error_and_a_failed_assertion_still_fails(demo_target, tmp_path: Path) -> None:
