@@ -25,6 +25,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install-postgres.sh
+	bash scripts/install-thirdparty-apps.sh
 	$(VENV)/bin/python -m pytest tests/self -q --durations=20
 
 check: $(STAMP)
@@ -38,4 +39,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) reports
+	rm -rf $(VENV) .venv-thirdparty reports

@@ -277,7 +277,8 @@ def _health(prober: Prober, found: Discovery, prefixes: list[str]) -> dict[str, 
     """The first health path that answers 200 is `health:`; other heartbeats that answer become checks."""
     health: dict[str, Any] | None = None
     tried: list[str] = []
-    for prefix in prefixes:
+    # the prefixes found first, then the usual API prefixes even when their root answers nothing
+    for prefix in prefixes + [p for p in API_PREFIXES if p not in prefixes]:
         for path in HEALTH_PATHS:
             if prefix and path.startswith("/api/"):
                 continue

@@ -49,12 +49,11 @@ def draft_profile(name: str, base_url: str, examples: dict[str, str] | None = No
         examples.pop(E2E_EXAMPLE)
     with tempfile.TemporaryDirectory(prefix="synthgate-draft-") as scratch:
         trial = Trial(Path(scratch), found.base_url, examples)
-        for stage in ("smoke", "e2e", "fuzz", "load"):
-            if not _has_stage(data, stage) or (stage == "e2e" and not data.get("journeys")
-                                                and E2E_EXAMPLE not in examples):
-                continue
-            say(f"trying the draft's {stage} stage on {found.base_url} ...")
-            _settle(trial, data, stage, notes, broken_examples, say)
+        # every stage side by side: each one's relaxations touch its own sections only
+        stages = [s for s in ("smoke", "e2e", "fuzz", "load") if _has_stage(data, s)]
+        if not data.get("journeys") and E2E_EXAMPLE not in trial.examples:
+            stages.remove("e2e")
+        _settle(trial, data, stages, notes, broken_examples, say)
     if "fuzz" in data:
         notes.append("fuzz: seed fixed, so every run sends what the trial sent; remove `seed` (and raise "
                      "max_examples, max_time_s) to explore new inputs each run")
@@ -66,37 +65,54 @@ def _has_stage(data: dict[str, Any], stage: str) -> bool:
     return {"smoke": True, "e2e": True, "fuzz": "fuzz" in data, "load": "load" in data}[stage]
 
 
-def _settle(trial: Trial, data: dict[str, Any], stage: str, notes: list[str], broken_examples: dict[str, str],
-            say: Callable[[str], None]) -> None:
-    """Run the stage, relax what failed, until it passes; a stage that never does is left out."""
+def _settle(trial: Trial, data: dict[str, Any], stages: list[str], notes: list[str],
+            broken_examples: dict[str, str], say: Callable[[str], None]) -> None:
+    """Run the stages, relax what failed, until each passes; a stage that never does is left out."""
+    pending = list(stages)
     for _ in range(ROUNDS):
-        started = time.monotonic()
-        result = trial.run(data, stage)
-        took = f"{time.monotonic() - started:.0f} s"
-        failed = failed_checks(result)
-        if stage == "load" and result is not None:
-            relax.measured_load(data, result, notes, HEADROOM, MIN_P95_MS)
-        if not failed:
-            passed = sum(1 for c in result.checks if c.status == "passed") if result else 0
-            say(f"  {stage}: {passed} check(s) pass ({took})")
+        if not pending:
             return
-        changed = False
-        for check in failed:
-            if check.id.startswith("tests/"):  # an example test of the team's folder
-                rel = check.id.split("::")[0]
-                why = " ".join(check.message.split())[:120]
-                broken_examples[rel] = why
-                notes.append(f"{rel} is written skipped: it failed on the deployment when drafted ({why}); fix "
-                             "it, then remove its skip mark")
-                trial.forget_example(rel)
-                changed = True
+        say(f"trying the draft's {', '.join(pending)} stage(s) on {trial.base_url} ...")
+        started = time.monotonic()
+        results = trial.run_many(data, pending)
+        took = f"{time.monotonic() - started:.0f} s"
+        again = []
+        for stage in pending:
+            result = results[stage]
+            if result is None:
+                say(f"  {stage}: the trial run gave no result ({took})")
+                relax.drop_stage(data, stage, notes)
                 continue
-            changed |= relax.relax(data, stage, check, notes)
-        say(f"  {stage}: {len(failed)} check(s) failed today; relaxed or left out ({took})")
-        if not changed:
-            break
-    if _has_stage(data, stage) and failed_checks(trial.run(data, stage)):
-        relax.drop_stage(data, stage, notes)
+            if stage == "load":
+                relax.measured_load(data, result, notes, HEADROOM, MIN_P95_MS)
+            failed = failed_checks(result)
+            if not failed:
+                passed = sum(1 for c in result.checks if c.status == "passed")
+                say(f"  {stage}: {passed} check(s) pass ({took})")
+                continue
+            changed = False
+            for check in failed:
+                if check.id.startswith("tests/"):  # an example test of the team's folder
+                    rel = check.id.split("::")[0]
+                    why = " ".join(check.message.split())[:120]
+                    broken_examples[rel] = why
+                    notes.append(f"{rel} is written skipped: it failed on the deployment when drafted ({why}); "
+                                 "fix it, then remove its skip mark")
+                    trial.forget_example(rel)
+                    changed = True
+                    continue
+                changed |= relax.relax(data, stage, check, notes)
+            say(f"  {stage}: {len(failed)} check(s) failed today; relaxed or left out ({took})")
+            if changed and _has_stage(data, stage):
+                again.append(stage)
+            elif not changed:
+                relax.drop_stage(data, stage, notes)
+        pending = again
+    if pending:  # relaxed in the last round: one more run decides
+        results = trial.run_many(data, pending)
+        for stage in pending:
+            if results[stage] is None or failed_checks(results[stage]):
+                relax.drop_stage(data, stage, notes)
 
 
 def sections(name: str, found: Discovery) -> dict[str, Any]:

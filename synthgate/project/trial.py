@@ -1,22 +1,23 @@
-"""Trial runs of a draft profile: one stage at a time, exactly as `synthgate run` runs it, in a scratch folder.
+"""Trial runs of a draft profile: each stage exactly as `synthgate run` runs it, in a scratch folder.
 
-A draft is only written once each of its stages passed against the deployment; a trial run is the real gate
-(the same stages, suites and checks), without rollback, baseline or history of the user's.
+A draft is only written once each of its stages passed against the deployment. A trial run is the real gate
+(`synthgate run --stages STAGE` in a child process: the same stages, suites and checks), without rollback,
+baseline or the user's history. Stages that do not depend on each other run side by side.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from synthgate.gate import GateOptions, run_gate
-from synthgate.results import CheckResult, StageResult
+from synthgate.results import CheckResult, StageResult, Verdict
 
-Progress = Callable[[str], None]
+TRIAL_TIMEOUT_S = 600.0  # one trial stage, its child's start and reports included
 
 
 class Trial:
@@ -25,26 +26,53 @@ class Trial:
     def __init__(self, scratch: Path, base_url: str, examples: dict[str, str]) -> None:
         self.scratch = scratch
         self.base_url = base_url
+        self.examples = dict(examples)  # the team's example tests run in the trial too
         self.runs = 0
-        for rel, text in examples.items():  # the team's example tests run in the trial too
-            path = scratch / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
 
     def forget_example(self, rel: str) -> None:
         """An example test that failed is written skipped: the trial runs on without it."""
-        (self.scratch / rel).unlink(missing_ok=True)
+        self.examples.pop(rel, None)
 
     def run(self, data: dict[str, Any], stage: str) -> StageResult | None:
-        """The stage's result on the deployment (None when the run produced none, e.g. the target vanished)."""
-        self.runs += 1
-        profile_path = self.scratch / "synthgate.yaml"
-        profile_path.write_text(yaml.safe_dump(strictest(data), sort_keys=False), encoding="utf-8")
-        opts = GateOptions(profile=str(profile_path), base_url=self.base_url, stages=[stage], stages_explicit=False,
-                           reports_dir=self.scratch / f"reports-{self.runs}-{stage}", no_rollback=True,
-                           baseline="none", history_db=self.scratch / "history.db", progress=lambda _line: None)
-        verdict = run_gate(opts)
-        return next((s for s in verdict.stages if s.name == stage), None)
+        """The stage's result on the deployment (None when the run produced none)."""
+        return self.run_many(data, [stage])[stage]
+
+    def run_many(self, data: dict[str, Any], stages: list[str]) -> dict[str, StageResult | None]:
+        """Each stage in its own `synthgate run`, all at once; each one's result (None when it produced none)."""
+        started: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+        for stage in stages:
+            self.runs += 1
+            folder = self.scratch / f"run-{self.runs}-{stage}"
+            folder.mkdir(parents=True)
+            for rel, text in self.examples.items():
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                (folder / rel).write_text(text, encoding="utf-8")
+            profile = folder / "synthgate.yaml"
+            profile.write_text(yaml.safe_dump(strictest(data), sort_keys=False), encoding="utf-8")
+            argv = [sys.executable, "-m", "synthgate", "run", "--profile", str(profile), "--base-url", self.base_url,
+                    "--stages", stage, "--no-rollback", "--baseline", "none",
+                    "--db", str(folder / "history.db"), "--reports", str(folder / "reports")]
+            log = (folder / "run.log").open("wb")
+            started[stage] = (subprocess.Popen(argv, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+                                               stdin=subprocess.DEVNULL), folder)
+            log.close()
+        out: dict[str, StageResult | None] = {}
+        for stage, (proc, folder) in started.items():
+            try:
+                proc.wait(timeout=TRIAL_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            out[stage] = _stage_of(folder / "reports" / "verdict.json", stage)
+        return out
+
+
+def _stage_of(path: Path, stage: str) -> StageResult | None:
+    try:
+        verdict = Verdict.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return next((s for s in verdict.stages if s.name == stage), None)
 
 
 def strictest(data: dict[str, Any]) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def test_init_writes_the_layout(installed: Path, app: Path) -> None:
 
 
 def test_init_from_a_live_target_then_a_team_check(installed: Path, served: str, app: Path) -> None:
-    proc = sg(installed, "init", ".", "--from", served, cwd=app, timeout=120)
+    proc = sg(installed, "init", ".", "--from", served, cwd=app, timeout=300)  # it runs every drafted stage
     assert proc.returncode == 0, proc.stdout + proc.stderr
     profile = (app / "synthgate.yaml").read_text()
     assert "path: /v1/health" in profile and "pages:" in profile and "routes:" in profile
