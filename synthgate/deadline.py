@@ -68,7 +68,7 @@ def default_deadline_s(profile: Profile, stages: list[str]) -> float:
     if "e2e" in stages and profile.journeys:
         from synthgate.e2e.plan import stage_budget_s  # every browser call is bounded: this is the stage's own
 
-        total += 60 + stage_budget_s(profile)
+        total += 45 + stage_budget_s(profile)  # + the child pytest's start, the browser's launch and close
     if "fuzz" in stages and profile.fuzz is not None:
         total += float(profile.fuzz.max_time_s) + 60
     if "load" in stages and profile.load is not None:
