@@ -132,7 +132,8 @@ def main() -> int:
         "",
         f"- machine: {os.cpu_count()} CPU(s), {cpu_model()}; {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}",
-        f"- load average (1 min) before / after: {load_before} / {load_after} (a shared machine: other jobs ran)",
+        f"- load average (1 min) before / after: {load_before:.1f} / {load_after:.1f} "
+        "(a shared machine: other jobs ran)",
         f"- browser: {choice.describe()}",
         f"- profile `demo`: {journeys} journeys, `e2e.parallel` {profile.e2e.parallel}",
         "",
