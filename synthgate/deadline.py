@@ -80,7 +80,7 @@ def default_deadline_s(profile: Profile, stages: list[str]) -> float:
         requests = 1 + len(profile.routes) + len(profile.pages) + sum(max(1, len(c.steps)) for c in profile.checks)
         total += 60 + requests * per_request
     if "e2e" in stages and profile.journeys:
-        total += 60 + stage_budget_s(profile)
+        total += 45 + stage_budget_s(profile)  # + the child pytest's start, the browser's launch and close
     if "fuzz" in stages and profile.fuzz is not None:
         total += float(profile.fuzz.max_time_s) + 60
     if "load" in stages and profile.load is not None:

@@ -279,6 +279,31 @@ def finding_keys(item: str, exchanges: list[Exchange], profile: Profile, base_ur
     return sorted(set(keys))
 
 
+def seen_items(profile: Profile) -> list[str]:
+    """The hygiene items also judged on what a later stage saw (the e2e stage's journeys)."""
+    return [item for item in planned_items(profile) if item in SEEN_ITEMS]
+
+
+def journeys_check_id(item: str) -> str:
+    """The e2e stage's check of one item over the journeys' answers, e.g. hygiene:cookie-httponly:journeys."""
+    return f"hygiene:{ITEMS[item]}:journeys"
+
+
+def judge_seen(profile: Profile, base_url: str, item: str, by_prefix: str) -> Outcome:
+    """One hygiene item over the answers of the seen-answers ledger that `by_prefix` (e.g. "journey ") got."""
+    answers = [a for a in seen_answers(seen.read()) if f"seen by {by_prefix}" in a.label]
+    where: dict[str, list[str]] = {}
+    for answer in answers:
+        for finding in item_findings(item, answer, profile.hygiene):
+            labels = where.setdefault(finding, [])
+            if len(labels) < 5 and answer.label not in labels:
+                labels.append(answer.label)
+    findings = [f"{finding} on {', '.join(labels)}" for finding, labels in where.items()]
+    severity = getattr(profile.hygiene, item)
+    return judge([(severity, f) for f in findings], [],
+                 ok_message=f"ok on the {len(answers)} cookie-setting or credentialed answer(s) seen")
+
+
 def planned_items(profile: Profile) -> list[str]:
     """The hygiene items the profile does not switch off."""
     if not profile.hygiene.enabled:

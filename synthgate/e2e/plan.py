@@ -62,7 +62,7 @@ def attempts(profile: Profile, journey: JourneySpec) -> int:
 # ops that only read what the page already reported (no waiting in the page)
 _INSTANT_OPS = frozenset({"no_console_errors", "no_page_errors", "no_failed_requests", "third_party_requests",
                           "vital", "inp"})
-SETUP_S = 15.0  # a fresh context, its init scripts, the trace start, the last page's settle, a failure's evidence
+SETUP_S = 12.0  # a fresh context, its init scripts, the trace start, the last page's settle, a failure's evidence
 A11Y_STEP_S = 20.0  # axe-core's injection and run (a few hundred ms on a normal page)
 HANG_PROBE_S = 2.0  # after a call timed out, how long the page has to answer `1 + 1` (else it is hung)
 

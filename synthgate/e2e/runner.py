@@ -376,11 +376,10 @@ class _Journey:
             texts = await self.bounded(self.page.locator(selector).all_inner_texts(), EVALUATE_S,
                                        f"reading {selector}")
             return _norm(" ".join(texts)) if texts else None
-        except StepFailed as exc:
+        except StepFailed:
             if self.hung:
                 raise
-            del exc
-            return None
+            return None  # slow to answer, not hung: probe again
         except Exception:  # noqa: BLE001 - a page mid-navigation has no body yet: probe again
             return None
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from synthgate.checks import hygiene
 from synthgate.e2e import plan_all
 from synthgate.e2e.runner import JourneyRun, run_journeys
 from synthgate.plugin import sg_profile_of
@@ -24,6 +25,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         profile, _ = sg_profile_of(metafunc.config)
         steps = plan_all(profile)
         metafunc.parametrize("journey_step", steps, ids=[s.check_id for s in steps])
+    if "journey_hygiene_item" in metafunc.fixturenames:
+        profile, _ = sg_profile_of(metafunc.config)
+        items = hygiene.seen_items(profile) if profile.journeys else []
+        metafunc.parametrize("journey_hygiene_item", items, ids=[hygiene.journeys_check_id(i) for i in items])
 
 
 @pytest.fixture(scope="session")

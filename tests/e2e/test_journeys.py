@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from synthgate.checks import hygiene
+from synthgate.checks.findings import warnings_of
+from synthgate.checks.outcome import run_with_retries
 from synthgate.e2e import PlannedStep
 from synthgate.e2e.runner import JourneyRun
 from synthgate.plugin import Recorder
+from synthgate.profile import Profile
 
 _TYPES = {".png": "PNG", ".zip": "ZIP", ".log": "TEXT"}
 
@@ -41,3 +45,15 @@ def test_journey_step(journey_step: PlannedStep, journey_results: JourneyRun, sg
         pytest.skip(result.message)
     if result.status == "failed":
         pytest.fail(result.message, pytrace=False)
+
+
+def test_journey_answers_hygiene(journey_hygiene_item: str, journey_results: JourneyRun, sg_profile: Profile,
+                                 sg_target: str, sg: Recorder) -> None:
+    """Cookie flags and cache-private over every answer the journeys got (after they all ran)."""
+    outcome = hygiene.judge_seen(sg_profile, sg_target, journey_hygiene_item, "journey ")
+    warnings = warnings_of(outcome)
+    try:
+        sg.attempted(hygiene.journeys_check_id(journey_hygiene_item), run_with_retries(lambda: outcome, 0, 0))
+    finally:
+        if warnings:
+            sg.set(warnings=warnings)

@@ -5,7 +5,9 @@ and the e2e stage run them (one demo server per fault, one browser for the modul
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,9 @@ from synthgate import auth
 from synthgate.checks import cold, forged, hygiene, languages, seen, smoke
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.e2e.runner import BrowserSession
+from synthgate.http import make_client, send_raw
 from synthgate.profile import load_profile
+from synthgate.profile.e2e import LandingJourney
 from synthgate.profile.model import Profile
 
 # fault -> the check meant to catch it, and a phrase its message must carry
@@ -129,3 +133,50 @@ def test_browser_fault_fails_the_step_meant_for_it(demo: Profile, browser: Any, 
     check_id, phrase = E2E_FAULTS[fault]
     assert check_id in failed and phrase in failed[check_id], failed
     assert {c.split(".")[0] for c in failed} == {check_id.split(".")[0]}  # pinned to the journey that meets it
+
+
+class _CookiePage(BaseHTTPRequestHandler):
+    """A page that sets a session cookie without HttpOnly or SameSite, and caches it publicly."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_HEAD(self) -> None:  # noqa: N802 - the stdlib's name
+        self.do_GET()
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        body = b"<!doctype html><html lang=en><title>ok</title><body><main><h1>welcome</h1></main>"
+        if self.command == "HEAD" or self.path != "/":
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Set-Cookie", "sid=abc123; Path=/")
+        self.send_header("Cache-Control", "public, max-age=300")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_journeys_answers_are_judged_by_hygiene(demo: Profile, browser: Any, tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookiePage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    profile = demo.model_copy(update={"journeys": [LandingJourney(id="home", kind="landing", path="/",
+                                                                  vitals=None, a11y=False)]})
+    cold.begin(tmp_path, url)
+    try:
+        with make_client(profile) as client:  # the gate's first request opens the run's ledgers (a HEAD: no cookie)
+            assert send_raw(client, "HEAD", url + "/nothing-here").status is not None
+        assert seen.read() == []
+        browser.run(profile, url, tmp_path)
+        httponly = hygiene.judge_seen(profile, url, "cookie_httponly", "journey ")
+        cache = hygiene.judge_seen(profile, url, "cache_private", "journey ")
+    finally:
+        cold.close()
+        server.shutdown()
+    assert not httponly.ok, httponly.message
+    assert "cookie sid set without HttpOnly on GET / (200, seen by journey home)" in httponly.message
+    assert not cache.ok and "publicly cacheable" in cache.message

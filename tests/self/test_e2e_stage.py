@@ -44,7 +44,12 @@ def test_healthy_demo_passes_smoke_and_e2e_with_one_check_per_journey_step(cli: 
     verdict = _verdict(reports)
     e2e = _stage(verdict, "e2e")
     profile, _ = load_profile("demo")
-    assert [c["id"] for c in e2e["checks"]] == [s.check_id for s in plan_all(profile)]
+    journeys = [c["id"] for c in e2e["checks"] if not c["id"].startswith("hygiene:")]
+    assert journeys == [s.check_id for s in plan_all(profile)]
+    # then hygiene over every answer the journeys got (issue 23)
+    assert [c["id"] for c in e2e["checks"] if c["id"].startswith("hygiene:")] == [
+        "hygiene:cookie-secure:journeys", "hygiene:cookie-httponly:journeys", "hygiene:cookie-samesite:journeys",
+        "hygiene:cache-private:journeys"]
     assert e2e["status"] == "passed" and all(c["status"] == "passed" and not c["flaky"] for c in e2e["checks"])
     vitals = next(c for c in e2e["checks"] if c["id"] == "landing.fcp-budget")["details"]
     assert 0 < vitals["fcp"] < vitals["fcp_budget"]
