@@ -55,7 +55,7 @@ def synthgate_version() -> str:
 
 def profile_doc(profile: Profile) -> dict[str, Any]:
     """The profile as shipped to workers: its fields as written, secrets as ${secrets.X} references."""
-    return profile.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return profile.model_dump(mode="json", by_alias=True)
 
 
 def profile_digest(profile: Profile) -> str:

@@ -340,11 +340,20 @@ class BaseStore(ABC):
         return len(rows)
 
     def roll_days(self, profile: str, location: str, d0: int, d1: int) -> None:
-        """Recompute the daily rollups of the days in [d0, d1) (day boundaries) from their hourly rollups."""
-        hours = [self._rollup(r) for r in self.query(
+        """Recompute the daily rollups of the days in [d0, d1) (day boundaries) from their hourly rollups, and
+        the weekly ones of every week those days complete."""
+        self._roll_level(profile, location, d0, d1, rollups.DAY)
+        w0, w1 = rollups.floor_to(d0, rollups.WEEK), rollups.floor_to(d1, rollups.WEEK)
+        if w1 > w0:
+            self._roll_level(profile, location, w0, w1, rollups.WEEK)
+
+    def _roll_level(self, profile: str, location: str, lo: int, hi: int, span: int) -> None:
+        """Recompute the rollups of `span` in [lo, hi) from the level below it."""
+        finer = rollups.SPANS[rollups.SPANS.index(span) - 1]
+        parts = [self._rollup(r) for r in self.query(
             f"SELECT {', '.join(rollups.ROW_COLUMNS)} FROM probe_rollups WHERE profile=? AND location=? AND span=? "
-            "AND start>=? AND start<?", (profile, location, rollups.HOUR, d0, d1))]
-        self.write_rollups(profile, location, rollups.merge(hours, rollups.DAY).values(), d0, d1, rollups.DAY)
+            "AND start>=? AND start<?", (profile, location, finer, lo, hi))]
+        self.write_rollups(profile, location, rollups.merge(parts, span).values(), lo, hi, span)
 
     @staticmethod
     def _rollup(r: Row) -> rollups.Rollup:
@@ -644,12 +653,21 @@ class Split:
 
 
 def _segments(hour0: int, rolled_to: float) -> list[tuple[int, int, int]]:
-    """(span, from, to) ranges covering [hour0, rolled_to): whole days from the daily rollups, the rest hourly."""
-    end = rollups.floor_to(rolled_to, rollups.HOUR)
-    d0, d1 = rollups.ceil_to(hour0, rollups.DAY), rollups.floor_to(end, rollups.DAY)
-    if d1 <= d0:
-        return [(rollups.HOUR, hour0, end)]
-    return [(rollups.HOUR, hour0, d0), (rollups.DAY, d0, d1), (rollups.HOUR, d1, end)]
+    """(span, from, to) ranges covering [hour0, rolled_to): whole weeks from the weekly rollups, whole days from the
+    daily ones, the rest hourly."""
+    return _cover(hour0, rollups.floor_to(rolled_to, rollups.HOUR), len(rollups.SPANS) - 1)
+
+
+def _cover(lo: int, hi: int, level: int) -> list[tuple[int, int, int]]:
+    if hi <= lo:
+        return []
+    span = rollups.SPANS[level]
+    if level == 0:
+        return [(span, lo, hi)]
+    a, b = rollups.ceil_to(lo, span), rollups.floor_to(hi, span)
+    if b <= a:
+        return _cover(lo, hi, level - 1)
+    return [*_cover(lo, a, level - 1), (span, a, b), *_cover(b, hi, level - 1)]
 
 
 def _where(sql: str, **filters: Any) -> tuple[str, list[Any]]:

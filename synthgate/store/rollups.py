@@ -1,4 +1,4 @@
-"""Hourly and daily rollups of probe results: the long history in a few hundred bytes per check and hour.
+"""Hourly, daily and weekly rollups of probe results: the long history in a few hundred bytes per check and hour.
 
 Pure functions, no database: `aggregate` turns raw results into one `Rollup` per (check, period); `merge`
 adds rollups up (hours into a day, periods into a window). Latencies go into a fixed log-scale histogram
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 HOUR = 3600
 DAY = 86400
+WEEK = 7 * DAY  # epoch weeks (from a Thursday): a year is 52 rows per check
+SPANS = (HOUR, DAY, WEEK)  # each level is rolled up from the one before it
 RETENTION_S = 400 * DAY  # rollups are kept this long (raw results: the profile's probe.retention)
 HIST_MIN_MS = 0.1
 HIST_STEPS_PER_DOUBLING = 4

@@ -127,3 +127,26 @@ def test_the_benchmark_prints_its_json_line_last(tmp_path: Path) -> None:
     line = json.loads(out.stdout.strip().splitlines()[-1])
     assert line["bytes"] > 0 and line["report_s"] >= 0 and line["slo_s"] >= 0
     assert line["rollups"] > 3 * 24 * 4 * 0.5 and line["raw_results"] > 0
+
+
+def test_a_long_window_reads_weeks_days_and_hours_that_tile_it_exactly(tmp_path: Path) -> None:
+    """Three weeks of history: the weekly rollups hold what their days and hours hold, and the 20-day window
+    read through weeks, days and hours gives the raw counts."""
+    from synthgate.store.base import _segments
+
+    start = rollups.floor_to(1_790_000_000, rollups.WEEK) - 3 * HOUR
+    end = start + 23 * DAY
+    segments = _segments(start, end)
+    assert [s[0] for s in segments].count(rollups.WEEK) == 1 and segments[0][1] == start
+    assert all(a[2] == b[1] for a, b in zip(segments, segments[1:], strict=False)) and segments[-1][2] == end
+    results = [ProbeResult("c0", start + m * 600, 5.0, "passed" if m % 50 else "failed", "up" if m % 50 else "down",
+                           latency_ms=float(1 + m % 30)) for m in range(23 * 144)]
+    with Store(tmp_path / "w.db") as store:
+        store.insert_results(P, L, results)
+        store.roll_up(P, L, until=end)
+        weeks = [int(r[0]) for r in store.query("SELECT n FROM probe_rollups WHERE span=? ORDER BY start",
+                                                (rollups.WEEK,))]
+        assert weeks == [18, 7 * 144, 7 * 144, 7 * 144]  # 3 hours of the week before, three whole weeks
+        store.prune(end, rollups_older_than=0)
+        assert store.result_count(P, L) == 0
+        assert store.outcome_counts(P, L, start) == exact_counts(results, start)
