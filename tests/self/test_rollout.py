@@ -150,6 +150,7 @@ def test_healthy_version_reaches_100(stand_in: tuple[str, Path], tmp_path: Path)
     assert side["new"]["requests"] >= 30 and side["old"]["requests"] >= 30 and side["new"]["errors"] == 0
     assert any(c["kind"] == "latency" and c["decision"] == "no regression" for c in r["steps"][1]["comparisons"])
     assert "## Rollout" in (tmp_path / "r" / "summary.md").read_text()
+    assert 'id="rollout"' in (tmp_path / "r" / "report.html").read_text()
 
 
 def test_broken_version_is_stopped_at_0_and_its_data_restored(stand_in: tuple[str, Path], tmp_path: Path) -> None:
