@@ -102,6 +102,8 @@ def render(verdict: Verdict, reports_dir: Path | None = None) -> str:
                     f"Read <code>{escape(v.log or 'logs/')}</code> in the reports directory.</div>")
     if v.baseline:
         body.append(_baseline(v.baseline))
+    if v.rollout:
+        body.append(_rollout(v.rollout))
     body.append(_accepted_and_debt(v))
     body.append(_failed(v, images))
     body.append(_flaky(v))
@@ -160,6 +162,8 @@ def _nav(v: Verdict) -> str:
     links += [("stages", "Stages"), ("rollback", "Rollback")]
     if v.baseline:
         links.insert(0, ("baseline", "Baseline"))
+    if v.rollout:
+        links.insert(0, ("rollout", "Rollout"))
     return "<nav>" + "".join(f'<a href="#{k}">{escape(t)}</a>' for k, t in links) + "</nav>"
 
 
@@ -468,6 +472,42 @@ def _rollback(v: Verdict) -> str:
                + "</table>")
     if rb.output:
         out.append(f"<details><summary>rollback output</summary><pre>{escape(rb.output)}</pre></details>")
+    return "\n".join(out)
+
+
+def _rollout(r: dict[str, Any]) -> str:
+    """synthgate rollout: each step, both versions side by side, where it stopped and the way back."""
+    stopped = r.get("stopped_at")
+    where = (f"stopped at step {stopped['step']} ({stopped['percent']} %)" if stopped
+             else "promoted to 100 %" if r.get("promoted") else str(r.get("outcome")))
+    out = ['<h2 id="rollout">Rollout</h2>',
+           f"<p><code>{escape(str(r.get('new')))}</code> replacing <code>{escape(str(r.get('old')))}</code>: "
+           f"<strong>{escape(str(r.get('outcome')))}</strong>, {escape(where)}</p>",
+           '<table class="rollout"><tr><th>step</th><th class="num">percent</th><th>status</th>'
+           "<th>new</th><th>old</th></tr>"]
+    for step in r.get("steps") or []:
+        fig = step.get("side_by_side") or {}
+
+        def side(label: str, fig: dict[str, Any] = fig, step: dict[str, Any] = step) -> str:
+            s = fig.get(label)
+            if s:
+                return f"P50 {s['p50_ms']} ms, P95 {s['p95_ms']} ms, {s['errors']} errors of {s['requests']}"
+            gate = step.get("gate")
+            return f"gate pinned: {gate['verdict']}" if gate and label == "new" else ""
+
+        out.append(f"<tr><td>{step['step']}</td><td class=\"num\">{step['percent']}</td>"
+                   f"<td>{escape(str(step['status']))}</td><td>{escape(side('new'))}</td>"
+                   f"<td>{escape(side('old'))}</td></tr>")
+    out.append("</table>")
+    failures = [f"step {s['step']}: {f}" for s in r.get("steps") or [] for f in s.get("failed") or []]
+    if failures:
+        out.append("<ul>" + "".join(f"<li>{escape(_short(f))}</li>" for f in failures) + "</ul>")
+    back = r.get("split_back")
+    if back:
+        out.append(f"<p>Split back: <code>{escape(' '.join(back.get('command') or []))}</code>, exit "
+                   f"{escape(str(back.get('exit_code')))}; verification: "
+                   f"{escape(str((r.get('verification') or {}).get('status')))}</p>")
+    out.append(f"<p>Data: {escape(str((r.get('data') or {}).get('message', '')))}</p>")
     return "\n".join(out)
 
 

@@ -150,6 +150,7 @@ def test_healthy_version_reaches_100(stand_in: tuple[str, Path], tmp_path: Path)
     assert side["new"]["requests"] >= 30 and side["old"]["requests"] >= 30 and side["new"]["errors"] == 0
     assert any(c["kind"] == "latency" and c["decision"] == "no regression" for c in r["steps"][1]["comparisons"])
     assert "## Rollout" in (tmp_path / "r" / "summary.md").read_text()
+    assert 'id="rollout"' in (tmp_path / "r" / "report.html").read_text()
 
 
 def test_broken_version_is_stopped_at_0_and_its_data_restored(stand_in: tuple[str, Path], tmp_path: Path) -> None:
@@ -320,3 +321,17 @@ def test_template_rollout_lines_use_real_options() -> None:
         used = set(re.findall(r"(?<!\S)(--[a-z-]+)", line.split("synthgate rollout", 1)[1]))
         assert used and used <= known, (line, used - known)
         assert {"--new", "--old", "--base-url", "--deadline"} <= used  # a deadline, so a cancelled job never leaves
+
+
+def test_version_evidence_from_a_json_field() -> None:
+    """A pure function: the version an answer names, from a dotted JSON field or a header."""
+    from synthgate.version_pin import VersionPin, mismatch, served_by
+
+    pin = VersionPin("v2", evidence_json="meta.version")
+    assert served_by(httpx.Response(200, json={"meta": {"version": "v2"}}), None, "meta.version") == "v2"
+    assert mismatch(httpx.Response(200, json={"meta": {"version": "v2"}}), pin) is None
+    assert "answered by version v1" in str(mismatch(httpx.Response(200, json={"meta": {"version": "v1"}}), pin))
+    assert mismatch(httpx.Response(200, text="<html>"), pin) is None  # names no version: not judged
+    by_header = VersionPin("v2", evidence_header="X-Version")
+    assert "no version evidence" in str(mismatch(httpx.Response(200), by_header))
+    assert mismatch(httpx.Response(200, headers={"X-Version": "v2"}), by_header) is None
