@@ -129,7 +129,7 @@ def run_gate(opts: GateOptions) -> Verdict:
                  f"deadline {gate_deadline.total_s:g} s")
         stop = _deadline.HardStop(gate_deadline, lambda: _deadline.expire_gate(verdict, reports_dir, clock, progress))
         try:
-            _run(verdict, profile, path, target, opts, progress, clock)
+            _run(verdict, profile, path, target, opts, progress, clock, stack.enter_context(server_errors.counting()))
         except Exception as exc:  # noqa: BLE001 - synthgate's own bug: an `error` verdict with its log, never a fail
             _internal_error(verdict, exc, reports_dir, progress)
         finally:
@@ -202,13 +202,12 @@ def _settle(verdict: Verdict) -> None:
 
 
 def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: GateOptions,
-         progress: Callable[[str], None], clock: float) -> None:
+         progress: Callable[[str], None], clock: float, own_traffic: server_errors.Tally) -> None:
     def context(label: str = "") -> StageContext:
         return StageContext(profile=profile, profile_path=path, base_url=target.base_url,
                             reports_dir=opts.reports_dir, progress=progress, options=opts.stage_options,
                             label=label, deadline=_deadline.work_until_or_none())
 
-    server_errors.tally.take()  # this gate's own requests count from here (self-tests run gates in one process)
     cold.begin(opts.reports_dir, target.base_url)  # from here on, each endpoint's first request is a cold sample
     har.clear_stale(opts.reports_dir)
     unreachable = preflight(profile, target.base_url) or release_readiness.gate_check(
@@ -244,7 +243,7 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
             progress(f"stage {name}: {result.status} ({result.duration_s:.1f} s)")
             failed = result.status == "failed"
             reports.write_verdict_json(verdict, opts.reports_dir)  # a crash later still leaves this
-        budget = server_errors.budget_stage(verdict.stages, server_errors.tally.take(),
+        budget = server_errors.budget_stage(verdict.stages, own_traffic.take(),
                                             profile.defaults.max_server_error_rate)
         if budget is not None:  # every 5xx of every stage against every request sent
             _judge(budget, None, accepted, progress)

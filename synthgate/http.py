@@ -201,6 +201,12 @@ class Events:
         if listener not in listeners:
             listeners.append(listener)
 
+    def unsubscribe(self, kind: type[Event], listener: Callable[[Event], None]) -> None:
+        """Stop calling `listener` (no effect when it was not subscribed)."""
+        listeners = self._listeners.get(kind, [])
+        if listener in listeners:
+            listeners.remove(listener)
+
     def publish(self, event: Event) -> Event:
         """Hand `event` to every listener of its type, in subscription order; the event, as they left it."""
         for listener in self._listeners.get(type(event), ()):

@@ -165,9 +165,8 @@ class Redactor:
                 return
             self._owner = False
             path, self._share = self._share, None
-            if run_context.current().secrets_file == str(path):
-                run_context.update(secrets_file=None)
             if path is not None:
+                run_context.withdraw("secrets_file", str(path))  # in every context that still names it
                 path.unlink(missing_ok=True)
                 with contextlib.suppress(OSError):
                     path.parent.rmdir()

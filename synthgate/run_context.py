@@ -122,6 +122,24 @@ def update(**fields: object) -> RunContext:
         return context
 
 
+def withdraw(name: str, value: str) -> None:
+    """`value` is gone (a deleted file): clear field `name` wherever it holds it in the contexts this process opened.
+
+    A nested context inherits the secrets file; when it is deleted, the enclosing one must not keep naming it."""
+    with _lock:
+        for file, _previous, _temporary in _opened:
+            context = current() if path() == file else _read(file)
+            if getattr(context, name) == value:
+                _write(file, context.model_copy(update={name: None}))
+
+
+def _read(file: Path) -> RunContext:
+    try:
+        return RunContext.model_validate_json(file.read_bytes())
+    except (OSError, ValidationError):
+        return RunContext()
+
+
 def own() -> Path:
     """This process's own run context (made in a temporary folder when it has none): before it starts a child."""
     update()

@@ -8,8 +8,10 @@ marker) and those each stage's child process reports back (each check's `traffic
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 from synthgate import http
 from synthgate.results import CheckResult, StageResult, Traffic
@@ -33,6 +35,11 @@ class Tally:
             if status is not None and status >= 500:
                 self._server_errors += 1
 
+    def count(self, event: http.Exchanged) -> None:
+        """Count one exchange the transport completed (a listener of http.events)."""
+        ex = event.exchange
+        self.record(ex.status if ex.status is not None else ex.answered_status)
+
     def take(self) -> Traffic:
         """The counts so far, and start again from zero."""
         with self._lock:
@@ -41,16 +48,20 @@ class Tally:
         return out
 
 
-# the process-wide tally: every exchange the transport completes is counted
+# the process-wide tally: every exchange the transport completes is counted (a stage process takes it per check)
 tally = Tally()
+http.events.subscribe(http.Exchanged, tally.count)
 
 
-def _count(event: http.Exchanged) -> None:
-    ex = event.exchange
-    tally.record(ex.status if ex.status is not None else ex.answered_status)
-
-
-http.events.subscribe(http.Exchanged, _count)
+@contextlib.contextmanager
+def counting() -> Iterator[Tally]:
+    """A tally of this process's exchanges while the block runs: the gate's own requests, whatever ran before."""
+    own = Tally()
+    http.events.subscribe(http.Exchanged, own.count)
+    try:
+        yield own
+    finally:
+        http.events.unsubscribe(http.Exchanged, own.count)
 
 
 def _counts(traffic: Traffic | None) -> tuple[int, int]:

@@ -606,6 +606,7 @@ def _schemathesis(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.slow  # a schemathesis run: tens of seconds
 def test_openapi_passes_schemathesis_default_checks(target: EmbeddedTarget, tmp_path: Path) -> None:
     with httpx.Client(base_url=target.url) as http:
         token = _token(http)
@@ -616,6 +617,7 @@ def test_openapi_passes_schemathesis_default_checks(target: EmbeddedTarget, tmp_
     assert "No issues found" in result.stdout
 
 
+@pytest.mark.slow  # a schemathesis run: tens of seconds
 def test_schemathesis_catches_crash_on_bad_input(target: EmbeddedTarget, tmp_path: Path) -> None:
     with deployed(target, "crash-on-bad-input"):
         result = _schemathesis(

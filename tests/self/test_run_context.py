@@ -78,3 +78,17 @@ def test_a_nested_context_keeps_the_secrets_file_and_gives_the_outer_one_back(no
         assert run_context.path() == outer and run_context.current().auth_session == "/outer/auth.json"
     finally:
         run_context.close_context(outer)
+
+
+def test_a_deleted_secrets_file_is_withdrawn_from_every_context_this_process_opened(no_context: None,
+                                                                                   tmp_path: Path) -> None:
+    outer = run_context.open_context(tmp_path / "outer")
+    try:
+        run_context.update(secrets_file="/tmp/s/secrets.jsonl")
+        inner = run_context.open_context(tmp_path / "inner")  # a gate run where the file was already shared
+        run_context.withdraw("secrets_file", "/tmp/s/secrets.jsonl")
+        assert run_context.current().secrets_file is None
+        run_context.close_context(inner)
+        assert run_context.current().secrets_file is None  # the enclosing context no longer names a deleted file
+    finally:
+        run_context.close_context(outer)

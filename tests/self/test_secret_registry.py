@@ -171,8 +171,8 @@ def test_curl_repro_references_every_occurrence_of_every_secret() -> None:
 
 def test_learned_values_reach_every_process_through_the_shared_file(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(run_context.CONTEXT_ENV, raising=False)  # before the registry reads it: a fresh run
     parent = Redactor()
-    monkeypatch.delenv(run_context.CONTEXT_ENV, raising=False)
     path = parent.share()
     try:
         assert run_context.current().secrets_file == str(path) and oct(path.parent.stat().st_mode & 0o777) == "0o700"
@@ -205,8 +205,8 @@ def test_learned_values_must_look_like_credentials() -> None:
 
 
 def test_a_nested_gate_never_deletes_its_parents_share_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(run_context.CONTEXT_ENV, raising=False)  # before the registry reads it: a fresh run
     parent = Redactor()
-    monkeypatch.delenv(run_context.CONTEXT_ENV, raising=False)
     path = parent.share()
     try:
         child = ("from synthgate.redact import redactor\n"
