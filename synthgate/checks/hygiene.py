@@ -250,6 +250,9 @@ def _evaluate(item: str, exchanges: list[Exchange], profile: Profile, base_url: 
 def check_item(profile: Profile, base_url: str, item: str) -> Outcome:
     """One hygiene item over every answer looked at."""
     exchanges = fetch(profile, base_url)
+    if not exchanges:  # a near-empty profile: say so rather than "ok on 0 answers"
+        return Outcome(ok=True, message="nothing to look at: the profile declares no page, health, route or "
+                                        "hygiene.paths")
     findings, errors = _evaluate(item, exchanges, profile, base_url)
     if findings or errors:  # never judge on a cached answer alone: look again
         exchanges = fetch(profile, base_url, fresh=True)
