@@ -343,9 +343,9 @@ def origin_of(url: str) -> tuple[str, str, int | None]:
 
 def may_follow(client: httpx.Client, first_url: str, next_url: str) -> bool:
     """A redirect is followed only to the origin the request went to, or to a host the profile names."""
-    target = origin_of(next_url)
-    if target == origin_of(first_url):
-        return True
+    target, first = origin_of(next_url), origin_of(first_url)
+    if target == first or (target[1] == first[1] and (first[0], target[0]) == ("http", "https")):
+        return True  # the target itself, or its upgrade to https
     hosts = getattr(client, "follow_hosts", ())
     return target[1] in hosts or f"{target[1]}:{target[2]}" in hosts
 

@@ -163,11 +163,17 @@ def test_init_then_run_passes_on_each_healthy_app(apps: dict[str, tuple[str, Pat
         checks = _checks(apps[name][1] / "r1")
         passed = [cid for cid, status in checks.items() if status == "passed"]
         assert len(passed) >= 8, f"{name}: only {passed} passed"
-    httpbin = (apps["httpbin"][1] / "synthgate.yaml").read_text(encoding="utf-8")
-    assert "requires-auth:basic-auth-user-passwd" in httpbin and "load:" in httpbin
+    httpbin_text = (apps["httpbin"][1] / "synthgate.yaml").read_text(encoding="utf-8")
+    httpbin = yaml.safe_load(httpbin_text)
+    assert "requires-auth:basic-auth-user-passwd" in httpbin_text and httpbin["load"]["tasks"]
+    # what httpbin lacks today is a warning with a note saying so, never a failing item
+    assert httpbin["hygiene"]["nosniff"] == "warn"
+    assert any(line.startswith("#") and "hygiene.nosniff: warn, not fail" in line and "set it to fail" in line
+               for line in httpbin_text.splitlines())
     assert "http://example.com" not in _links_fetched(apps["httpbin"][1] / "r1")  # links stayed on httpbin
     kinto = yaml.safe_load((apps["kinto"][1] / "synthgate.yaml").read_text(encoding="utf-8"))
     assert kinto["health"]["path"] == "/v1/__heartbeat__" and kinto["fuzz"]["openapi"] == "/v1/__api__"
+    assert kinto["hygiene"]["nosniff"] == "fail"  # what Kinto already sends is held to it
     assert "requires-auth:v1-buckets" in _checks(apps["kinto"][1] / "r1")
 
 
