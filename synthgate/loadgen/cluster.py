@@ -149,6 +149,9 @@ class ClusterState:
             log.error("synthgate: refused worker %s: %s", node, reason)
             if isinstance(runner, MasterRunner):
                 runner.send_message("synthgate_refused", {"reason": reason}, node)
+                # forgotten at once: its "quit" must not count as the last worker leaving (Locust would stop)
+                if node in runner.clients:
+                    del runner.clients[node]
             return
         self.accepted.add(node)
         self.workers[node] = WorkerSeen(host)

@@ -112,7 +112,7 @@ def master_run(profile: Path, url: str, tmp_path: Path, workers: int, **kw: Any)
     lines: list[str] = []
     holder: dict[str, Any] = {"bind": f"{MASTER_HOST}:{port}"}
     spec = LoadRunSpec(profile=str(profile), base_url=url, out_dir=tmp_path / "master", expect_workers=workers,
-                       bind=holder["bind"], workers_wait_s=60, **kw)
+                       bind=holder["bind"], workers_wait_s=120, **kw)
     env_before = os.environ.pop("SG_TEST_MODE", None)  # the master never resolves a secret
     assert env_before is None
 
