@@ -297,6 +297,8 @@ def demo_serve(port: PortOpt = 8000, fault: Annotated[str | None, typer.Option()
     if fault and fault not in FAULTS:
         raise usage_error(f"--fault: unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
     if versions:
+        if tls:
+            raise usage_error("--tls: not with --versions (the versions stand-in serves plain HTTP)")
         _serve_versions(port, _demo_state(state, port), fault, host)
         return
     scheme = "https" if uses_tls(fault, tls) else "http"
