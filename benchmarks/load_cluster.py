@@ -53,7 +53,8 @@ def one_run(tmp: Path, url: str, profile: Path, workers: int, rate: float, durat
     verdict = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
     load = verdict.get("load") or {}
     return {"workers": workers, "asked_rps": rate, "delivered_rps": load.get("rps"), "p95_ms": load.get("p95_ms"),
-            "requests": load.get("requests"), "verdict": verdict["verdict"], "exit": code}
+            "requests": load.get("requests"), "verdict": verdict["verdict"], "exit": code,
+            "reason": str(verdict.get("reason", ""))[:200]}
 
 
 def main() -> None:

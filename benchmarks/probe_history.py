@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
+import os
 import random
 import sys
 import tempfile
@@ -47,10 +49,10 @@ DOWN_RATE = 0.001  # one result in a thousand fails (with evidence)
 UNKNOWN_RATE = 0.0005  # and one in two thousand could not reach the target
 
 
-def day_rows(day: int, checks: list[str], rng: random.Random) -> list[tuple[str, float, str, str, float | None]]:
-    """One day of results (check_id, ts, status, outcome, latency_ms), one per check and minute."""
+def day_rows(day: int, checks: list[str]) -> list[tuple[str, float, str, str, float | None]]:
+    """One day of results (check_id, ts, status, outcome, latency_ms), one per check and minute (seeded by day)."""
     out: list[tuple[str, float, str, str, float | None]] = []
-    rand = rng.random
+    rand = random.Random(day).random
     for minute in range(1440):
         t0 = day + minute * 60
         for i, cid in enumerate(checks):
@@ -63,6 +65,12 @@ def day_rows(day: int, checks: list[str], rng: random.Random) -> list[tuple[str,
             else:
                 out.append((cid, ts, "passed", "up", 8.0 + 40.0 * rand() * rand()))
     return out
+
+
+def day_rollups(job: tuple[int, list[str]]) -> list[rollups.Rollup]:
+    """The hourly rollups of one generated day (in a worker process: aggregation is the costly part)."""
+    day, checks = job
+    return list(rollups.aggregate(day_rows(day, checks)).values())
 
 
 @contextlib.contextmanager
@@ -99,7 +107,6 @@ def main() -> None:
     ap.add_argument("--retention-days", type=int, default=7)
     ap.add_argument("--db", help="SQLite file to write (default: a temporary one)")
     args = ap.parse_args()
-    rng = random.Random(20261206)
     checks = [f"check-{i:03d}" for i in range(args.checks)]
     now = time.time()
     today = rollups.floor_to(now, rollups.DAY)
@@ -109,16 +116,18 @@ def main() -> None:
         started = time.monotonic()
         store.register_probe(PROFILE, LOCATION, "http://127.0.0.1:9", 99.9, {"checks": checks})
         store.set_raw_from(PROFILE, LOCATION, raw_start)  # older raw results: pruned, as a probe leaves them
-        for n, day in enumerate(range(first, raw_start, rollups.DAY)):
-            hours = rollups.aggregate(day_rows(day, checks, rng))
-            store.write_rollups(PROFILE, LOCATION, hours.values(), day, day + rollups.DAY, rollups.HOUR)
-            store.roll_days(PROFILE, LOCATION, day, day + rollups.DAY)
-            if n % 30 == 0:
-                print(f"rollups: day {n + 1} of {args.days - args.retention_days} "
-                      f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+        days = range(first, raw_start, rollups.DAY)
+        with multiprocessing.Pool(max(1, min(4, os.cpu_count() or 1))) as pool:
+            for n, (day, hours) in enumerate(zip(days, pool.imap(day_rollups, [(d, checks) for d in days]),
+                                                 strict=True)):
+                store.write_rollups(PROFILE, LOCATION, hours, day, day + rollups.DAY, rollups.HOUR)
+                store.roll_days(PROFILE, LOCATION, day, day + rollups.DAY)
+                if n % 30 == 0:
+                    print(f"rollups: day {n + 1} of {args.days - args.retention_days} "
+                          f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
         raw = 0
         for day in range(raw_start, today + rollups.DAY, rollups.DAY):
-            rows = [r for r in day_rows(day, checks, rng) if r[1] < now]
+            rows = [r for r in day_rows(day, checks) if r[1] < now]
             store.insert_results(PROFILE, LOCATION, [
                 ProbeResult(cid, ts, 12.0, status, outcome, latency_ms=lat,
                             message="" if status == "passed" else "HTTP 503")
