@@ -25,22 +25,35 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
 
 # The fast tier (`make check`, `-m "not slow"`) leaves out what starts whole gates, browsers, Locust, PostgreSQL or
 # an installed wheel. A test is slow when it uses one of these fixtures, is in one of these files (their tests run
-# gates or load in-process), or is marked `@pytest.mark.slow` itself. Per-file times: ARCHITECTURE.md, Tests.
-SLOW_FIXTURES = frozenset({"cli", "chromium", "demo_target", "postgres_url", "installed", "wheel", "page"})
+# gates or load in-process), is named in SLOW_TESTS (file::test, measured over ~5 s on a loaded machine), or is
+# marked `@pytest.mark.slow` itself.
+SLOW_FIXTURES = frozenset({"cli", "chromium", "demo_target", "postgres_url", "installed", "wheel", "page",
+                           "github_run", "generated"})
 SLOW_FILES = frozenset({
     "test_a11y.py", "test_baseline_gate.py", "test_cold_start.py", "test_detect_attempts.py", "test_detect_auth.py",
     "test_detect_server_errors.py", "test_e2e_stage.py", "test_examples.py", "test_fuzz_stage.py", "test_gate.py",
     "test_hostile.py", "test_install.py", "test_load_numbers.py", "test_load_stage_demo.py", "test_probe.py",
-    "test_shared_state.py", "test_vitals.py",
+    "test_shared_state.py", "test_vitals.py", "test_rollback_lock.py", "test_e2e_diagnosis.py",
+})
+SLOW_TESTS = frozenset({
+    "test_readiness_release.py::test_the_gate_judges_the_new_release_once_it_is_live",
+    "test_readiness_hygiene.py::test_a_warn_item_is_reported_and_never_fails_the_gate",
+    "test_readiness_tls.py::test_demo_serves_https_that_the_gate_trusts_through_its_ca",
+    "test_fuzz_coverage.py::test_the_random_phase_never_sends_an_empty_path_segment_either",
+    "test_fuzz_coverage.py::test_demo_long_field_crash_is_found_by_the_huge_length_class",
+    "test_fuzz_coverage.py::test_concurrent_coverage_reports_every_distinct_failure_on_a_slow_target",
+    "test_user_checks.py::test_this_repository_runs_its_smoke_suite_alone_against_the_embedded_demo",
+    "test_store.py::test_one_shared_incident_however_many_processes_race",
 })
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the slow tests (see SLOW_FIXTURES and SLOW_FILES): `make check` runs the others."""
+    """Mark the slow tests (SLOW_FIXTURES, SLOW_FILES, SLOW_TESTS): `make check` runs the others."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if (item.path.name in SLOW_FILES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
-                or params.get("db_target") == "postgres"):
+        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        if (item.path.name in SLOW_FILES or name in SLOW_TESTS or params.get("db_target") == "postgres"
+                or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.slow)
 
 

@@ -7,6 +7,7 @@ run). The layers are declared once, in LAYERS, lowest first; ARCHITECTURE.md des
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import synthgate
@@ -30,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+@functools.cache
 def module_names() -> dict[str, Path]:
     """Every module of the package by dotted name (a package by its own name)."""
     out = {}
@@ -63,6 +65,7 @@ def _type_checking_lines(tree: ast.Module) -> set[int]:
     return lines
 
 
+@functools.cache
 def import_graph() -> dict[str, dict[str, int]]:
     """module -> {imported synthgate module: line}, deferred imports included, TYPE_CHECKING ones not."""
     mods = module_names()
