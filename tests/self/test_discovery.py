@@ -158,3 +158,14 @@ def test_a_check_never_follows_a_redirect_off_the_origin() -> None:
         result = smoke.execute(page_check, profile, app.url)
     assert elsewhere.hits == []
     assert not result.final.ok and "302" in result.final.message
+
+
+def test_a_hygiene_item_relaxed_when_drafted_says_so_beside_it() -> None:
+    import yaml
+
+    from synthgate.project.scaffold import annotate
+
+    body = "name: x\nhygiene:\n  nosniff: warn\n  csp: fail\n  framing: warn\n"
+    text = annotate(body, ["hygiene.nosniff: warn, not fail: the app does not meet it today (...)"])
+    assert "  nosniff: warn  # the app lacks it today" in text and "  framing: warn\n" in text  # not relaxed
+    assert yaml.safe_load(text) == yaml.safe_load(body)
