@@ -213,6 +213,8 @@ def test_sigterm_puts_the_old_version_back(stand_in: tuple[str, Path], tmp_path:
     assert proc.returncode == 143, out[-2000:]
     assert versions.status(state)["split"] == {old: 100}
     r = json.loads((tmp_path / "r" / "verdict.json").read_text())["rollout"]
+    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    assert saved["reason"].startswith("cancelled") and saved["exit_code"] == 143
     assert r["outcome"] == "cancelled" and r["stopped_at"]["percent"] == 10 and r["split_back"]["ok"]
 
 
@@ -335,3 +337,95 @@ def test_version_evidence_from_a_json_field() -> None:
     by_header = VersionPin("v2", evidence_header="X-Version")
     assert "no version evidence" in str(mismatch(httpx.Response(200), by_header))
     assert mismatch(httpx.Response(200, headers={"X-Version": "v2"}), by_header) is None
+
+
+# -- tool errors: exit 5, never a deployment failure -------------------------------------------------------------
+
+def _deploy_unless(state: Path, refuse: str) -> list[str]:
+    """A split command that refuses when the new version's percent is `refuse` ('*': always), else deploys."""
+    script = ("import subprocess, sys\n"
+              f"if {refuse!r} in ('*', sys.argv[1]): sys.exit('the platform refused: quota exceeded')\n"
+              f"sys.exit(subprocess.run([sys.executable, '-m', 'synthgate', 'demo', 'versions', 'deploy', '--state', "
+              f"{str(state)!r}, sys.argv[2] + '@' + sys.argv[1] + '%', sys.argv[4] + '@' + sys.argv[3] + '%']"
+              ").returncode)")
+    return [sys.executable, "-c", script, "{new_percent}", "{new}", "{old_percent}", "{old}"]
+
+
+def test_a_refused_split_is_an_error_and_the_split_goes_back(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    profile = profile_for(state, tmp_path / "p.yaml", rollout={
+        "steps": [{"percent": 10, "hold_s": 0}, {"percent": 100}], "set_split": _deploy_unless(state, "10")})
+    verdict = rollout(profile, url, new, old, tmp_path / "r")
+    assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
+    assert versions.status(state)["split"] == {old: 100}
+    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    assert saved["verdict"] == "error" and saved["log"] == "logs/rollout-split-step0.log"
+    assert "quota exceeded" in (tmp_path / "r" / saved["log"]).read_text()
+    assert "quota exceeded" in saved["reason"] and "not evidence" in saved["reason"]
+    r = saved["rollout"]
+    assert r["split_back"]["ok"] and r["verification"]["status"] == "passed" and saved["rollback"]["verified"]
+    assert "no evidence against it" in (tmp_path / "r" / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("on", [["fail"], ["fail", "error"]])
+def test_a_tool_error_rolls_the_code_back_only_when_asked(stand_in: tuple[str, Path], tmp_path: Path,
+                                                          on: list[str]) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    marker = tmp_path / "rolled-back"
+    profile = profile_for(state, tmp_path / "p.yaml", rollout={
+        "steps": [{"percent": 10, "hold_s": 0}, {"percent": 100}], "set_split": _deploy_unless(state, "*")},
+        rollback={"command": [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('x')"], "on": on,
+                  "timeout_s": 30})
+    verdict = rollout(profile, url, new, old, tmp_path / "r")
+    assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
+    assert not verdict.rollout["split_back"]["ok"] and "a human must act" in verdict.reason
+    assert marker.exists() == ("error" in on)  # the split back failed: the code rollback only when asked
+    assert versions.status(state)["split"] == {old: 100}  # the refusing platform never moved anything
+
+
+def test_a_failed_snapshot_is_an_error_before_any_split(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    splits = tmp_path / "splits"
+    profile = profile_for(state, tmp_path / "p.yaml", rollout={
+        "changes_data": True, "set_split": [sys.executable, "-c", f"open({str(splits)!r}, 'a').write('x')", "{new}", "{old}"]},
+        rollback={"command": [sys.executable, "-c", "pass"], "timeout_s": 30, "restore": ["true", "{snapshot}"],
+                  "snapshot": [sys.executable, "-c", "import sys; sys.exit('no such database: prod')"]})
+    verdict = rollout(profile, url, new, old, tmp_path / "r")
+    assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
+    assert not splits.exists() and verdict.rollout["steps"] == [] and not verdict.rollback.triggered
+    assert "no such database" in (tmp_path / "r" / str(verdict.log)).read_text()
+    assert verdict.rollout["outcome"] == "not started" and "no traffic was moved" in verdict.reason
+
+
+def test_synthgate_crashing_mid_way_is_an_error_and_the_split_goes_back(stand_in: tuple[str, Path],
+                                                                       tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    seen: list[dict[str, int]] = []
+
+    def progress(text: str) -> None:  # the caller's own callback breaks inside the traffic step: synthgate's code
+        if "the same requests to" in text and not seen:
+            seen.append(versions.status(state)["split"])
+            raise RuntimeError("progress sink went away")
+
+    from synthgate.rollout.runner import RolloutOptions, run_rollout
+
+    profile = profile_for(state, tmp_path / "p.yaml", rollout={"steps": [{"percent": 10, "hold_s": 0},
+                                                                         {"percent": 100}]})
+    verdict = run_rollout(RolloutOptions(profile=str(profile), new=new, old=old, base_url=url,
+                                         reports_dir=tmp_path / "r", progress=progress))
+    assert seen == [{new: 10, old: 90}]  # it crashed with traffic on the new version
+    assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
+    assert versions.status(state)["split"] == {old: 100}
+    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    assert saved["verdict"] == "error" and saved["rollout"]["outcome"] == "error"
+    assert saved["rollout"]["split_back"]["ok"]
+    assert "RuntimeError: progress sink went away" in (tmp_path / "r" / saved["log"]).read_text()
+    assert "progress sink went away" in saved["reason"] and f"split back to {old}" in saved["reason"]
