@@ -393,7 +393,8 @@ def test_a_failed_snapshot_is_an_error_before_any_split(stand_in: tuple[str, Pat
     new = versions.upload(state)
     splits = tmp_path / "splits"
     profile = profile_for(state, tmp_path / "p.yaml", rollout={
-        "changes_data": True, "set_split": [sys.executable, "-c", f"open({str(splits)!r}, 'a').write('x')", "{new}", "{old}"]},
+        "changes_data": True,
+        "set_split": [sys.executable, "-c", f"open({str(splits)!r}, 'a').write('x')", "{new}", "{old}"]},
         rollback={"command": [sys.executable, "-c", "pass"], "timeout_s": 30, "restore": ["true", "{snapshot}"],
                   "snapshot": [sys.executable, "-c", "import sys; sys.exit('no such database: prod')"]})
     verdict = rollout(profile, url, new, old, tmp_path / "r")
@@ -429,3 +430,37 @@ def test_synthgate_crashing_mid_way_is_an_error_and_the_split_goes_back(stand_in
     assert saved["rollout"]["split_back"]["ok"]
     assert "RuntimeError: progress sink went away" in (tmp_path / "r" / saved["log"]).read_text()
     assert "progress sink went away" in saved["reason"] and f"split back to {old}" in saved["reason"]
+
+
+# -- version evidence in the load stage and the journeys ---------------------------------------------------------
+
+def _pinned_load(url: str, folder: Path, version: str) -> Any:
+    """The load stage, in-process, pinned to `version` like the step-0 gate pins it."""
+    from synthgate.profile.model import Profile
+    from synthgate.stages import StageContext, stage_runner
+    from synthgate.version_pin import VersionPin
+
+    pin = VersionPin(version, {OVERRIDE: f'demo="{version}"'}, evidence_header="X-Demo-Version")
+    profile = Profile.model_validate({"name": "versions", "headers": {"X-Synthetic-Check": "synthgate", **pin.headers},
+                                      "load": {"tasks": [{"path": "/v1/health"}], "users": 2, "duration_s": 1.5,
+                                               "thresholds": {"error_rate": 0.01}}})
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "p.yaml"
+    path.write_text(yaml.safe_dump(profile.model_dump(mode="json", by_alias=True)))
+    return stage_runner("load")(StageContext(profile=profile, profile_path=path, base_url=url, reports_dir=folder,
+                                             progress=lambda text: None, options={"pin": pin.to_option()}))
+
+
+def test_load_counts_answers_from_another_version_as_no_data(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    right = _pinned_load(url, tmp_path / "right", old)
+    check = next(c for c in right.checks if c.id == "load.version")
+    assert check.status == "passed" and check.details["wrong_version"] == 0 and check.details["answers"] > 20
+    assert right.status == "passed", [c.message for c in right.failed_checks]
+    # a version outside the deployment: the platform ignores the override, every answer is the live version's
+    wrong = _pinned_load(url, tmp_path / "wrong", "v999")
+    check = next(c for c in wrong.checks if c.id == "load.version")
+    assert check.status == "failed" and check.kind == "no-data", check.message
+    assert check.details["wrong_version"] == check.details["answers"] > 20
+    assert not any(c.is_evidence_failure for c in wrong.checks)  # nothing measured is held against v999
