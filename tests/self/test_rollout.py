@@ -464,3 +464,29 @@ def test_load_counts_answers_from_another_version_as_no_data(stand_in: tuple[str
     assert check.status == "failed" and check.kind == "no-data", check.message
     assert check.details["wrong_version"] == check.details["answers"] > 20
     assert not any(c.is_evidence_failure for c in wrong.checks)  # nothing measured is held against v999
+
+
+def test_a_journey_answered_by_another_version_is_no_data(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    from synthgate import version_pin
+    from synthgate.e2e.runner import run_journeys
+    from synthgate.profile.model import Profile
+
+    url, state = stand_in
+    old = live(state)
+
+    def journey(version: str) -> Any:
+        pin = version_pin.VersionPin(version, {OVERRIDE: f'demo="{version}"'}, evidence_header="X-Demo-Version")
+        profile = Profile.model_validate({"name": "versions", "headers": pin.headers, "e2e": {"retries": 0},
+                                          "journeys": [{"id": "landing", "kind": "landing", "path": "/"}]})
+        version_pin.activate(pin)
+        try:
+            run = run_journeys(profile, url, tmp_path / version)
+        finally:
+            version_pin.activate(None)
+        return next(iter(run.results.values()))
+
+    right = journey(old)
+    assert right.status == "passed", right.message
+    wrong = journey("v999")  # outside the deployment: the override is ignored, the live version answers
+    assert wrong.status == "failed" and wrong.kind == "no-data", wrong.message
+    assert f"answered by version {old}" in wrong.message and "v999" in wrong.message
