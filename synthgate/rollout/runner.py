@@ -136,7 +136,7 @@ class _Run:
                 log = self.write_log(f"split-step{index}.log", split.command, split.output)
                 checks = [CheckResult(id="split.command", status="failed", kind=TOOL_ERROR,
                                       message=redactor(f"the split command exited {split.exit_code}: "
-                                                       f"{split.output[-300:]} (see {log})"))]
+                                                       f"{split.output.strip()[-300:]} (see {log})"))]
             elif step.percent == 0:
                 checks = self.gate_step(index, record)
             else:
@@ -276,11 +276,11 @@ class _Run:
                 False: ", NOT verified: a human must act"}[result.verified]
         if name == "error":
             self.verdict.log = self.verdict.log or _log_in(failed_checks)
+            broke = "; ".join(f"{c.id}: {c.message}" for c in failed_checks if c.is_tool_error)[:400]
+            see = f" (see {self.verdict.log or 'logs/'})" if (self.verdict.log or "logs/") not in broke else ""
             self.verdict.reason = (f"error at step {index} ({step.percent:g} %): synthgate could not judge "
-                                   f"{self.opts.new}, not evidence against it: "
-                                   + "; ".join(f"{c.id}: {c.message}" for c in failed_checks if c.is_tool_error)[:400]
-                                   + f" (see {self.verdict.log or 'logs/'}); split back to {self.opts.old} at 100 %"
-                                   + said)
+                                   f"{self.opts.new}, not evidence against it: {broke}{see}; split back to "
+                                   f"{self.opts.old} at 100 %{said}")
             return
         self.verdict.reason = (f"stopped at step {index} ({step.percent:g} %): "
                                + (why or ", ".join(c.id for c in failed_checks)[:400])
