@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from synthgate import auth
+import httpx
+
+from synthgate import auth, version_pin
 from synthgate.checks import seen
 from synthgate.e2e import canary, evidence, webvitals
 from synthgate.e2e.a11y import scan as a11y_scan
@@ -333,6 +335,10 @@ class _Journey:
             raise StepFailed(f"GET {path} could not be opened: {text}", kind=kind, fatal=fatal) from None
         code = response.status if response is not None else None
         self.details.update(status=code, url=self.page.url)
+        # pinned (synthgate rollout): the main document must come from the pinned version, else no evidence
+        other = version_pin.mismatch(httpx.Response(code, headers=response.headers)) if response is not None else None
+        if other is not None:
+            raise StepFailed(f"GET {path}: {other}", kind="no-data", fatal=True)
         if status is not None and code is not None and code != status:
             raise StepFailed(f"GET {path} answered {code}, expected {status} (at {self.page.url})")
         if status is None and code is not None and code >= 400:

@@ -24,7 +24,7 @@ from gevent import socket as gsocket
 from gevent import ssl as gssl
 from gevent.hub import get_hub
 
-from synthgate.loadgen.hdr import PERF_TO_WALL, NameRecorder, Recorder
+from synthgate.loadgen.hdr import PERF_TO_WALL, WRONG_VERSION, NameRecorder, Recorder
 
 USER_AGENT = "synthgate-load/0.1"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -551,6 +551,8 @@ class FastClient:
         self.last: _Response | None = None  # the latest response (for `request`)
         self.last_error: str | None = None
         self._prepared: dict[object, PreparedRequest] = {}
+        # pinned to a version (synthgate rollout): False for an answer another version served
+        self.judge: Callable[[_Response], bool] | None = None
 
     def prepare(
         self,
@@ -589,8 +591,9 @@ class FastClient:
         intended = self.intended
         self.intended = None
         start = perf_counter() if intended is None else intended
+        judge = self.judge
         try:
-            status, nbytes = self._exchange(req, keep)
+            status, nbytes = self._exchange(req, keep or judge is not None)
         except TransportError as exc:
             end = perf_counter()
             us = int((end - start) * 1_000_000) if exc.sent else None
@@ -599,6 +602,11 @@ class FastClient:
             return -1
         end = perf_counter()
         us = int((end - start) * 1_000_000)
+        if judge is not None and self.last is not None and not judge(self.last):
+            # another version answered: no evidence about the pinned one, kept out of its figures
+            self.recorder.name(req.method, WRONG_VERSION).ok(us, nbytes, end + PERF_TO_WALL)
+            self.last_error = None
+            return status
         if status in req.expect:
             req.rec.ok(us, nbytes, end + PERF_TO_WALL)
             self.last_error = None

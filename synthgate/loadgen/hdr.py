@@ -30,6 +30,11 @@ PERF_TO_WALL = time.time() - time.perf_counter()  # converts perf_counter() read
 _SUB_BUCKET_BITS = 11
 
 
+# the name answers from another version than the pinned one are recorded under (synthgate rollout): kept out of
+# the run's figures, they are no evidence about the pinned version (see synthgate/version_pin.py)
+WRONG_VERSION = "(answered by another version)"
+
+
 def quantize_us(value: int) -> int:
     """The lowest value of the HDR bucket `value` falls in (exact below 2048 us)."""
     shift = value.bit_length() - _SUB_BUCKET_BITS

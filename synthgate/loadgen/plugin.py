@@ -341,6 +341,9 @@ def _add_arguments(parser: Any) -> None:
                         help="synthgate runner: end the test after this many seconds")  # fmt: skip
     parser.add_argument("--sg-result", default="", include_in_web_ui=False,
                         help="synthgate runner: write the HDR result file here")  # fmt: skip
+    parser.add_argument("--sg-pin", default="", include_in_web_ui=False,
+                        help="synthgate rollout: the version pin as JSON (answers from another version are "
+                             "no data)")  # fmt: skip
     parser.add_argument("--sg-progress", action="store_true", default=False, include_in_web_ui=False,
                         help="synthgate runner: print a progress line every second")  # fmt: skip
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from synthgate import run_context
-from synthgate.loadgen.hdr import decode, encode, merge, percentiles_ms
+from synthgate.loadgen.hdr import WRONG_VERSION, decode, encode, merge, percentiles_ms
 
 PROGRESS_PREFIX = "SYNTHGATE_PROGRESS "
 PACKAGE_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -51,6 +51,7 @@ class LoadRunResult:
     samples: int = 0  # requests with a latency sample (a response, or a failure after sending)
     no_connection: int = 0  # requests that never got a TCP (or TLS) connection
     unreachable: int = 0  # of which: DNS failure or connect timeout (the runner could not reach the target)
+    wrong_version: int = 0  # pinned: answers another version served, outside every figure above (no evidence)
     duration_s: float = 0.0  # first request sent to last request finished
     rps: float = 0.0
     error_rate: float | None = None
@@ -104,6 +105,7 @@ class LoadRunSpec:
     expect_workers: int = 0  # > 0: a master for this many remote workers (`synthgate load --worker`)
     bind: str | None = None  # the master's HOST:PORT for remote workers (default: all interfaces, 5557)
     workers_wait_s: float = 120.0  # how long the master waits for its remote workers to connect
+    pin: dict[str, Any] | None = None  # synthgate rollout: VersionPin.to_option(); each answer's version checked
 
 
 def split_host_port(text: str, default_port: int = DEFAULT_MASTER_PORT) -> tuple[str, int]:
@@ -186,6 +188,8 @@ def run_load(spec: LoadRunSpec, progress: Progress | None = None) -> LoadRunResu
         options += ["--request-timeout", f"{spec.request_timeout_s:g}"]
     if spec.insecure_tls:
         options.append("--insecure-tls")
+    if spec.pin:
+        options += ["--sg-pin", json.dumps(spec.pin)]
     main_cmd = [
         *common, "--headless", "-u", str(users), "-r", f"{spawn_rate:g}", "--only-summary",
         "--csv", str(out_dir / "locust"), "--csv-full-history", "--html", str(out_dir / "report.html"),
@@ -276,6 +280,9 @@ def parse_result(data: dict[str, Any]) -> LoadRunResult:
     first, last = math.inf, 0.0
     seconds: dict[int, list[int]] = {}
     for name, d in names.items():
+        if name.endswith(WRONG_VERSION):  # another version's answers: counted, never part of the figures
+            res.wrong_version += d["requests"]
+            continue
         hist = decode(d["hdr"])
         hists[name] = hist
         res.requests += d["requests"]

@@ -8,6 +8,7 @@ Locust's per-task scheduling overhead, and in open-model mode paces them by the 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import sys
@@ -18,12 +19,13 @@ from inspect import isclass
 from typing import Any
 
 import gevent
+import httpx
 from gevent import GreenletExit
 from locust import User
 from locust.exception import RescheduleTask, RescheduleTaskImmediately, StopTest, StopUser
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING, TaskSet
 
-from synthgate import run_context
+from synthgate import run_context, version_pin
 from synthgate.loadgen import client as client_module
 from synthgate.loadgen import plugin
 from synthgate.loadgen.client import FastClient, PreparedRequest, perf_counter
@@ -58,6 +60,10 @@ class FastUser(User):
             max_redirects=self.max_redirects,
             verify_tls=self.verify_tls and not self.sg.option("insecure_tls", False),
         )
+        raw_pin = self.sg.option("sg_pin", "")
+        pin = version_pin.VersionPin.from_options({version_pin.OPTION_KEY: json.loads(raw_pin)}) if raw_pin else None
+        if pin is not None and pin.verifiable:
+            self.client.judge = version_judge(pin)
 
     def run(self) -> None:  # type: ignore[override]  # the point: Locust's loop costs more than a request
         """Run tasks until stopped: back to back (closed model) or on the arrival schedule (open model)."""
@@ -136,6 +142,17 @@ class FastUser(User):
         if self._state == LOCUST_STATE_STOPPING:
             raise StopUser()
         self._state = LOCUST_STATE_RUNNING
+
+
+def version_judge(pin: version_pin.VersionPin) -> Callable[[Any], bool]:
+    """True for an answer the pinned version served (or one naming no version by its JSON field)."""
+
+    def judge(resp: Any) -> bool:  # client._Response, its body kept
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.headers]
+        answer = httpx.Response(resp.status, headers=headers, content=b"".join(resp.body))
+        return version_pin.mismatch(answer, pin) is None
+
+    return judge
 
 
 def make_task(planned: PlannedRequest) -> Callable[[User], None]:

@@ -31,6 +31,9 @@ def render(verdict: Verdict) -> str:
     if v.verdict == "error":
         rolled = ("it was rolled back only because `rollback.on` lists `error`" if v.rollback.triggered
                   else "nothing was rolled back for it")
+        if v.rollout:  # synthgate rollout: the split back to the old version is the safe state, not a rollback
+            rolled = ("the traffic split went back to the old version (the code rollback runs only when "
+                      "`rollback.on` lists `error`)" if v.rollback.triggered else "no traffic was moved")
         out += ["> **synthgate could not judge this deployment.** Something broke in synthgate or in the team's",
                 "> test code (a crashed stage or suite, a broken conftest.py or fixture), not in the deployment:",
                 f"> this is no evidence against it, and {rolled}. Read `{v.log or 'logs/'}`",

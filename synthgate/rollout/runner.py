@@ -9,6 +9,9 @@
   (one command) at once. After a failure (or the deadline) the data is restored when the release changes data,
   the smoke checks verify that users get the old version, and the code rollback runs if that verification fails.
 - The last step (100 %) passed: the release is promoted and recorded in the run history as the last good one.
+- A tool failure (the snapshot or split command failed, synthgate's own crash, a stage that broke) is the `error`
+  verdict (exit 5) with its log, never a deployment failure: the split still goes back to the old version at
+  100 % when traffic may have moved, but the code rollback runs only when `rollback.on` lists `error`.
 """
 
 from __future__ import annotations
@@ -24,20 +27,23 @@ from typing import Any
 
 from synthgate import auth, baseline, reports, rollback
 from synthgate import deadline as _deadline
-from synthgate.gate import GateOptions, run_gate
+from synthgate.gate import CRASH_LOG, GateOptions, run_gate, write_crash_log
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
 from synthgate.profile.rollout import Rollout, RolloutStep
 from synthgate.redact import mask_url, redactor
 from synthgate.reports import ci
 from synthgate.results import (
+    EXIT_CODES,
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
     EXIT_PASS,
     EXIT_ROLLBACK_FAILED,
+    TOOL_ERROR,
     CheckResult,
     RollbackResult,
     StageResult,
     Verdict,
+    VerdictName,
 )
 from synthgate.rollout import sidebyside
 from synthgate.rollout.split import SplitRun, set_split, split_back
@@ -125,9 +131,12 @@ class _Run:
             split = set_split(self.spec, self.opts.new, self.opts.old, step.percent)
             record["split"] = split.as_dict()
             if not split.ok:
-                # the platform refused the split: nothing learned about the new version (inconclusive)
-                checks = [CheckResult(id="split.command", status="failed", kind="no-data",
-                                      message=f"the split command exited {split.exit_code}: {split.output[-300:]}")]
+                # the platform refused the split (or the command broke): a tool error, nothing learned about the
+                # new version; the split still goes back, since the command may have moved some traffic
+                log = self.write_log(f"split-step{index}.log", split.command, split.output)
+                checks = [CheckResult(id="split.command", status="failed", kind=TOOL_ERROR,
+                                      message=redactor(f"the split command exited {split.exit_code}: "
+                                                       f"{split.output.strip()[-300:]} (see {log})"))]
             elif step.percent == 0:
                 checks = self.gate_step(index, record)
             else:
@@ -161,6 +170,9 @@ class _Run:
             progress=lambda text: self.opts.progress(f"  [step {index}] {text}")))
         record["gate"] = {"verdict": gate.verdict, "exit_code": gate.exit_code, "reason": gate.reason,
                           "reports": f"step-{index}/", "pinned_to": self.opts.new}
+        if gate.verdict == "error":  # the step gate's own log, as the rollout's reports name it
+            self.verdict.log = f"step-{index}/{gate.log or 'logs/'}"
+            record["gate"]["log"] = self.verdict.log
         checks = [c.model_copy(update={"id": f"gate.{stage}/{c.id}"}) for stage, c in gate.all_checks()]
         if gate.verdict != "pass" and not any(c.status == "failed" for c in checks):
             checks.append(CheckResult(id="gate.verdict", status="failed", kind="no-data", message=gate.reason))
@@ -214,9 +226,12 @@ class _Run:
                            progress=lambda text: None, options={"pin": pin.to_option()}, label=label)
         try:
             return stage_runner("smoke")(ctx)
-        except Exception as exc:  # noqa: BLE001 - a crash is a result, never a lost rollout
+        except Exception as exc:  # noqa: BLE001 - a crash is a tool error, never a lost rollout nor evidence
+            log = write_crash_log(folder, f"smoke-{label}-crash.log", exc)
             return StageResult.from_checks("smoke", [CheckResult(
-                id="smoke.crashed", status="failed", kind="error", message=f"{exc.__class__.__name__}: {exc}")], 0)
+                id="smoke.crashed", status="failed", kind=TOOL_ERROR,
+                message=redactor(f"the smoke stage crashed: {exc.__class__.__name__}: {exc} (see "
+                                 f"{self.relative(folder / log)})"))], 0)
 
     # -- ends ------------------------------------------------------------------------------------------------
 
@@ -241,23 +256,34 @@ class _Run:
         back = self.split_back()
         self.restore_data()
         verified = self.verify_old() if back.ok else False
+        failed_checks = [c for s in self.verdict.stages[-1:] for c in s.failed_checks]
+        name: VerdictName = ("fail" if evidence or why else
+                             "error" if any(c.is_tool_error for c in failed_checks) else "inconclusive")
         result = RollbackResult(triggered=True, command=back.command, exit_code=back.exit_code,
                                 verified=verified, duration_s=round(back.duration_s, 3),
                                 message=f"split back to {self.opts.old} at 100 %"
                                 + ("" if back.ok else f": the split command exited {back.exit_code}"))
-        if verified is False and self.profile.rollback is not None and not self.opts.no_rollback:
+        spec = self.profile.rollback
+        # a tool error is no evidence against the new version: the code rollback only when rollback.on asks
+        may_roll_back = spec is not None and not self.opts.no_rollback and (name != "error" or "error" in spec.on)
+        if verified is False and may_roll_back:
             result = self.code_rollback(result)
         self.verdict.rollback = result
-        failed = evidence or bool(why)
-        self.verdict.verdict = "fail" if failed else "inconclusive"
-        self.verdict.exit_code = EXIT_FAIL if failed else EXIT_INCONCLUSIVE
-        if result.verified is False:
+        self.verdict.verdict, self.verdict.exit_code = name, EXIT_CODES[name]
+        if result.verified is False and name != "error":
             self.verdict.exit_code = EXIT_ROLLBACK_FAILED
-        failed_ids = [c.id for s in self.verdict.stages[-1:] for c in s.failed_checks]
         said = {True: ", verified", None: ", not verified: the verification got no evidence either way",
                 False: ", NOT verified: a human must act"}[result.verified]
+        if name == "error":
+            self.verdict.log = self.verdict.log or _log_in(failed_checks)
+            broke = "; ".join(f"{c.id}: {c.message}" for c in failed_checks if c.is_tool_error)[:400]
+            see = f" (see {self.verdict.log or 'logs/'})" if (self.verdict.log or "logs/") not in broke else ""
+            self.verdict.reason = (f"error at step {index} ({step.percent:g} %): synthgate could not judge "
+                                   f"{self.opts.new}, not evidence against it: {broke}{see}; split back to "
+                                   f"{self.opts.old} at 100 %{said}")
+            return
         self.verdict.reason = (f"stopped at step {index} ({step.percent:g} %): "
-                               + (why or ", ".join(failed_ids)[:400])
+                               + (why or ", ".join(c.id for c in failed_checks)[:400])
                                + f"; split back to {self.opts.old} at 100 %{said}")
 
     def cancel(self, cancelled: Cancelled) -> None:
@@ -284,6 +310,47 @@ class _Run:
         self.verdict.reason = (f"cancelled at step {max(0, index)} ({percent} %) by {cancelled.why}; split back to "
                                f"{self.opts.old} at 100 %" + ("" if back.ok else
                                                                f" FAILED (exit {back.exit_code}): a human must act"))
+
+    def crashed(self, exc: Exception) -> None:
+        """synthgate's own exception mid-rollout: an `error` with its log; the split goes back if traffic moved."""
+        self.stopping = True
+        log = write_crash_log(self.opts.reports_dir, "synthgate-crash.log", exc)
+        check = CheckResult(id="synthgate.internal", status="failed", kind=TOOL_ERROR,
+                            message=redactor(f"synthgate itself failed: {exc.__class__.__name__}: {exc} (see {log})"))
+        self.verdict.stages.append(StageResult.from_checks("synthgate", [check], 0.0))
+        self.report["outcome"] = "error"
+        if self.report["steps"]:
+            self.report["steps"][-1]["status"] = "error"
+        promoted = bool(self.report["promoted"])  # every step passed: the new version stays where it is
+        moved = bool(self.report["steps"]) and not promoted  # a split command ran: traffic may have moved
+        back = self.split_back() if moved else None
+        if back is not None:
+            self.verdict.rollback = RollbackResult(triggered=True, command=back.command, exit_code=back.exit_code,
+                                                   duration_s=round(back.duration_s, 3),
+                                                   message=f"split back to {self.opts.old} at 100 % after "
+                                                           "synthgate's own error (no code rollback)")
+        self.verdict.verdict, self.verdict.exit_code, self.verdict.log = "error", EXIT_CODES["error"], CRASH_LOG
+        where = (f"split back to {self.opts.old} at 100 %" + ("" if back.ok else " FAILED: a human must act")
+                 if back is not None else f"{self.opts.new} stays promoted" if promoted else "no traffic was moved")
+        self.verdict.reason = f"error: {check.message}; not evidence against {self.opts.new}; {where}"
+
+    def write_log(self, name: str, command: list[str], output: str) -> str:
+        """A failed command's line and output, redacted, under reports/logs/; its path relative to the reports."""
+        rel = f"logs/rollout-{name}"
+        path = self.opts.reports_dir / rel
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(redactor(f"$ {' '.join(command)}\n{output}"), encoding="utf-8")
+        except OSError:
+            return "(the log could not be written)"
+        return rel
+
+    def relative(self, path: Path) -> str:
+        """A path as the reports name it (relative to the reports dir when inside it)."""
+        try:
+            return str(path.relative_to(self.opts.reports_dir))
+        except ValueError:
+            return str(path)
 
     def split_back(self) -> SplitRun:
         back = split_back(self.spec, self.opts.new, self.opts.old)
@@ -327,7 +394,9 @@ class _Run:
         self.snapshot_taken = taken  # raw, for the restore; the report's copy is redacted
         self.report["data"]["snapshot"] = {**taken, "output": redactor(str(taken["output"]))[-2000:]}
         if not taken["ok"]:
-            raise _SnapshotFailed(f"the snapshot command failed (exit {taken['exit_code']}): {taken['stderr']}")
+            log = self.write_log("snapshot.log", list(spec.snapshot), str(taken["output"]) + str(taken["stderr"]))
+            raise _SnapshotFailed(redactor(f"the snapshot command failed (exit {taken['exit_code']}): "
+                                           f"{str(taken['stderr'])[-300:]}"), log)
 
     def restore_data(self) -> None:
         data = self.report["data"]
@@ -342,7 +411,21 @@ class _Run:
 
 
 class _SnapshotFailed(Exception):
-    """The data snapshot could not be taken: the rollout does not start."""
+    """The data snapshot could not be taken: the rollout does not start (a tool error, no traffic moved)."""
+
+    def __init__(self, why: str, log: str) -> None:
+        super().__init__(why)
+        self.log = log
+
+
+def _log_in(checks: list[CheckResult]) -> str | None:
+    """The first log a tool-error check names (logs/...), if any."""
+    for check in checks:
+        if check.is_tool_error:
+            found = next((w.rstrip("):.,;") for w in check.message.split() if "logs/" in w), None)
+            if found:
+                return found.lstrip("(")
+    return None
 
 
 def _now() -> str:
@@ -433,17 +516,14 @@ def run_rollout(opts: RolloutOptions) -> Verdict:
                 run.run()
             except Cancelled as cancelled:
                 run.cancel(cancelled)
-            except _SnapshotFailed as exc:
+            except _SnapshotFailed as exc:  # a tool error before any split: nothing moved, nothing to put back
                 report["outcome"] = "not started"
-                verdict.verdict, verdict.exit_code = "inconclusive", EXIT_INCONCLUSIVE
-                verdict.reason = f"not started: {exc}"
-            except Exception as exc:  # a tool failure mid-way: the split must still go back
-                run.stopping = True
-                report["outcome"] = "error"
-                back = run.split_back()
-                verdict.verdict, verdict.exit_code = "inconclusive", EXIT_INCONCLUSIVE
-                verdict.reason = (f"synthgate failed mid-rollout ({exc.__class__.__name__}: {exc}); split back to "
-                                  f"{opts.old} at 100 %" + ("" if back.ok else " FAILED: a human must act"))
+                verdict.stages.append(StageResult.from_checks("snapshot", [CheckResult(
+                    id="data.snapshot", status="failed", kind=TOOL_ERROR, message=f"{exc} (see {exc.log})")], 0.0))
+                verdict.verdict, verdict.exit_code, verdict.log = "error", EXIT_CODES["error"], exc.log
+                verdict.reason = f"error: not started: {exc} (see {exc.log}); no traffic was moved"
+            except Exception as exc:  # noqa: BLE001 - synthgate's own bug mid-way: `error`, the split goes back
+                run.crashed(exc)
     except Cancelled as late:  # a signal during the way back itself: the split-back ran or runs once more
         run.cancel(late)
     finally:

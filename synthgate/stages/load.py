@@ -40,6 +40,7 @@ MAX_DURATION_S = 86_400.0
 MAX_USERS = 10_000
 MAX_WORKERS = 64
 RATE_TOLERANCE = 0.05  # a run whose workers dropped out is inconclusive below 95 % of the asked rate
+MAX_WRONG_VERSION_SHARE = 0.05  # pinned: above this share of answers from another version, the run is no data
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -83,6 +84,12 @@ def run(ctx: StageContext) -> StageResult:
     if plan.skipped_writes:
         notes.append(f"write tasks not sent (load.allow_writes is off): {', '.join(plan.skipped_writes)}")
     checks = threshold_checks(result, cfg)
+    pinned = version_check(result, VersionPin.from_options(ctx.options))
+    if pinned is not None:
+        if pinned.status == "failed":  # the figures are not the pinned version's: nothing they say is evidence
+            checks = [c.model_copy(update={"kind": "no-data"}) if c.is_evidence_failure else c for c in checks]
+        checks.append(pinned)
+        notes.append(pinned.message)
     workers_check = dropout_check(result)
     if workers_check is not None:
         checks.append(workers_check)
@@ -174,6 +181,23 @@ def dropout_check(result: LoadRunResult) -> CheckResult | None:
     )  # fmt: skip
 
 
+def version_check(result: LoadRunResult, pin: VersionPin | None) -> CheckResult | None:
+    """Pinned (synthgate rollout): how many answers another version served; too many make the run no data."""
+    if pin is None or not pin.verifiable:
+        return None
+    total = result.requests + result.wrong_version
+    share = result.wrong_version / total if total else 0.0
+    details = {"pinned_to": pin.version, "answers": total, "wrong_version": result.wrong_version,
+               "share": round(share, 4), "max_share": MAX_WRONG_VERSION_SHARE}
+    said = (f"{result.wrong_version} of {total} answers came from another version than the pinned "
+            f"{pin.version} ({share:.1%}), not counted in any figure")
+    if share > MAX_WRONG_VERSION_SHARE:
+        return CheckResult(id="load.version", status="failed", kind="no-data", details=details,
+                           message=f"inconclusive: {said}; above {MAX_WRONG_VERSION_SHARE:.0%}, the run says "
+                                   f"nothing about {pin.version} (a stale edge or an override not applied)")
+    return CheckResult(id="load.version", status="passed", details=details, message=said)
+
+
 def server_error_count(result: LoadRunResult) -> int:
     """How many load requests the deployment answered with a 5xx (errors are recorded as "NAME: HTTP 5xx")."""
     return sum(count for err, count in result.errors.items() if _HTTP_5XX.search(err))
@@ -191,9 +215,11 @@ def _spec(ctx: StageContext, cfg: LoadConfig, out_dir: Path) -> LoadRunSpec:
     max_requests = pick("max_requests", cfg.max_requests)
     dist = cfg.distributed
     expect_workers = int(pick("expect_workers", dist.expect_workers if dist else 0) or 0)
+    pin = VersionPin.from_options(opts)
     return LoadRunSpec(
         # pinned to one version (synthgate rollout): the generator reads its headers from a pinned copy
-        profile=str(version_pin.apply_headers(ctx.profile_path, VersionPin.from_options(opts), out_dir)),
+        profile=str(version_pin.apply_headers(ctx.profile_path, pin, out_dir)),
+        pin=pin.to_option() if pin is not None else None,
         base_url=ctx.base_url,
         users=max(1, min(int(pick("users", cfg.users)), MAX_USERS)),
         spawn_rate=float(pick("spawn_rate", cfg.spawn_rate)),

@@ -213,6 +213,8 @@ def test_sigterm_puts_the_old_version_back(stand_in: tuple[str, Path], tmp_path:
     assert proc.returncode == 143, out[-2000:]
     assert versions.status(state)["split"] == {old: 100}
     r = json.loads((tmp_path / "r" / "verdict.json").read_text())["rollout"]
+    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    assert saved["reason"].startswith("cancelled") and saved["exit_code"] == 143
     assert r["outcome"] == "cancelled" and r["stopped_at"]["percent"] == 10 and r["split_back"]["ok"]
 
 
@@ -335,3 +337,156 @@ def test_version_evidence_from_a_json_field() -> None:
     by_header = VersionPin("v2", evidence_header="X-Version")
     assert "no version evidence" in str(mismatch(httpx.Response(200), by_header))
     assert mismatch(httpx.Response(200, headers={"X-Version": "v2"}), by_header) is None
+
+
+# -- tool errors: exit 5, never a deployment failure -------------------------------------------------------------
+
+def _deploy_unless(state: Path, refuse: str) -> list[str]:
+    """A split command that refuses when the new version's percent is `refuse` ('*': always), else deploys."""
+    script = ("import subprocess, sys\n"
+              f"if {refuse!r} in ('*', sys.argv[1]): sys.exit('the platform refused: quota exceeded')\n"
+              f"sys.exit(subprocess.run([sys.executable, '-m', 'synthgate', 'demo', 'versions', 'deploy', '--state', "
+              f"{str(state)!r}, sys.argv[2] + '@' + sys.argv[1] + '%', sys.argv[4] + '@' + sys.argv[3] + '%']"
+              ").returncode)")
+    return [sys.executable, "-c", script, "{new_percent}", "{new}", "{old_percent}", "{old}"]
+
+
+def test_a_refused_split_is_an_error_and_the_split_goes_back(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    profile = profile_for(state, tmp_path / "p.yaml", rollout={
+        "steps": [{"percent": 10, "hold_s": 0}, {"percent": 100}], "set_split": _deploy_unless(state, "10")})
+    verdict = rollout(profile, url, new, old, tmp_path / "r")
+    assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
+    assert versions.status(state)["split"] == {old: 100}
+    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    assert saved["verdict"] == "error" and saved["log"] == "logs/rollout-split-step0.log"
+    assert "quota exceeded" in (tmp_path / "r" / saved["log"]).read_text()
+    assert "quota exceeded" in saved["reason"] and "not evidence" in saved["reason"]
+    r = saved["rollout"]
+    assert r["split_back"]["ok"] and r["verification"]["status"] == "passed" and saved["rollback"]["verified"]
+    assert "no evidence against it" in (tmp_path / "r" / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("on", [["fail"], ["fail", "error"]])
+def test_a_tool_error_rolls_the_code_back_only_when_asked(stand_in: tuple[str, Path], tmp_path: Path,
+                                                          on: list[str]) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    marker = tmp_path / "rolled-back"
+    profile = profile_for(state, tmp_path / "p.yaml", rollout={
+        "steps": [{"percent": 10, "hold_s": 0}, {"percent": 100}], "set_split": _deploy_unless(state, "*")},
+        rollback={"command": [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('x')"], "on": on,
+                  "timeout_s": 30})
+    verdict = rollout(profile, url, new, old, tmp_path / "r")
+    assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
+    assert not verdict.rollout["split_back"]["ok"] and "a human must act" in verdict.reason
+    assert marker.exists() == ("error" in on)  # the split back failed: the code rollback only when asked
+    assert versions.status(state)["split"] == {old: 100}  # the refusing platform never moved anything
+
+
+def test_a_failed_snapshot_is_an_error_before_any_split(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    splits = tmp_path / "splits"
+    profile = profile_for(state, tmp_path / "p.yaml", rollout={
+        "changes_data": True,
+        "set_split": [sys.executable, "-c", f"open({str(splits)!r}, 'a').write('x')", "{new}", "{old}"]},
+        rollback={"command": [sys.executable, "-c", "pass"], "timeout_s": 30, "restore": ["true", "{snapshot}"],
+                  "snapshot": [sys.executable, "-c", "import sys; sys.exit('no such database: prod')"]})
+    verdict = rollout(profile, url, new, old, tmp_path / "r")
+    assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
+    assert not splits.exists() and verdict.rollout["steps"] == [] and not verdict.rollback.triggered
+    assert "no such database" in (tmp_path / "r" / str(verdict.log)).read_text()
+    assert verdict.rollout["outcome"] == "not started" and "no traffic was moved" in verdict.reason
+
+
+def test_synthgate_crashing_mid_way_is_an_error_and_the_split_goes_back(stand_in: tuple[str, Path],
+                                                                       tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    new = versions.upload(state)
+    seen: list[dict[str, int]] = []
+
+    def progress(text: str) -> None:  # the caller's own callback breaks inside the traffic step: synthgate's code
+        if "the same requests to" in text and not seen:
+            seen.append(versions.status(state)["split"])
+            raise RuntimeError("progress sink went away")
+
+    from synthgate.rollout.runner import RolloutOptions, run_rollout
+
+    profile = profile_for(state, tmp_path / "p.yaml", rollout={"steps": [{"percent": 10, "hold_s": 0},
+                                                                         {"percent": 100}]})
+    verdict = run_rollout(RolloutOptions(profile=str(profile), new=new, old=old, base_url=url,
+                                         reports_dir=tmp_path / "r", progress=progress))
+    assert seen == [{new: 10, old: 90}]  # it crashed with traffic on the new version
+    assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
+    assert versions.status(state)["split"] == {old: 100}
+    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    assert saved["verdict"] == "error" and saved["rollout"]["outcome"] == "error"
+    assert saved["rollout"]["split_back"]["ok"]
+    assert "RuntimeError: progress sink went away" in (tmp_path / "r" / saved["log"]).read_text()
+    assert "progress sink went away" in saved["reason"] and f"split back to {old}" in saved["reason"]
+
+
+# -- version evidence in the load stage and the journeys ---------------------------------------------------------
+
+def _pinned_load(url: str, folder: Path, version: str) -> Any:
+    """The load stage, in-process, pinned to `version` like the step-0 gate pins it."""
+    from synthgate.profile.model import Profile
+    from synthgate.stages import StageContext, stage_runner
+    from synthgate.version_pin import VersionPin
+
+    pin = VersionPin(version, {OVERRIDE: f'demo="{version}"'}, evidence_header="X-Demo-Version")
+    profile = Profile.model_validate({"name": "versions", "headers": {"X-Synthetic-Check": "synthgate", **pin.headers},
+                                      "load": {"tasks": [{"path": "/v1/health"}], "users": 2, "duration_s": 1.5,
+                                               "thresholds": {"error_rate": 0.01}}})
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "p.yaml"
+    path.write_text(yaml.safe_dump(profile.model_dump(mode="json", by_alias=True)))
+    return stage_runner("load")(StageContext(profile=profile, profile_path=path, base_url=url, reports_dir=folder,
+                                             progress=lambda text: None, options={"pin": pin.to_option()}))
+
+
+def test_load_counts_answers_from_another_version_as_no_data(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    right = _pinned_load(url, tmp_path / "right", old)
+    check = next(c for c in right.checks if c.id == "load.version")
+    assert check.status == "passed" and check.details["wrong_version"] == 0 and check.details["answers"] > 20
+    assert right.status == "passed", [c.message for c in right.failed_checks]
+    # a version outside the deployment: the platform ignores the override, every answer is the live version's
+    wrong = _pinned_load(url, tmp_path / "wrong", "v999")
+    check = next(c for c in wrong.checks if c.id == "load.version")
+    assert check.status == "failed" and check.kind == "no-data", check.message
+    assert check.details["wrong_version"] == check.details["answers"] > 20
+    assert not any(c.is_evidence_failure for c in wrong.checks)  # nothing measured is held against v999
+
+
+def test_a_journey_answered_by_another_version_is_no_data(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    from synthgate import version_pin
+    from synthgate.e2e.runner import run_journeys
+    from synthgate.profile.model import Profile
+
+    url, state = stand_in
+    old = live(state)
+
+    def journey(version: str) -> Any:
+        pin = version_pin.VersionPin(version, {OVERRIDE: f'demo="{version}"'}, evidence_header="X-Demo-Version")
+        profile = Profile.model_validate({"name": "versions", "headers": pin.headers, "e2e": {"retries": 0},
+                                          "journeys": [{"id": "landing", "kind": "landing", "path": "/"}]})
+        version_pin.activate(pin)
+        try:
+            run = run_journeys(profile, url, tmp_path / version)
+        finally:
+            version_pin.activate(None)
+        return next(iter(run.results.values()))
+
+    right = journey(old)
+    assert right.status == "passed", right.message
+    wrong = journey("v999")  # outside the deployment: the override is ignored, the live version answers
+    assert wrong.status == "failed" and wrong.kind == "no-data", wrong.message
+    assert f"answered by version {old}" in wrong.message and "v999" in wrong.message
