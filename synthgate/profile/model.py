@@ -26,7 +26,7 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-TextOrList = Annotated[list[str], BeforeValidator(_one_or_many)]
+TextOrList = Annotated[list[str], BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])]
 
 
 class SecretRef(Strict):
