@@ -27,7 +27,7 @@ from typing import Any
 
 from synthgate import auth, baseline, reports, rollback
 from synthgate import deadline as _deadline
-from synthgate.gate import CRASH_LOG, GateOptions, run_gate, write_crash_log
+from synthgate.gate import GateOptions, run_gate, write_crash_log
 from synthgate.profile import Profile, ProfileError, load_profile, resolve_base_url
 from synthgate.profile.rollout import Rollout, RolloutStep
 from synthgate.redact import mask_url, redactor
@@ -329,7 +329,7 @@ class _Run:
                                                    duration_s=round(back.duration_s, 3),
                                                    message=f"split back to {self.opts.old} at 100 % after "
                                                            "synthgate's own error (no code rollback)")
-        self.verdict.verdict, self.verdict.exit_code, self.verdict.log = "error", EXIT_CODES["error"], CRASH_LOG
+        self.verdict.verdict, self.verdict.exit_code, self.verdict.log = "error", EXIT_CODES["error"], log
         where = (f"split back to {self.opts.old} at 100 %" + ("" if back.ok else " FAILED: a human must act")
                  if back is not None else f"{self.opts.new} stays promoted" if promoted else "no traffic was moved")
         self.verdict.reason = f"error: {check.message}; not evidence against {self.opts.new}; {where}"

@@ -411,9 +411,10 @@ def test_synthgate_crashing_mid_way_is_an_error_and_the_split_goes_back(stand_in
     new = versions.upload(state)
     seen: list[dict[str, int]] = []
 
-    def progress(text: str) -> None:  # the caller's own callback breaks inside the traffic step: synthgate's code
-        if "the same requests to" in text and not seen:
-            seen.append(versions.status(state)["split"])
+    def progress(text: str) -> None:  # the caller's own callback breaks once traffic moved: synthgate's code
+        split = versions.status(state)["split"]
+        if new in split and not seen:
+            seen.append(split)
             raise RuntimeError("progress sink went away")
 
     from synthgate.rollout.runner import RolloutOptions, run_rollout
@@ -468,25 +469,26 @@ def test_load_counts_answers_from_another_version_as_no_data(stand_in: tuple[str
 
 def test_a_journey_answered_by_another_version_is_no_data(stand_in: tuple[str, Path], tmp_path: Path) -> None:
     from synthgate import version_pin
-    from synthgate.e2e.runner import run_journeys
+    from synthgate.e2e.runner import BrowserSession
     from synthgate.profile.model import Profile
 
     url, state = stand_in
     old = live(state)
 
-    def journey(version: str) -> Any:
+    def journey(session: BrowserSession, version: str) -> Any:
         pin = version_pin.VersionPin(version, {OVERRIDE: f'demo="{version}"'}, evidence_header="X-Demo-Version")
         profile = Profile.model_validate({"name": "versions", "headers": pin.headers, "e2e": {"retries": 0},
                                           "journeys": [{"id": "landing", "kind": "landing", "path": "/"}]})
         version_pin.activate(pin)
         try:
-            run = run_journeys(profile, url, tmp_path / version)
+            run = session.run(profile, url, tmp_path / version)
         finally:
             version_pin.activate(None)
         return next(iter(run.results.values()))
 
-    right = journey(old)
+    with BrowserSession() as session:
+        right = journey(session, old)
+        wrong = journey(session, "v999")  # outside the deployment: the override is ignored, the live one answers
     assert right.status == "passed", right.message
-    wrong = journey("v999")  # outside the deployment: the override is ignored, the live version answers
     assert wrong.status == "failed" and wrong.kind == "no-data", wrong.message
     assert f"answered by version {old}" in wrong.message and "v999" in wrong.message
