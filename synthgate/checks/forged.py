@@ -6,6 +6,11 @@ wrong credential (`<id>:forged-credential`: same scheme, same shape, other chara
 and payload and gets another signature) and with none (`<id>:no-credential`); each must be refused with
 401/403 (`security.forged_expect`). Login endpoints themselves are never sent a forged credential.
 `security.forged_credentials: false` turns them off.
+
+One defect fails one check: where the profile already declares the request without a credential and expects it
+refused (a `require-auth` check), no `no-credential` twin is derived; and a forged credential that is accepted
+where *no* credential is accepted either is the same open route, reported by that check (the forged check is then
+skipped, naming it), so an `accept:` entry for the open route is enough.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class ForgedCheck:
     header: str
     mode: Mode
     expect: tuple[int, ...]
+    # the check that sends this request with no credential (declared, or the derived `no-credential` twin)
+    covered_by: str | None = None
 
 
 def _credential_header(request: Request) -> str | None:
@@ -65,6 +72,7 @@ def plan(profile: Profile) -> list[ForgedCheck]:
         sources.append((f"route-exists:{route.method} {route.path}",
                         Request(method=route.method, path=route.path, json=route.json_body, headers=route.headers)))
     logins = _login_paths(profile)
+    refused = _declared_unauthenticated(profile)
     out: list[ForgedCheck] = []
     seen: set[tuple[str, str, str]] = set()
     for source, request in sources:
@@ -75,8 +83,26 @@ def plan(profile: Profile) -> list[ForgedCheck]:
         if key in seen:
             continue
         seen.add(key)
-        for mode, suffix in (("forged", "forged-credential"), ("none", "no-credential")):
-            out.append(ForgedCheck(f"{source}:{suffix}", source, request, header, mode, expect))  # type: ignore[arg-type]
+        declared = refused.get((request.method, request.path))
+        twin = declared or f"{source}:no-credential"
+        out.append(ForgedCheck(f"{source}:forged-credential", source, request, header, "forged", expect, twin))
+        if declared is None:
+            out.append(ForgedCheck(twin, source, request, header, "none", expect))
+    return out
+
+
+def _declared_unauthenticated(profile: Profile) -> dict[tuple[str, str], str]:
+    """(method, path) -> id of a declared check that sends it with no credential and expects it refused."""
+    out: dict[tuple[str, str], str] = {}
+    for check in profile.checks:
+        request = check.request
+        if request is None or _credential_header(request) is not None:
+            continue
+        if any(h.lower() in CREDENTIAL_HEADERS for h in request.headers):
+            continue
+        statuses = set(check.expect.status or [])
+        if statuses and statuses <= {401, 403}:
+            out.setdefault((request.method, request.path), check.id)
     return out
 
 
@@ -132,7 +158,21 @@ def _attempt(check: ForgedCheck, profile: Profile, base_url: str) -> Outcome:
     out = Outcome.from_failures(failures, [ex], kind, retryable=retryable)
     if out.ok:
         out.message = f"{what} refused with {ex.status}"
+    elif check.mode == "forged" and ex.response is not None and check.covered_by:
+        bare = check.request.model_copy(update={"headers": {k: v for k, v in headers.items() if k != check.header}})
+        with make_client(profile) as client:
+            open_ex = send(client, base_url, profile, bare)
+        if open_ex.response is not None and open_ex.status not in check.expect:
+            out.details["same_defect_as"] = check.covered_by  # the open route: one defect, one failed check
+            out.message = (f"{request.method} {request.path} accepts no credential at all ({open_ex.status}): "
+                           f"reported by {check.covered_by}, not judged again here")
     return out
+
+
+def same_defect_as(result: Attempted) -> str | None:
+    """The check that reports this forged check's failure already (the route accepts no credential), or None."""
+    found = result.final.details.get("same_defect_as") if not result.final.ok else None
+    return str(found) if found else None
 
 
 def execute(check: ForgedCheck, profile: Profile, base_url: str) -> Attempted:

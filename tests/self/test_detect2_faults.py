@@ -70,7 +70,9 @@ def test_healthy_demo_passes_the_new_smoke_checks(demo: Profile, tmp_path: Path)
     with EmbeddedTarget() as target:
         results = _smoke_checks(demo, target, tmp_path)
     assert {cid for cid, _ in SMOKE_FAULTS.values()} <= set(results)
-    assert "manuscripts-with-login:no-credential" in results and "page:intake:lang-zh" in results
+    assert "manuscripts-with-login:forged-credential" in results and "page:intake:lang-zh" in results
+    # the demo declares manuscripts-require-auth (no credential, 401): no twin sends the same request again
+    assert "manuscripts-with-login:no-credential" not in results
     assert not any(c.startswith("login") for c in results if c.endswith("-credential"))  # never on logins
     assert {cid: msg for cid, (ok, msg) in results.items() if not ok} == {}
 
@@ -82,6 +84,29 @@ def test_smoke_fault_fails_the_check_meant_for_it(demo: Profile, tmp_path: Path,
         results = _smoke_checks(demo, target, tmp_path)
     ok, message = results[check_id]
     assert not ok and phrase in message, message
+
+
+def test_an_open_route_fails_once_through_its_no_credential_check(demo: Profile, tmp_path: Path) -> None:
+    # auth-open: anyone reads /manuscripts; the forged check names the declared check instead of failing again
+    with EmbeddedTarget(fault="auth-open") as target:
+        cold.begin(tmp_path, target.url)
+        try:
+            assert auth.gate_login(demo, target.url, tmp_path, lambda _: None) is None
+            derived = next(c for c in forged.plan(demo) if c.id == "manuscripts-with-login:forged-credential")
+            result = forged.execute(derived, demo, target.url)
+        finally:
+            auth.end()
+            cold.close()
+    assert forged.same_defect_as(result) == "manuscripts-require-auth", result.final.message
+
+
+def test_a_route_without_a_declared_refusal_gets_its_no_credential_twin() -> None:
+    profile = Profile.model_validate({
+        "name": "twins", "base_url": "http://127.0.0.1:9", "secrets": {"TOKEN": {"env": "SG_TEST_TOKEN"}},
+        "checks": [{"id": "me", "request": {"path": "/me", "headers": {"Authorization": "Bearer ${secrets.TOKEN}"}},
+                    "expect": {"status": 200}}]})
+    assert [(c.id, c.mode, c.covered_by) for c in forged.plan(profile)] == [
+        ("me:forged-credential", "forged", "me:no-credential"), ("me:no-credential", "none", None)]
 
 
 def test_forged_tokens_keep_their_shape() -> None:
