@@ -52,7 +52,7 @@ def _now() -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock beside `path`, so concurrent deploy/rollback calls serialise."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(path.name + ".lock")
@@ -64,8 +64,9 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _write(path: Path, state: dict[str, Any]) -> None:
+def write_atomic(path: Path, state: dict[str, Any]) -> None:
     """Write atomically: a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as out:
@@ -103,9 +104,9 @@ def init_state(path: Path, fault: str | None = None) -> dict[str, Any]:
     """Start fresh: the release carrying `fault` is current, the healthy release previous."""
     path = Path(path)
     current = release_for(fault)
-    with _locked(path):
+    with locked(path):
         state = {"current": current, "previous": release_for(None), "history": [_event("init", current)]}
-        _write(path, state)
+        write_atomic(path, state)
     return state
 
 
@@ -113,19 +114,19 @@ def deploy(path: Path, fault: str | None = None) -> dict[str, Any]:
     """Make the release carrying `fault` current; the current one becomes previous."""
     path = Path(path)
     new = release_for(fault)
-    with _locked(path):
+    with locked(path):
         state = _load(path)
         state["previous"] = state["current"]
         state["current"] = new
         state["history"] = [*state.get("history", []), _event("deploy", new)][-HISTORY_LIMIT:]
-        _write(path, state)
+        write_atomic(path, state)
     return state
 
 
 def rollback(path: Path) -> dict[str, Any]:
     """Make the previous release current again; raise StateError when there is none."""
     path = Path(path)
-    with _locked(path):
+    with locked(path):
         state = _load(path)
         previous = state.get("previous")
         if not isinstance(previous, dict):
@@ -134,7 +135,7 @@ def rollback(path: Path) -> dict[str, Any]:
         # One step back only: a second rollback must not redeploy the broken release.
         state["previous"] = None
         state["history"] = [*state.get("history", []), _event("rollback", previous)][-HISTORY_LIMIT:]
-        _write(path, state)
+        write_atomic(path, state)
     return state
 
 

@@ -12,18 +12,14 @@ The state is one JSON file (`--state`); each version also has a release file the
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
 import re
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from synthgate.demo.faults import check_fault
+from synthgate.demo.releases import locked, write_atomic  # one state-file discipline for both stand-ins
 
 WORKER_NAME = "demo"  # the key of the override header: demo="<version-id>"
 FIRST_VERSION = "v1"
@@ -54,32 +50,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    """Atomic: a reader (the server) sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(data, out, indent=2)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def read(state: Path) -> dict[str, Any]:
     """The versions state: `versions` (id -> fault, uploaded_at), `deployment` (id -> percent), `history`."""
     try:
@@ -97,7 +67,7 @@ def read(state: Path) -> dict[str, Any]:
 def _add_version(state: Path, data: dict[str, Any], version: str, fault: str | None) -> None:
     data["versions"][version] = {"fault": fault, "uploaded_at": _now()}
     # the demo app's own release file: its `version` is what /v1/health names
-    _write(release_file(state, version), {"current": {"version": version, "fault": fault}, "previous": None,
+    write_atomic(release_file(state, version), {"current": {"version": version, "fault": fault}, "previous": None,
                                           "history": []})
 
 
@@ -109,12 +79,12 @@ def init(state: Path, fault: str | None = None) -> dict[str, Any]:
     """Start fresh: one version, v1 (healthy, or carrying `fault`), takes 100 %."""
     state = Path(state)
     check_fault(fault)
-    with _locked(state):
+    with locked(state):
         data: dict[str, Any] = {"worker": WORKER_NAME, "versions": {}, "deployment": {}, "history": []}
         _add_version(state, data, FIRST_VERSION, fault)
         data["deployment"] = {FIRST_VERSION: 100}
         _event(data, "init", deployment=data["deployment"])
-        _write(state, data)
+        write_atomic(state, data)
     return data
 
 
@@ -122,13 +92,13 @@ def upload(state: Path, fault: str | None = None) -> str:
     """Add a version without traffic (healthy, or carrying `fault`); its id."""
     state = Path(state)
     check_fault(fault)
-    with _locked(state):
+    with locked(state):
         data = read(state)
         numbers = [int(v[1:]) for v in data["versions"] if re.fullmatch(r"v\d+", v)]
         version = f"v{max(numbers, default=0) + 1}"
         _add_version(state, data, version, fault)
         _event(data, "upload", version=version, fault=fault)
-        _write(state, data)
+        write_atomic(state, data)
     return version
 
 
@@ -156,14 +126,14 @@ def deploy(state: Path, specs: list[str]) -> dict[str, float]:
     """Make a deployment of the named versions (see parse_split); the new deployment."""
     state = Path(state)
     split = parse_split(specs)
-    with _locked(state):
+    with locked(state):
         data = read(state)
         unknown = [v for v in split if v not in data["versions"]]
         if unknown:
             raise VersionsError(f"unknown version(s) {', '.join(unknown)}; uploaded: {', '.join(data['versions'])}")
         data["deployment"] = split
         _event(data, "deploy", deployment=split)
-        _write(state, data)
+        write_atomic(state, data)
     return split
 
 
