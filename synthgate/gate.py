@@ -130,6 +130,8 @@ def run_gate(opts: GateOptions) -> Verdict:
         stop = _deadline.HardStop(gate_deadline, lambda: _deadline.expire_gate(verdict, reports_dir, clock, progress))
         try:
             _run(verdict, profile, path, target, opts, progress, clock, stack.enter_context(server_errors.counting()))
+        except ProfileError:
+            raise  # bad input from the user found mid-run (e.g. --baseline names nothing): exit 2, not a crash
         except Exception as exc:  # noqa: BLE001 - synthgate's own bug: an `error` verdict with its log, never a fail
             _internal_error(verdict, exc, reports_dir, progress)
         finally:
