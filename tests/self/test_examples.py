@@ -298,7 +298,8 @@ PROVIDED_BY_CI = {"BASE_URL", "PRODUCTION_URL", "STAGING_URL", "PREVIEW_URL"}
 
 def test_commands_were_found_in_every_kind_of_template() -> None:
     files = {c["file"] for c in ALL_COMMANDS}
-    assert files == {p.name for p in GITHUB + GITLAB} | {"probe-cronjob.yaml", "argo-rollouts-analysis.yaml"}
+    assert files == {p.name for p in GITHUB + GITLAB} | {"probe-cronjob.yaml", "argo-rollouts-analysis.yaml",
+                                                         "load-distributed.yaml"}
     kinds = {COMMAND.search(c.get("line") or "synthgate " + c["args"][0]).group(1) for c in ALL_COMMANDS}
     assert kinds == {"run", "probe", "load"}
     for c in ALL_COMMANDS:
