@@ -5,14 +5,14 @@ an e2e-only profile is a few minutes. A FIFO as profile is a usage error decided
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import serve_handler
 
 from synthgate.deadline import default_deadline_s
 from synthgate.e2e.plan import journey_budget_s
@@ -45,10 +45,8 @@ class _Pages(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_handler(_Pages) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

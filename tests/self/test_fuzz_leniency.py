@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from loopback import serve_handler
 
 from synthgate.checks import smoke
 from synthgate.fuzz.strategies import lenient
@@ -90,11 +90,8 @@ class RowsApi(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def rows_api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RowsApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_handler(RowsApi) as url:
+        yield url
 
 
 def _profile(tmp_path: Path, leniency: bool) -> Path:
