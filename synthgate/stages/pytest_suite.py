@@ -24,6 +24,11 @@ from synthgate.stages import user_checks
 from synthgate.stages.base import StageContext
 
 NO_TESTS_COLLECTED = 5  # pytest's exit code when it found no test at all
+# The plugins each bundled suite uses besides synthgate's own. A child that runs only bundled checks loads just
+# these: autoloading every installed pytest plugin (Schemathesis, Locust, xdist, ...) costs ~4 s of CPU per child.
+# With the team's own checks in the run, their installed plugins load as usual. pytest-playwright gives every
+# suite its --base-url option.
+BUNDLED_PLUGINS = {"smoke": (), "e2e": (), "fuzz": ("_hypothesis_pytestplugin",), "load": ()}
 SUITES_DIR = suites_root()  # inside the package (wheel), or the checkout's tests/ (editable install)
 
 
@@ -65,13 +70,18 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
         "-p", "no:cacheprovider", "-q", "-rN", "--color=no",
         "--rootdir", str(folder.parent.parent),
     ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if not mine:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        for plugin in ("synthgate.plugin", "pytest_playwright.pytest_playwright", *BUNDLED_PLUGINS.get(stage, ())):
+            args += ["-p", plugin]
     if not ctx.label:  # the verification after rollback does not add to the Allure results
-        args += ["--alluredir", str(reports_dir / "allure-results")]
+        args += [*(["-p", "allure_pytest.plugin"] if not mine else []), "--alluredir",
+                 str(reports_dir / "allure-results")]
     args += extra_args or []
     args += user_checks.args(ctx, mine)
     redactor.share()  # before the child's env is made: what it learns (cookies, saved values) reaches our writers
     run_context.own()  # the child finds in it what it needs from this process (its pid: procs.die_with_parent)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_file, "w", encoding="utf-8") as log:
         proc = procs.spawn(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                            cwd=str(folder.parent.parent), stdin=subprocess.DEVNULL)

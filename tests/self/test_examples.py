@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 from verdicts import read_verdict
 
@@ -378,44 +379,57 @@ def _outcome(result: dict[str, Any]) -> str:
     return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
 
 
-def test_every_template_command_runs_against_the_demo_target(demo_target: Any, tmp_path: Path, installed: Path
-                                                             ) -> None:
-    runner = Runner(tmp_path, demo_target.url, installed)
+def _runnable_commands() -> list[dict[str, Any]]:
+    """The commands the run test executes: the same command line in two templates runs once."""
+    placeholder = Runner(Path("/nonexistent"), "http://target.invalid", Path("/nonexistent"))
+    placeholder.values["METRICS_PORT"] = "9"  # a fixed value: the key must not depend on a free port
     seen: dict[tuple[str, ...], dict[str, Any]] = {}
-    for command in ALL_COMMANDS:  # the same command line in two templates runs once
+    for command in ALL_COMMANDS:
         if command["file"] == "load-distributed.yaml":
             continue  # a master and its workers run together: test_load_cluster runs these, on loopback hosts
-        seen.setdefault(tuple(runner.argv(command)), command)
-    assert len(seen) >= 5
-    problems = []
-    outputs_checked = False
-    for argv, command in seen.items():
-        flavor = command["flavor"]
-        result = runner.execute(command, flavor)
-        proc = result["proc"]
-        where = f"{command['file']} ({command['where']}): {' '.join(argv)}"
-        if proc.returncode != 0:
-            problems.append(f"{where}\n{_outcome(result)}")
-            continue
-        if argv[1] in ("run", "load"):
-            verdict = read_verdict(_reports(result))
-            if verdict["verdict"] != "pass":
-                problems.append(f"{where}: verdict {verdict['verdict']}")
-            assert (_reports(result) / "report.html").is_file()
-        if argv[1] == "probe":
-            assert Path(runner.values["PROBE_DB"]).is_file(), where
-        text = (EXAMPLES / "github" / command["file"]).read_text(encoding="utf-8") if flavor == "github" else ""
-        wanted = set(re.findall(rf"steps\.{command.get('step')}\.outputs\.(\w+)", text))
-        if wanted:  # every steps.<id>.outputs.<name> that the workflow reads, the step wrote
-            written = dict(line.split("=", 1) for line in
-                           (result["cwd"] / "github_output").read_text(encoding="utf-8").splitlines() if "=" in line)
-            missing = wanted - set(written)
-            if missing:
-                problems.append(f"{where}: the workflow reads outputs {sorted(missing)} that the step never wrote")
-            assert written.get("verdict") == "pass", where
-            outputs_checked = True
-    assert not problems, "\n\n".join(problems)
-    assert outputs_checked
+        seen.setdefault(tuple(placeholder.argv(command)), command)
+    return list(seen.values())
+
+
+RUNNABLE = _runnable_commands()
+
+
+def _outputs_read(command: dict[str, Any]) -> set[str]:
+    """The `steps.<id>.outputs.<name>` a GitHub workflow reads from this command's step."""
+    if command["flavor"] != "github":
+        return set()
+    text = (EXAMPLES / "github" / command["file"]).read_text(encoding="utf-8")
+    return set(re.findall(rf"steps\.{command.get('step')}\.outputs\.(\w+)", text))
+
+
+def test_the_run_test_covers_every_command_kind_and_step_outputs() -> None:
+    assert len(RUNNABLE) >= 5
+    assert {c.get("line", "synthgate " + " ".join(c.get("args", [])))
+            .split("synthgate ", 1)[1].split()[0] for c in RUNNABLE} == {"run", "probe", "load"}
+    assert any(_outputs_read(c) for c in RUNNABLE)  # some step's outputs are read, so they get checked
+
+
+@pytest.mark.parametrize("command", RUNNABLE, ids=[f"{c['file']}:{c['where']}" for c in RUNNABLE])
+def test_template_command_runs_against_the_demo_target(command: dict[str, Any], demo_target: Any, tmp_path: Path,
+                                                       installed: Path) -> None:
+    runner = Runner(tmp_path, demo_target.url, installed)
+    argv = runner.argv(command)
+    result = runner.execute(command, command["flavor"])
+    where = f"{command['file']} ({command['where']}): {' '.join(argv)}"
+    assert result["proc"].returncode == 0, f"{where}\n{_outcome(result)}"
+    if argv[1] in ("run", "load"):
+        verdict = read_verdict(_reports(result))
+        assert verdict["verdict"] == "pass", where
+        assert (_reports(result) / "report.html").is_file()
+    if argv[1] == "probe":
+        assert Path(runner.values["PROBE_DB"]).is_file(), where
+    wanted = _outputs_read(command)
+    if wanted:  # every steps.<id>.outputs.<name> that the workflow reads, the step wrote
+        written = dict(line.split("=", 1) for line in
+                       (result["cwd"] / "github_output").read_text(encoding="utf-8").splitlines() if "=" in line)
+        assert not wanted - set(written), f"{where}: the workflow reads outputs {sorted(wanted - set(written))} " \
+                                          "that the step never wrote"
+        assert written.get("verdict") == "pass", where
 
 
 @contextlib.contextmanager

@@ -4,11 +4,12 @@ JSON storage API behind basic auth, Dockerflow heartbeats, an OpenAPI document u
 For each: `init --from` then `run` exit 0 on the healthy app; a misconfiguration introduced from outside (a WSGI
 wrapper around the app: auth switched off, a route removed) fails the gate through the check meant for it; a
 broken team conftest.py is synthgate's `error` (exit 5), never a rollback. The apps live in .venv-thirdparty/
-(scripts/install-thirdparty-apps.sh, run by `make test`; installed here when missing).
+(scripts/install-thirdparty-apps.sh, run by the fixture below once per test run).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -28,6 +29,8 @@ from synthgate.gate import GateOptions, run_gate
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS_VENV = ROOT / ".venv-thirdparty"
+# the module fixture (init --from on both apps) is costly: all of this file's tests share one xdist worker
+pytestmark = pytest.mark.xdist_group("thirdparty-apps")
 
 KINTO_SERVER = '''import sys
 from pyramid.paster import get_app
@@ -59,8 +62,10 @@ def app(environ, start_response):  # the misconfiguration: authentication switch
 
 def _apps_python() -> Path:
     script = ROOT / "scripts" / "install-thirdparty-apps.sh"
-    proc = subprocess.run(["bash", str(script), str(APPS_VENV)], capture_output=True, text=True, timeout=900,
-                          check=False)
+    with open(ROOT / ".venv-thirdparty.lock", "w") as lock:  # parallel test workers install it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(["bash", str(script), str(APPS_VENV)], capture_output=True, text=True, timeout=900,
+                              check=False)
     assert proc.returncode == 0, f"cannot install the third-party apps: {proc.stderr[-2000:]}"
     return APPS_VENV / "bin"
 
