@@ -50,11 +50,29 @@ SLOW_TESTS = frozenset({
 })
 
 
+# `make test` runs most tests in parallel worker processes; these judge measured latency or a wall-clock bound
+# that a busy machine would break, so they get the `serial` mark and run afterwards, one at a time.
+SERIAL_FILES = frozenset({"test_load_numbers.py", "test_vitals.py"})
+SERIAL_TESTS = frozenset({
+    "test_baseline_gate.py::test_healthy_runs_raise_no_regression_and_latency_regression_fails_on_comparison",
+    "test_fuzz_coverage.py::test_concurrent_coverage_reports_every_distinct_failure_on_a_slow_target",
+    "test_hostile.py::test_hostile_answers_fail_their_checks_in_bounded_time_and_memory",
+    "test_hostile.py::test_the_deadline_ends_a_stage_and_marks_its_unfinished_checks",
+    "test_hostile_profiles.py::test_hostile_yaml_is_refused_quickly_with_the_file_named",
+    "test_hostile_profiles.py::test_alias_bomb_and_deep_nesting_through_the_cli",
+    "test_detect2_hang.py::test_a_fifo_as_profile_is_refused_without_opening_it",
+    "test_probe.py::test_slow_or_dead_webhooks_do_not_delay_probing",
+    "test_e2e_stage.py::test_journey_variants_without_code",
+})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the slow tests (SLOW_FIXTURES, SLOW_FILES, SLOW_TESTS): `make check` runs the others."""
+    """Mark the slow tests (`make check` runs the others) and the serial ones (SERIAL_FILES, SERIAL_TESTS)."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        if item.path.name in SERIAL_FILES or name in SERIAL_TESTS:
+            item.add_marker(pytest.mark.serial)
         if (item.path.name in SLOW_FILES or name in SLOW_TESTS or params.get("db_target") == "postgres"
                 or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
             item.add_marker(pytest.mark.slow)
