@@ -7,8 +7,8 @@ fails healthy deploys, and letting the warm checks absorb it hides a start-up th
 - one *ledger* per gate run (a JSON-lines file named in the run context) holds, per endpoint (the path of a URL
   on the target), the first exchange any process of the run made with it: the gate's preflight and release
   polls in the parent (the true first contact of the health endpoint), then the smoke suite's children;
-- `observe` is called by the one request helper (`http.send_raw`) and marks that first exchange `cold`, so the
-  warm budget never judges it;
+- `observe` listens to the run's transport events (`listen`, subscribed by the gate and each stage process) and
+  marks that first exchange `cold`, so the warm budget never judges it;
 - the smoke suite's `cold-start:<path>` checks run first: each makes the first contact with its endpoint when
   nothing did before (a safe request: a GET the profile declares, or a route's minimal invalid request) and
   judges the recorded time against `cold_budget_ms`.
