@@ -140,7 +140,7 @@ class HardStop:
 
 
 # the run's deadline, once `start` set it (a one-item list: a slot's value is made by its factory)
-DEADLINE = run_state.Slot("gate deadline", list[Deadline])
+DEADLINE: run_state.Slot[list[Deadline]] = run_state.Slot("gate deadline", list)
 
 
 def start(total_s: float) -> Deadline:

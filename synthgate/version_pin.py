@@ -70,7 +70,7 @@ def served_by(response: httpx.Response, header: str | None, json_field: str | No
 
 
 # the pin the run checks answers against (a one-item list: a slot's value is made by its factory)
-PIN = run_state.Slot("version pin", list[VersionPin])
+PIN: run_state.Slot[list[VersionPin]] = run_state.Slot("version pin", list)
 
 
 def activate(pin: VersionPin | None) -> None:
