@@ -28,10 +28,9 @@ from synthgate.redact import redactor
 from synthgate.results import CheckResult, StageResult
 from synthgate.session import (  # re-exported: the session's readers (journeys, the transport) use these names
     Session,
-    _lock,
-    _state,
     browser_state,
     current,
+    state,
     uses_auth,
     value,
 )
@@ -137,18 +136,19 @@ def _oauth_expect() -> Any:
 
 
 def relogin(profile: Profile, base_url: str) -> bool:
-    """Log in again after a 401 (once per process); True when a fresh session is in place."""
+    """Log in again after a 401 (once per run); True when a fresh session is in place."""
     if profile.auth is None or not profile.auth.relogin_on_401:
         return False
-    with _lock:
-        if _state["relogged"]:
+    own = state()
+    with own.lock:
+        if own.relogged:
             return False
-        _state["relogged"] = True
+        own.relogged = True
     session, _ = login(profile, base_url)
     if session is None:
         return False
-    with _lock:
-        _state["session"] = session
+    with own.lock:
+        own.session = session
     return True
 
 
@@ -161,6 +161,7 @@ def start(profile: Profile, base_url: str, work_dir: Path) -> tuple[Session | No
     if profile.auth is None:
         end()
         return None, None
+    listen()  # the run that logs in logs in again when a request's session expired
     session, tried = login(profile, base_url)
     if session is None:
         return None, tried
@@ -172,8 +173,9 @@ def start(profile: Profile, base_url: str, work_dir: Path) -> tuple[Session | No
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump({"values": session.values, "cookies": session.cookies}, handle)
     os.replace(fresh, path)
-    with _lock:
-        _state.update(session=session, loaded_from=str(path), relogged=False)
+    own = state()
+    with own.lock:
+        own.session, own.loaded_from, own.relogged = session, str(path), False
     run_context.update(auth_session=str(path))
     return session, tried
 
@@ -183,8 +185,9 @@ def end() -> None:
     path = run_context.current().auth_session
     if path:
         run_context.update(auth_session=None)
-    with _lock:
-        _state.update(session=None, loaded_from=None, relogged=False)
+    own = state()
+    with own.lock:
+        own.session, own.loaded_from, own.relogged = None, None, False
     if path:
         Path(path).unlink(missing_ok=True)
 
@@ -207,14 +210,11 @@ def gate_login(profile: Profile, base_url: str, reports_dir: Path, progress: Any
 
 
 def _relogin_on_401(event: http.Unauthorized) -> None:
-    """A declared request that used ${auth.…} got a 401: log in again (once per process) and have it resent."""
+    """A declared request that used ${auth.…} got a 401: log in again (once per run) and have it resent."""
     if uses_auth(event.request) and relogin(event.profile, event.base_url):
         event.retry = True
 
 
 def listen() -> None:
-    """Subscribe the re-login to the transport's 401s (idempotent; done when this module is imported)."""
-    http.events.subscribe(http.Unauthorized, _relogin_on_401)
-
-
-listen()
+    """Subscribe the re-login to the current run's 401s (idempotent; the gate and each stage process do)."""
+    http.events().subscribe(http.Unauthorized, _relogin_on_401)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from synthgate import procs, reports
+from synthgate import procs, reports, run_state
 from synthgate.e2e.plan import stage_budget_s
 from synthgate.profile import Profile, ProfileError
 from synthgate.redact import redactor
@@ -139,23 +139,21 @@ class HardStop:
         self._timer.cancel()
 
 
-_current: list[Deadline] = []
+# the run's deadline, once `start` set it (a one-item list: a slot's value is made by its factory)
+DEADLINE: run_state.Slot[list[Deadline]] = run_state.Slot("gate deadline", list)
 
 
 def start(total_s: float) -> Deadline:
     """The running gate's deadline, from now."""
-    _current[:] = [Deadline(total_s)]
-    return _current[0]
+    held = run_state.current().get(DEADLINE)
+    held[:] = [Deadline(total_s)]
+    return held[0]
 
 
 def current() -> Deadline | None:
-    """The running gate's deadline, if one was started in this process."""
-    return _current[0] if _current else None
-
-
-def clear() -> None:
-    """The gate finished."""
-    _current.clear()
+    """The running gate's deadline, if one was started in this run."""
+    held = run_state.current().get(DEADLINE)
+    return held[0] if held else None
 
 
 def capped(timeout_s: float) -> float:

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synthgate import auth, baseline, debt, reports, rollback, run_context, server_errors, version_pin
+from synthgate import auth, baseline, debt, reports, rollback, run_context, run_state, server_errors, version_pin
 from synthgate import deadline as _deadline
 from synthgate.accept import Acceptances
 from synthgate.bounded import response_json
-from synthgate.checks import cold
+from synthgate.checks import cold, seen
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile, ProfileError, load_profile
@@ -102,7 +102,15 @@ def preflight(profile: Profile, base_url: str) -> CheckResult | None:
 
 
 def run_gate(opts: GateOptions) -> Verdict:
-    """Run the gate end to end and write every report; raises ProfileError for usage problems."""
+    """Run the gate end to end and write every report; raises ProfileError for usage problems.
+
+    The run owns its state (synthgate.run_state): its 5xx tally, cold-start ledger, session, deadline and the
+    transport's listeners are its own, so a second gate in the same process starts from nothing."""
+    with run_state.running(run_state.RunState("gate")):
+        return _gate(opts)
+
+
+def _gate(opts: GateOptions) -> Verdict:
     profile, path = prepare(opts)
     if opts.pin is not None:  # in this process, and in every stage process through the stage options
         profile = profile.model_copy(update={"headers": {**profile.headers, **opts.pin.headers}})
@@ -118,8 +126,9 @@ def run_gate(opts: GateOptions) -> Verdict:
     with ExitStack() as stack:
         # what the stage processes need from this gate (secrets file, auth session, cold ledger, its pid)
         stack.callback(run_context.close_context, run_context.open_context(reports_dir / ".work"))
-        version_pin.activate(opts.pin)  # this process's own checks judge answers by it too (None: unpinned)
-        stack.callback(version_pin.activate, None)
+        version_pin.activate(opts.pin)  # this run's own checks judge answers by it too (None: unpinned)
+        cold.listen()  # the gate's own first contacts (preflight, release polls) are cold samples
+        seen.listen()  # and its answers are hygiene's evidence too
         opener = opts.open_target or opener_for(opts.base_url)
         target = stack.enter_context(opener(profile, path))
         stack.callback(auth.end)  # the session file does not outlive the gate
@@ -140,7 +149,6 @@ def run_gate(opts: GateOptions) -> Verdict:
             verdict.duration_s = round(time.monotonic() - clock, 3)
             _write_reports(verdict, reports_dir, progress)
             scrub_reports(reports_dir)  # what stage processes wrote before they learned a secret
-            _deadline.clear()
             redactor.unshare()  # the shared file of learned secrets goes; this process still knows them
     ci.emit(verdict, reports_dir)  # step summary, outputs, one annotation per failed check (CI only)
     return verdict

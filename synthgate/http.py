@@ -18,14 +18,14 @@ import shlex
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from synthgate import session
+from synthgate import run_state, session
 from synthgate.bounded import (
     ACCEPT_ENCODING,
     DEFAULT_MAX_BODY_BYTES,
@@ -45,19 +45,36 @@ class TemplateError(ValueError):
     """A ${...} reference that cannot be resolved."""
 
 
-def expand(value: Any, profile: Profile, saved: dict[str, Any] | None = None) -> Any:
+@dataclass(frozen=True)
+class TemplateValues:
+    """What `${auth.X}`, `${secrets.X}` and `${env.X}` resolve against, handed to `expand` by its caller."""
+
+    auth: Callable[[str], str | None]  # ${auth.NAME}: the run's login session
+    environ: Mapping[str, str]  # ${env.X} and the variables ${secrets.X} name
+    learn: Callable[[str, str], None]  # a secret read from the environment is redacted from then on
+
+
+def run_values() -> TemplateValues:
+    """The current run's values: its auth session, this process's environment, the redactor."""
+    return TemplateValues(auth=session.value, environ=os.environ, learn=redactor.add)
+
+
+def expand(value: Any, profile: Profile, saved: dict[str, Any] | None = None,
+           values: TemplateValues | None = None) -> Any:
     """Resolve $var (whole value) and ${vars.X} / ${secrets.X} / ${env.X} / ${saved.X} in strings, recursively.
 
-    `saved` holds values an earlier step of the same check saved from its response.
+    `saved` holds values an earlier step of the same check saved from its response; `values` what the other
+    scopes resolve against (default: the current run's, `run_values()`).
     """
+    values = values or run_values()
     if isinstance(value, str):
         if value.startswith("$") and not value.startswith("${") and value[1:] in profile.vars:
-            return expand(profile.vars[value[1:]], profile, saved)
+            return expand(profile.vars[value[1:]], profile, saved, values)
 
         def one(m: re.Match[str]) -> str:
             scope, name = m.group(1), m.group(2)
             if scope == "auth":  # the session the `auth:` section logged in once per gate
-                found = session.value(name)
+                found = values.auth(name)
                 if found is None:
                     raise TemplateError(f"${{auth.{name}}} is not set: the profile's auth: section saved no {name}")
                 return found
@@ -70,17 +87,17 @@ def expand(value: Any, profile: Profile, saved: dict[str, Any] | None = None) ->
                     raise TemplateError(f"unknown variable ${{vars.{name}}}")
                 return str(profile.vars[name])
             env_name = name if scope == "env" else _secret_env(profile, name)
-            secret = os.environ.get(env_name)
+            secret = values.environ.get(env_name)
             if secret is None:
                 raise TemplateError(f"environment variable {env_name} is not set (needed for ${{{scope}.{name}}})")
-            redactor.add(secret, env_name)
+            values.learn(secret, env_name)
             return secret
 
         return _TEMPLATE.sub(one, value)
     if isinstance(value, dict):
-        return {k: expand(v, profile, saved) for k, v in value.items()}
+        return {k: expand(v, profile, saved, values) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand(v, profile, saved) for v in value]
+        return [expand(v, profile, saved, values) for v in value]
     return value
 
 
@@ -190,7 +207,7 @@ Event = TypeVar("Event", Exchanged, Unauthorized)
 
 
 class Events:
-    """Listeners of the transport's events, by event type (thread-safe to publish; subscribe at import time)."""
+    """Listeners of the transport's events, by event type (one set per run: see `events`)."""
 
     def __init__(self) -> None:
         self._listeners: dict[type, list[Callable[[Any], None]]] = {}
@@ -209,13 +226,17 @@ class Events:
 
     def publish(self, event: Event) -> Event:
         """Hand `event` to every listener of its type, in subscription order; the event, as they left it."""
-        for listener in self._listeners.get(type(event), ()):
+        for listener in list(self._listeners.get(type(event), ())):
             listener(event)
         return event
 
 
-# the process's transport events: listeners subscribe when their module is imported
-events = Events()
+EVENTS = run_state.Slot("transport events", Events)
+
+
+def events() -> Events:
+    """The current run's transport events: listeners subscribe for a run, so two runs never see each other's."""
+    return run_state.current().get(EVENTS)
 
 
 def classify(exc: Exception) -> tuple[str, str]:
@@ -245,23 +266,26 @@ def classify(exc: Exception) -> tuple[str, str]:
 
 
 def send(client: httpx.Client, base_url: str, profile: Profile, request: Request,
-         saved: dict[str, Any] | None = None) -> Exchange:
-    """Send one declared request (templates expanded) and capture the exchange; never raises on transport."""
-    headers = {str(k): str(v) for k, v in expand(request.headers, profile, saved).items()}
+         saved: dict[str, Any] | None = None, values: TemplateValues | None = None) -> Exchange:
+    """Send one declared request (templates expanded against `values`, default the run's) and capture the
+    exchange; never raises on transport."""
+    values = values or run_values()
+    headers = {str(k): str(v) for k, v in expand(request.headers, profile, saved, values).items()}
     body: bytes | None = None
     if request.body is not None:
-        body = str(expand(request.body, profile, saved)).encode()
+        body = str(expand(request.body, profile, saved, values)).encode()
     elif request.json_body is not None:
-        body = json.dumps(expand(request.json_body, profile, saved), ensure_ascii=False).encode()
+        body = json.dumps(expand(request.json_body, profile, saved, values), ensure_ascii=False).encode()
         headers.setdefault("Content-Type", "application/json")
-    url = base_url.rstrip("/") + str(expand(request.path, profile, saved))
-    params = expand(request.params, profile, saved)
+    url = base_url.rstrip("/") + str(expand(request.path, profile, saved, values))
+    params = expand(request.params, profile, saved, values)
     ex = send_raw(client, request.method, url, headers, body, params=params,
                   follow_redirects=request.follow_redirects)
     if ex.status == 401:
-        unauthorized = events.publish(Unauthorized(profile, base_url, request))
+        unauthorized = events().publish(Unauthorized(profile, base_url, request))
         if unauthorized.retry:
-            return send(client, base_url, profile, request, saved)  # the session expired: once more, logged in again
+            # the session expired: once more, logged in again
+            return send(client, base_url, profile, request, saved, values)
     return ex
 
 
@@ -304,7 +328,7 @@ def send_raw(
     finally:
         watchdog.cancel()
     ex.duration_ms = (time.perf_counter() - start) * 1000
-    events.publish(Exchanged(ex))  # the 5xx budget counts it; the cold ledger may keep it as a first contact
+    events().publish(Exchanged(ex))  # the 5xx budget counts it; the cold ledger may keep it as a first contact
     return ex
 
 

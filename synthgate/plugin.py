@@ -8,25 +8,28 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from synthgate import auth, hookspecs, plugin_user, procs, server_errors, version_pin
-from synthgate.checks import seen, smoke
+from synthgate import auth, hookspecs, http, plugin_user, procs, run_state, server_errors, version_pin
+from synthgate.checks import cold, seen, smoke
 from synthgate.checks.outcome import Attempted
 from synthgate.plugin_user import USER_ID
 from synthgate.profile import Profile, ProfileError, default_profile, load_profile, resolve_base_url
 from synthgate.redact import redactor
-from synthgate.reports.har import write_exchanges
+from synthgate.reports.har import Collector
 from synthgate.results import TOOL_ERROR
 from synthgate.version_pin import VersionPin
 
 USER_PLUGIN = "synthgate-user-checks"
+RESULTS_PLUGIN = "synthgate-result-lines"
 _PROFILE_KEY = pytest.StashKey[tuple[Profile, Path]]()
 _TARGET_KEY = pytest.StashKey[str]()
 _RESULTS_KEY = pytest.StashKey[Any]()
+_RUN_KEY = pytest.StashKey[Any]()  # leaves this session's run (synthgate.run_state) at unconfigure
 # the result fields (synthgate.results.CheckResult) a test may set through `sg.set` besides id, kind, curl...
 TYPED_FIELDS = ("attempts_detail", "warnings", "contract_drift", "unverifiable")
 
@@ -132,8 +135,9 @@ def sg_target(pytestconfig: pytest.Config) -> str:
 class Recorder:
     """What a test tells the collector about its check: attempts, flakiness, kind, curl repro, evidence."""
 
-    def __init__(self, item: pytest.Item) -> None:
+    def __init__(self, item: pytest.Item, har: Collector | None = None) -> None:
         self.item = item
+        self.har = har or Collector()  # what the transport published while this test ran
 
     def set(self, **values: Any) -> None:
         """Attach result fields (id, attempts, flaky, kind, curl, evidence, details) to this test."""
@@ -162,7 +166,7 @@ class Recorder:
                 .model_dump() for a in result.attempts_detail()]
         if not final.ok:  # every exchange of every attempt as a HAR in reports/har/, linked as evidence
             reports_dir = Path(self.item.config.getoption("synthgate_reports"))
-            saved = write_exchanges(reports_dir, check_id, [ex for o in result.history for ex in o.exchanges])
+            saved = self.har.write(reports_dir, check_id, [ex for o in result.history for ex in o.exchanges])
             if saved:
                 fields["evidence"] = [saved]
         self.set(**fields)
@@ -184,9 +188,15 @@ def _attach_exchanges(result: Attempted) -> None:
 
 
 @pytest.fixture
-def sg(request: pytest.FixtureRequest) -> Recorder:
-    """The recorder of the current test."""
-    return Recorder(request.node)
+def sg(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    """The recorder of the current test; its HAR collector listens to the run's exchanges while the test runs."""
+    recorder = Recorder(request.node)
+    bus = http.events()
+    bus.subscribe(http.Exchanged, recorder.har)
+    try:
+        yield recorder
+    finally:
+        bus.unsubscribe(http.Exchanged, recorder.har)
 
 
 @pytest.hookimpl(trylast=True)
@@ -194,6 +204,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """Open the results file when the gate asked for one; set up the team's own checks (and their playwright)."""
     if not config.pluginmanager.has_plugin(USER_PLUGIN):
         config.pluginmanager.register(plugin_user, USER_PLUGIN)  # sg_client, ids namespaced by file
+    # this session is a run of its own (a stage process of a gate, or a team's pytest): its state and listeners
+    config.stash[_RUN_KEY] = run_state.enter(run_state.RunState("pytest session"))
+    server_errors.listen()  # what each check sent and how many 5xx came back, for the gate's budget
+    cold.listen()  # each endpoint's first request in the gate's run is a cold-start sample
     auth.listen()  # a request whose ${auth.…} session expired logs in again, in this process too
     seen.listen()  # every answer's cookies and caching headers, for hygiene over everything the run saw
     if config.pluginmanager.hasplugin("playwright") and not config.pluginmanager.hasplugin("synthgate-user-e2e"):
@@ -205,13 +219,29 @@ def pytest_configure(config: pytest.Config) -> None:
         procs.die_with_parent()  # a stage process of a gate: it ends with the gate, even one killed with -9
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         config.stash[_RESULTS_KEY] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed at unconfigure
+        config.pluginmanager.register(ResultLines(config.stash[_RESULTS_KEY]), RESULTS_PLUGIN)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Close the results file."""
+    """Close the results file; leave this session's run."""
     handle = config.stash.get(_RESULTS_KEY, None)
     if handle is not None:
         handle.close()
+    leave = config.stash.get(_RUN_KEY, None)
+    if leave is not None:
+        leave()
+
+
+class ResultLines:
+    """Writes one result line per check to the results file (a plugin object on the config, as pytest's junitxml
+    keeps its state: a report hook is not given the config)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """One line for this test's outcome."""
+        write_result_line(self.handle, report)
 
 
 def _user_id(report: pytest.TestReport) -> str | None:
@@ -228,12 +258,8 @@ def _check_id(report: pytest.TestReport, props: dict[str, Any]) -> str:
     return name.removeprefix("test_")
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+def write_result_line(handle: Any, report: pytest.TestReport) -> None:
     """Turn each test's outcome into one result line (call phase, or a setup that failed or skipped)."""
-    config = _CONFIG[0] if _CONFIG else None
-    handle = config.stash.get(_RESULTS_KEY, None) if config else None
-    if handle is None:
-        return
     if report.when == "setup" and report.passed:
         return
     if report.when == "teardown" and not report.failed:
@@ -266,7 +292,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         **{key: props[key] for key in TYPED_FIELDS if key in props},
     }
     # what this test sent and how many 5xx came back, for the gate's server-error budget
-    line["traffic"] = server_errors.tally.take().model_dump()
+    line["traffic"] = server_errors.tally().take().model_dump()
     if status == "failed" and line["kind"] is None:
         # an error in setup or teardown (a broken fixture or conftest) is the test code's, not the deployment's;
         # a check body that raised or asserted is the team's assertion: a failed check
@@ -283,12 +309,3 @@ def _failure_message(report: pytest.TestReport) -> str:
         text = str(longrepr)
     text = text.removeprefix("Failed: ")
     return text if len(text) < 2000 else text[:2000] + " ..."
-
-
-_CONFIG: list[pytest.Config] = []
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Remember the config for the report hook (TestReport does not carry it)."""
-    _CONFIG[:] = [session.config]

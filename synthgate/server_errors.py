@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from synthgate import http
+from synthgate import http, run_state
 from synthgate.results import CheckResult, StageResult, Traffic
 
 STAGE = "server-errors"
@@ -48,20 +48,29 @@ class Tally:
         return out
 
 
-# the process-wide tally: every exchange the transport completes is counted (a stage process takes it per check)
-tally = Tally()
-http.events.subscribe(http.Exchanged, tally.count)
+TALLY = run_state.Slot("5xx tally", Tally)
+
+
+def tally() -> Tally:
+    """The current run's tally (a stage process takes it per check); counts once `listen()` subscribed it."""
+    return run_state.current().get(TALLY)
+
+
+def listen() -> None:
+    """Count every exchange of the current run in its tally (idempotent; each stage process does)."""
+    http.events().subscribe(http.Exchanged, tally().count)
 
 
 @contextlib.contextmanager
 def counting() -> Iterator[Tally]:
-    """A tally of this process's exchanges while the block runs: the gate's own requests, whatever ran before."""
+    """A tally of this run's exchanges while the block runs: the gate's own requests, whatever ran before."""
     own = Tally()
-    http.events.subscribe(http.Exchanged, own.count)
+    bus = http.events()
+    bus.subscribe(http.Exchanged, own.count)
     try:
         yield own
     finally:
-        http.events.unsubscribe(http.Exchanged, own.count)
+        bus.unsubscribe(http.Exchanged, own.count)
 
 
 def _counts(traffic: Traffic | None) -> tuple[int, int]:

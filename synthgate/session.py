@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthgate import run_context
+from synthgate import run_context, run_state
 from synthgate.redact import redactor
 
 if TYPE_CHECKING:
@@ -47,23 +47,38 @@ class Session:
             redactor.learn(cookie["value"], f"auth.cookie.{cookie['name']}")
 
 
-_lock = threading.Lock()
-_state: dict[str, Any] = {"session": None, "loaded_from": None, "relogged": False}
+@dataclass
+class SessionState:
+    """A run's session: the one logged in (or loaded from the run context's file), and whether it re-logged."""
+
+    session: Session | None = None
+    loaded_from: str | None = None  # the session file it was read from
+    relogged: bool = False  # a 401 made it log in again (once per run)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+STATE = run_state.Slot("auth session", SessionState)
+
+
+def state() -> SessionState:
+    """The current run's session state (synthgate.run_state)."""
+    return run_state.current().get(STATE)
 
 
 def current() -> Session | None:
-    """This process's session: the one logged in here, else the one the gate shared through the run context."""
-    with _lock:
+    """This run's session: the one logged in here, else the one the gate shared through the run context."""
+    own = state()
+    with own.lock:
         path = run_context.current().auth_session
-        if _state["session"] is None and path and _state["loaded_from"] != path:
-            _state["loaded_from"] = path
+        if own.session is None and path and own.loaded_from != path:
+            own.loaded_from = path
             try:
                 data = json.loads(Path(path).read_text(encoding="utf-8"))
-                _state["session"] = Session(values={k: str(v) for k, v in data.get("values", {}).items()},
-                                            cookies=list(data.get("cookies", [])))
+                own.session = Session(values={k: str(v) for k, v in data.get("values", {}).items()},
+                                      cookies=list(data.get("cookies", [])))
             except (OSError, ValueError):
-                _state["session"] = None
-        return _state["session"]
+                own.session = None
+        return own.session
 
 
 def value(name: str) -> str | None:

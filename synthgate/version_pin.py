@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import yaml
 
+from synthgate import run_state
+
 OPTION_KEY = "pin"
 
 
@@ -67,18 +69,19 @@ def served_by(response: httpx.Response, header: str | None, json_field: str | No
     return None
 
 
-_active: VersionPin | None = None
+# the pin the run checks answers against (a one-item list: a slot's value is made by its factory)
+PIN: run_state.Slot[list[VersionPin]] = run_state.Slot("version pin", list)
 
 
 def activate(pin: VersionPin | None) -> None:
-    """Check every answer of this process against `pin` from now on (None: stop checking)."""
-    global _active
-    _active = pin
+    """Check every answer of this run against `pin` from now on (None: stop checking)."""
+    run_state.current().get(PIN)[:] = [pin] if pin is not None else []
 
 
 def active() -> VersionPin | None:
-    """The pin this process checks answers against."""
-    return _active
+    """The pin this run checks answers against."""
+    held = run_state.current().get(PIN)
+    return held[0] if held else None
 
 
 def mismatch(response: httpx.Response | None, pin: VersionPin | None = None) -> str | None:
@@ -86,7 +89,7 @@ def mismatch(response: httpx.Response | None, pin: VersionPin | None = None) -> 
 
     Only answers that name a version are judged: an answer from the JSON field's source that has no such field
     (a page, a 404 body) is the pinned version's as far as anyone can tell, and the header source covers those."""
-    pin = pin or _active
+    pin = pin or active()
     if pin is None or response is None or not pin.verifiable:
         return None
     named = served_by(response, pin.evidence_header, pin.evidence_json)

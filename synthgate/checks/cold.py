@@ -7,8 +7,8 @@ fails healthy deploys, and letting the warm checks absorb it hides a start-up th
 - one *ledger* per gate run (a JSON-lines file named in the run context) holds, per endpoint (the path of a URL
   on the target), the first exchange any process of the run made with it: the gate's preflight and release
   polls in the parent (the true first contact of the health endpoint), then the smoke suite's children;
-- `observe` is called by the one request helper (`http.send_raw`) and marks that first exchange `cold`, so the
-  warm budget never judges it;
+- `observe` listens to the run's transport events (`listen`, subscribed by the gate and each stage process) and
+  marks that first exchange `cold`, so the warm budget never judges it;
 - the smoke suite's `cold-start:<path>` checks run first: each makes the first contact with its endpoint when
   nothing did before (a safe request: a GET the profile declares, or a route's minimal invalid request) and
   judges the recorded time against `cold_budget_ms`.
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from synthgate import http, run_context
+from synthgate import http, run_context, run_state
 from synthgate.checks.security import cors_paths
 from synthgate.http import TemplateError, expand, make_client, send
 from synthgate.profile.model import Profile, Request
@@ -38,10 +38,24 @@ from synthgate.reports import har
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_ENDPOINTS = 1000  # a stage that walks random paths (fuzz) must not grow the ledger without end
 
-_lock = threading.Lock()
-_seen: dict[str, set[str]] = {}  # ledger path -> endpoints this process knows are recorded
-_owner: list[int] = []  # the process that opened the ledger: the gate itself
-_by: list[str] = []  # who this process is, in the ledger's `by` (set by the smoke suite: observed_by)
+
+
+@dataclass
+class LedgerMemory:
+    """What a run knows of its ledgers: endpoints known recorded, who opened them, who this process is."""
+
+    seen: dict[str, set[str]] = field(default_factory=dict)  # ledger path -> endpoints known to be recorded
+    owner: int | None = None  # the process that opened the ledger: the gate itself
+    by: str | None = None  # who this run is, in the ledger's `by` (set by the smoke suite: observed_by)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+MEMORY = run_state.Slot("cold-start ledger", LedgerMemory)
+
+
+def memory() -> LedgerMemory:
+    """The current run's memory of its ledgers (synthgate.run_state)."""
+    return run_state.current().get(MEMORY)
 
 
 def _origin(url: str) -> str:
@@ -61,8 +75,9 @@ def begin(reports_dir: Path, base_url: str, label: str = "") -> Path:
     path = folder / (f"cold-{label}.jsonl" if label else "cold.jsonl")
     path.write_text("", encoding="utf-8")
     run_context.update(cold_ledger=str(path), cold_origin=_origin(base_url))  # read by every stage process
-    _seen.pop(str(path), None)
-    _owner[:] = [os.getpid()]
+    own = memory()
+    own.seen.pop(str(path), None)
+    own.owner = os.getpid()
     return path
 
 
@@ -74,7 +89,7 @@ def active() -> Path | None:
 
 def observed_by(label: str) -> None:
     """Name this process in the ledger's samples (the smoke suite: "the smoke suite")."""
-    _by[:] = [label]
+    memory().by = label
 
 
 def close() -> None:
@@ -85,7 +100,7 @@ def close() -> None:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    with _lock, open(path.with_name(path.name + ".lock"), "a+") as handle:
+    with memory().lock, open(path.with_name(path.name + ".lock"), "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -122,7 +137,7 @@ def observe(ex: http.Exchange, by: str | None = None) -> bool:
         return False
     path = Path(context.cold_ledger)
     endpoint = endpoint_of(ex.url)
-    known = _seen.setdefault(str(path), set())
+    known = memory().seen.setdefault(str(path), set())
     if endpoint in known or len(known) >= MAX_ENDPOINTS:
         return False
     with _locked(path):
@@ -151,9 +166,10 @@ def observe(ex: http.Exchange, by: str | None = None) -> bool:
 
 def who() -> str:
     """Who this process is in the run's ledgers: the suite's label, the gate itself, or its pid."""
-    if _by:
-        return _by[0]
-    return "the gate itself, before the stages" if _owner == [os.getpid()] else f"process {os.getpid()}"
+    own = memory()
+    if own.by:
+        return own.by
+    return "the gate itself, before the stages" if own.owner == os.getpid() else f"process {os.getpid()}"
 
 
 
@@ -293,4 +309,6 @@ def _observe(event: http.Exchanged) -> None:
     observe(event.exchange)  # the run's first request to an endpoint is a cold-start sample, not a warm one
 
 
-http.events.subscribe(http.Exchanged, _observe)
+def listen() -> None:
+    """Offer every exchange of the current run to the ledger (idempotent; the gate and each stage process do)."""
+    http.events().subscribe(http.Exchanged, _observe)

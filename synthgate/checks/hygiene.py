@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from synthgate import run_state
 from synthgate.checks import seen
 from synthgate.checks.findings import judge
 from synthgate.checks.outcome import Outcome
@@ -178,16 +179,24 @@ def requests_of(profile: Profile) -> list[tuple[str, str, object, dict[str, str]
     return unique
 
 
-_cache: dict[str, tuple[float, list[Exchange]]] = {}
-_lock = threading.Lock()
+@dataclass
+class FetchCache:
+    """A run's answers to the hygiene requests, by base URL, with when they were fetched."""
+
+    answers: dict[str, tuple[float, list[Exchange]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+CACHE = run_state.Slot("hygiene answers", FetchCache)
 
 
 def fetch(profile: Profile, base_url: str, fresh: bool = False) -> list[Exchange]:
-    """The answers looked at, from this process's cache unless `fresh` (or older than a minute)."""
+    """The answers looked at, from this run's cache unless `fresh` (or older than a minute)."""
     import json
 
-    with _lock:
-        hit = _cache.get(base_url)
+    cache = run_state.current().get(CACHE)
+    with cache.lock:
+        hit = cache.answers.get(base_url)
         if hit is not None and not fresh and time.monotonic() - hit[0] < _CACHE_S:
             return hit[1]
         exchanges = []
@@ -200,7 +209,7 @@ def fetch(profile: Profile, base_url: str, fresh: bool = False) -> list[Exchange
                     hdrs.setdefault("Content-Type", "application/json")
                 url = base_url.rstrip("/") + str(expand(path, profile))
                 exchanges.append(send_raw(client, method, url, hdrs, payload, follow_redirects=False))
-        _cache[base_url] = (time.monotonic(), exchanges)
+        cache.answers[base_url] = (time.monotonic(), exchanges)
         return exchanges
 
 

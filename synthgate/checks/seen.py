@@ -13,19 +13,34 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from synthgate import http
+from synthgate import http, run_state
 from synthgate.checks import cold
 from synthgate.redact import redactor
 
 MAX_LINES = 2000  # a fuzz stage walking random paths must not grow the ledger without end
 _CACHE_HEADERS = ("cache-control", "expires", "vary", "pragma")
-_lock = threading.Lock()
-_written: dict[str, set[str]] = {}  # ledger path -> answer shapes this process wrote
-_source: list[str] = []  # what is sending now (a check id), innermost last
+
+
+@dataclass
+class SeenMemory:
+    """What a run wrote to its ledgers, and what is sending now."""
+
+    written: dict[str, set[str]] = field(default_factory=dict)  # ledger path -> answer shapes this run wrote
+    source: list[str] = field(default_factory=list)  # what is sending now (a check id), innermost last
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+MEMORY = run_state.Slot("seen ledger", SeenMemory)
+
+
+def memory() -> SeenMemory:
+    """The current run's memory of its seen ledgers (synthgate.run_state)."""
+    return run_state.current().get(MEMORY)
 
 
 def ledger() -> Path | None:
@@ -50,16 +65,18 @@ def ledger() -> Path | None:
 @contextlib.contextmanager
 def source(name: str) -> Iterator[None]:
     """Name what sends the requests made inside the block (e.g. `check one-free-generation-per-session`)."""
-    _source.append(name)
+    stack = memory().source
+    stack.append(name)
     try:
         yield
     finally:
-        _source.pop()
+        stack.pop()
 
 
 def _who() -> str:
-    if _source:
-        return _source[-1]
+    stack = memory().source
+    if stack:
+        return stack[-1]
     return cold.who()
 
 
@@ -101,8 +118,9 @@ def record(item: dict[str, Any] | None) -> None:
     if item is None or path is None:
         return
     shape = json.dumps({k: v for k, v in item.items() if k != "by"}, sort_keys=True)
-    with _lock:
-        known = _written.setdefault(str(path), set())
+    own = memory()
+    with own.lock:
+        known = own.written.setdefault(str(path), set())
         if shape in known or len(known) >= MAX_LINES:
             return
         known.add(shape)
@@ -145,8 +163,5 @@ def _observe(event: http.Exchanged) -> None:
 
 
 def listen() -> None:
-    """Record the answers of every request this process sends through synthgate.http (idempotent)."""
-    http.events.subscribe(http.Exchanged, _observe)
-
-
-listen()  # like the cold-start ledger: a process that imports the ledger records what it sends
+    """Record the answers of every request the current run sends through synthgate.http (idempotent)."""
+    http.events().subscribe(http.Exchanged, _observe)

@@ -21,6 +21,7 @@ from synthgate.redact import redactor
 
 HAR_DIR = "har"
 MAX_BODY_CHARS = 64 * 1024  # a HAR is evidence to read, not a mirror of the site
+MAX_ENTRIES = 100  # a check's HAR: a link crawl's hundreds of requests are not all evidence
 CREATOR = {"name": "synthgate", "version": "0.1.0"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -120,6 +121,42 @@ def write(reports_dir: Path, check_id: str, entries: list[dict[str, Any]], comme
 def write_exchanges(reports_dir: Path, check_id: str, exchanges: list[Any]) -> str | None:
     """HAR of a failed HTTP check: every exchange of every attempt, in order."""
     return write(reports_dir, check_id, [entry(ex) for ex in exchanges])
+
+
+class Collector:
+    """The HAR writer's listener: every exchange the transport publishes while one check runs (subscribe it to
+    `http.Exchanged` for the check, unsubscribe after), written as the check's HAR when it failed."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def __call__(self, event: Any) -> None:
+        """Keep one published exchange (an `http.Exchanged` event)."""
+        self.seen.append(event.exchange)
+
+    def write(self, reports_dir: Path, check_id: str, named: list[Any]) -> str | None:
+        """Write the check's HAR (see `chosen`); `named` are the exchanges the check's attempts kept."""
+        return write_exchanges(reports_dir, check_id, chosen(self.seen, named))
+
+
+def chosen(seen: list[Any], named: list[Any], limit: int = MAX_ENTRIES) -> list[Any]:
+    """What a failed check's HAR holds: every exchange published while it ran, plus those its attempts kept but
+    did not send now (answers from the run's hygiene cache), in order; past `limit` (a link crawl), the kept
+    ones first and then the earliest others."""
+    ids = {id(ex) for ex in seen}
+    every = seen + [ex for ex in named if id(ex) not in ids]
+    if len(every) <= limit:
+        return every
+    wanted = {id(ex) for ex in named[:limit]}
+    room = limit - len(wanted)
+    keep: list[Any] = []
+    for ex in every:
+        if id(ex) in wanted:
+            keep.append(ex)
+        elif room > 0:
+            keep.append(ex)
+            room -= 1
+    return keep
 
 
 def browser_context_args(path: Path) -> dict[str, Any]:

@@ -55,10 +55,10 @@ def test_a_listener_that_logged_in_again_has_the_request_resent_once(url: str) -
         seen.append(event.request.path)
         event.retry = len(seen) == 1  # a fresh session the first time only
 
-    http.events.subscribe(http.Unauthorized, relogin)
+    http.events().subscribe(http.Unauthorized, relogin)
     try:
         with http.make_client(profile) as client:
             ex = http.send(client, url, profile, Request(path="/private"))
     finally:
-        http.events.unsubscribe(http.Unauthorized, relogin)
+        http.events().unsubscribe(http.Unauthorized, relogin)
     assert ex.status == 401 and seen == ["/private", "/private"]  # sent again once, then the 401 stands
