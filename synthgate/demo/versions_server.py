@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
 from synthgate.demo import versions
-from synthgate.demo.app import DemoTarget
+from synthgate.demo.routes import DemoTarget
 from synthgate.demo.versions_header import OVERRIDE_HEADER, override_for
 
 VERSION_HEADER = "X-Demo-Version"
