@@ -11,10 +11,10 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Generic, TypedDict, TypeVar
 
 from synthgate.demo.faults import check_fault
 
@@ -22,6 +22,7 @@ from synthgate.demo.faults import check_fault
 HEALTHY_VERSION = "1.4.0"
 FAULTY_VERSION_BASE = "1.4.1"
 HISTORY_LIMIT = 50
+T = TypeVar("T")
 
 
 class Release(TypedDict):
@@ -139,27 +140,49 @@ def rollback(path: Path) -> dict[str, Any]:
     return state
 
 
+class ChangedFile(Generic[T]):
+    """A value read from a file, re-read only when the file changed (one stat per call).
+
+    The last good value stays while the file is missing or unreadable (`errors` are what `read` raises then).
+    """
+
+    def __init__(self, path: Path, read: Callable[[Path], T], initial: T,
+                 errors: tuple[type[Exception], ...]) -> None:
+        self.path = Path(path)
+        self._read = read
+        self._errors = errors
+        self._value = initial
+        self._key: tuple[int, int, int] | None = None
+
+    def get(self) -> T:
+        """The file's value as last read, re-read first when the file changed."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return self._value
+        # os.replace gives a new inode, so (inode, mtime, size) changes on every write.
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if key != self._key:
+            try:
+                self._value = self._read(self.path)
+                self._key = key
+            except self._errors:
+                pass
+        return self._value
+
+
+def _current_release(path: Path) -> Release:
+    current = _load(path)["current"]
+    return {"version": str(current["version"]), "fault": check_fault(current.get("fault"))}
+
+
 class ReleaseWatcher:
     """The current release, re-read only when the state file changes (one stat per request)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._key: tuple[int, int, int] | None = None
-        self._release: Release = release_for(None)
+        self._file = ChangedFile(self.path, _current_release, release_for(None), (StateError, KeyError, ValueError))
 
     def current(self) -> Release:
         """The release the state file names now (the last one read if the file is unreadable)."""
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return self._release
-        # os.replace gives a new inode, so (inode, mtime, size) changes on every write.
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if key != self._key:
-            try:
-                current = _load(self.path)["current"]
-                self._release = {"version": str(current["version"]), "fault": check_fault(current.get("fault"))}
-                self._key = key
-            except (StateError, KeyError, ValueError):
-                pass
-        return self._release
+        return self._file.get()

@@ -41,11 +41,6 @@ def release_file(state: Path, version: str) -> Path:
     return release_dir(state) / f"{version}.json"
 
 
-def db_file(state: Path) -> Path:
-    """The database every version shares."""
-    return state.with_name(state.stem + ".db")
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

@@ -10,7 +10,6 @@ Each version is its own demo app instance (its own fault), all sharing one datab
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,11 +19,18 @@ from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
 from synthgate.demo import versions
-from synthgate.demo.app import DemoTarget
+from synthgate.demo.releases import ChangedFile, db_path_for
+from synthgate.demo.routes import DemoTarget
 from synthgate.demo.versions_header import OVERRIDE_HEADER, override_for
 
 VERSION_HEADER = "X-Demo-Version"
 _OVERRIDE = OVERRIDE_HEADER.lower().encode()
+
+
+def _read_deployment(state: Path) -> tuple[dict[str, float], str]:
+    """The deployment's split {version: percent} and the worker name the override header uses."""
+    data = versions.read(state)
+    return {str(k): float(v) for k, v in data["deployment"].items()}, str(data.get("worker") or versions.WORKER_NAME)
 
 
 class VersionRouter:
@@ -33,29 +39,17 @@ class VersionRouter:
     def __init__(self, state: Path) -> None:
         self.state = Path(state)
         self.apps: dict[str, DemoTarget] = {}
-        self._key: tuple[int, int, int] | None = None
-        self._deployment: dict[str, float] = {}
-        self._worker = versions.WORKER_NAME
+        self._deployment = ChangedFile(self.state, _read_deployment, ({}, versions.WORKER_NAME),
+                                       (versions.VersionsError,))
 
     def deployment(self) -> dict[str, float]:
         """The current deployment, re-read only when the state file changed (one stat per request)."""
-        try:
-            st = os.stat(self.state)
-        except OSError:
-            return self._deployment
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if key != self._key:
-            with contextlib.suppress(versions.VersionsError):
-                data = versions.read(self.state)
-                self._deployment = {str(k): float(v) for k, v in data["deployment"].items()}
-                self._worker = str(data.get("worker") or versions.WORKER_NAME)
-                self._key = key
-        return self._deployment
+        return self._deployment.get()[0]
 
     def pick(self, headers: list[tuple[bytes, bytes]]) -> str:
         """The version that answers a request with these headers."""
-        deployment = self.deployment()
-        wanted = override_for(self._worker, [v.decode("latin-1") for k, v in headers if k == _OVERRIDE])
+        deployment, worker = self._deployment.get()
+        wanted = override_for(worker, [v.decode("latin-1") for k, v in headers if k == _OVERRIDE])
         if wanted is not None and wanted in deployment:
             return wanted
         live = [(v, p) for v, p in deployment.items() if p > 0]
@@ -65,7 +59,7 @@ class VersionRouter:
         """The demo app of `version`, made on its first request."""
         app = self.apps.get(version)
         if app is None:
-            app = DemoTarget(versions.release_file(self.state, version), versions.db_file(self.state))
+            app = DemoTarget(versions.release_file(self.state, version), db_path_for(self.state))
             self.apps[version] = app
         return app
 
