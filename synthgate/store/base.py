@@ -314,16 +314,34 @@ class BaseStore(ABC):
             begin = int(rolled) - rollups.HOUR
         begin = max(begin, rollups.ceil_to(raw_from, rollups.HOUR)) if raw_from else begin
         written = 0
-        for day in range(rollups.floor_to(begin, rollups.DAY), end, rollups.DAY):  # a day at a time: bounded memory
+        day = rollups.floor_to(begin, rollups.DAY)
+        while day < end:  # a day at a time: bounded memory
             lo, hi = max(begin, day), min(end, day + rollups.DAY)
             raw = self.query("SELECT check_id, ts, status, outcome, latency_ms FROM probe_results WHERE profile=? "
                              "AND location=? AND ts>=? AND ts<?", (profile, location, lo, hi))
+            if not raw:  # no result that day: jump to the next day that has one (a gap may be years long)
+                nxt = self._next_day_with_results(profile, location, hi, end)
+                self.write_rollups(profile, location, (), lo, min(end, nxt), rollups.HOUR)
+                whole = min(nxt, rollups.floor_to(end, rollups.DAY))
+                if whole > day:  # the skipped whole days (and the weeks they complete), in one pass
+                    self.roll_days(profile, location, day, whole)
+                day = nxt
+                continue
             hours = rollups.aggregate([tuple(r) for r in raw])
             written += self.write_rollups(profile, location, hours.values(), lo, hi, rollups.HOUR)
             if day + rollups.DAY <= end:  # a whole day: its daily rollup from its hours
                 self.roll_days(profile, location, day, day + rollups.DAY)
+            day += rollups.DAY
         self._set_rolled(profile, location, end)
         return written
+
+    def _next_day_with_results(self, profile: str, location: str, after: float, end: int) -> int:
+        """The start of the first day at or after `after` with a raw result before `end`; `end` when none."""
+        rows = self.query("SELECT min(ts) FROM probe_results WHERE profile=? AND location=? AND ts>=? AND ts<?",
+                          (profile, location, after, end))
+        if not rows or rows[0][0] is None:
+            return end
+        return max(rollups.floor_to(float(rows[0][0]), rollups.DAY), rollups.floor_to(after, rollups.DAY))
 
     def write_rollups(self, profile: str, location: str, items: Iterable[rollups.Rollup], lo: int, hi: int,
                       span: int) -> int:

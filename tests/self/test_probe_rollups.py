@@ -150,3 +150,20 @@ def test_a_long_window_reads_weeks_days_and_hours_that_tile_it_exactly(tmp_path:
         store.prune(end, rollups_older_than=0)
         assert store.result_count(P, L) == 0
         assert store.outcome_counts(P, L, start) == exact_counts(results, start)
+
+
+def test_a_gap_of_years_between_results_is_rolled_over_in_few_statements(tmp_path: Path) -> None:
+    """A first result three years before the next: both hours, days and weeks are rolled up, and the empty
+    years between are skipped, not walked a day at a time (thousands of transactions on PostgreSQL)."""
+    old = rollups.floor_to(1_700_000_000, rollups.WEEK) + 3 * HOUR  # a Thursday 03:00, in week w
+    new = old + 3 * 365 * DAY
+    with Store(str(tmp_path / "s.db")) as store:
+        store.insert_results(P, L, [ProbeResult("c0", old, 10.0, "passed", "up", latency_ms=5.0),
+                                    ProbeResult("c0", new, 10.0, "failed", "down", latency_ms=9.0)])
+        statements = []
+        query = store.query
+        store.query = lambda sql, params=(): (statements.append(sql), query(sql, params))[1]  # type: ignore[method-assign]
+        store.roll_up(P, L, until=new + 2 * rollups.WEEK)
+        spans = {span: n for span, n in store.query("SELECT span, sum(n) FROM probe_rollups GROUP BY span")}
+    assert spans == {HOUR: 2, DAY: 2, rollups.WEEK: 2}  # each result once at each level, years apart
+    assert len(statements) < 60, len(statements)
