@@ -175,29 +175,32 @@ class ColdEndpoint:
         return f"cold-start:{self.path}"
 
 
-# which wake-up request wins when several kinds touch one endpoint: the lowest rank (the first one among equals)
-RANK_HEALTH, RANK_PAGE, RANK_CHECK, RANK_ROUTE, RANK_CORS = range(5)
+# which wake-up request wins when several checks touch one endpoint: the lowest rank, the first listed among equals
+WAKE_DECLARED, WAKE_ROUTE, WAKE_CORS = range(3)  # a request the profile declares, a route's minimal one, CORS' GET
+# the order endpoints are listed (and first contacted) in: the health endpoint, pages, routes, declared checks, CORS
+LIST_HEALTH, LIST_PAGE, LIST_ROUTE, LIST_CHECK, LIST_CORS = range(5)
 
 
 @dataclass(frozen=True)
 class ColdSample:
     """An endpoint one check touches: its path, the check, its cold budget (if it names one), a safe request that
-    wakes it (or None), and that request's rank (see RANK_*)."""
+    wakes it (or None), that request's rank (WAKE_*) and the sample's place in the listing (LIST_*)."""
 
     path: str
     source: str
     budget_ms: float | None
     probe: Request | None
     rank: int
+    order: int
 
 
 def endpoints(profile: Profile, samples: list[ColdSample]) -> list[ColdEndpoint]:
-    """The endpoints the samples touch, first seen first, each with its wake-up request and budget (the kinds'
+    """The endpoints the samples touch, in LIST_* order, each with its wake-up request and budget (the kinds'
     samples are gathered by synthgate.checks.registry.cold_endpoints)."""
     found: dict[str, ColdEndpoint] = {}
     declared: dict[str, list[float]] = {}
     rank: dict[str, int] = {}
-    for sample in samples:
+    for sample in sorted(samples, key=lambda x: x.order):  # stable: a kind's own order is kept
         if "${saved." in sample.path:
             continue  # known only after an earlier step answered: that step's endpoint is the cold one
         try:

@@ -99,20 +99,20 @@ def health_cold(profile: Profile) -> list[cold.ColdSample]:
     if h is None:
         return []
     probe = Request(method=h.method, path=h.path) if h.method in cold.SAFE_METHODS else None
-    return [cold.ColdSample(h.path, h.id, h.cold_budget_ms, probe, cold.RANK_HEALTH)]
+    return [cold.ColdSample(h.path, h.id, h.cold_budget_ms, probe, cold.WAKE_DECLARED, cold.LIST_HEALTH)]
 
 
 def page_cold(profile: Profile) -> list[cold.ColdSample]:
     """Each page, woken by a GET of it."""
-    return [cold.ColdSample(p.path, f"page:{p.id}", p.cold_budget_ms, Request(path=p.path), cold.RANK_PAGE)
-            for p in profile.pages]
+    return [cold.ColdSample(p.path, f"page:{p.id}", p.cold_budget_ms, Request(path=p.path), cold.WAKE_DECLARED,
+                            cold.LIST_PAGE) for p in profile.pages]
 
 
 def route_cold(profile: Profile) -> list[cold.ColdSample]:
     """Each route, woken by its minimal invalid request."""
     return [cold.ColdSample(r.path, r.check_id, r.cold_budget_ms,
                             Request(method=r.method, path=r.path, json=r.json_body, headers=r.headers),
-                            cold.RANK_ROUTE) for r in profile.routes]
+                            cold.WAKE_ROUTE, cold.LIST_ROUTE) for r in profile.routes]
 
 
 def declared_cold(profile: Profile) -> list[cold.ColdSample]:
@@ -123,7 +123,8 @@ def declared_cold(profile: Profile) -> list[cold.ColdSample]:
         for request in requests:
             assert request is not None
             safe = request if request.method in cold.SAFE_METHODS else None
-            out.append(cold.ColdSample(request.path, check.id, check.cold_budget_ms, safe, cold.RANK_CHECK))
+            out.append(cold.ColdSample(request.path, check.id, check.cold_budget_ms, safe, cold.WAKE_DECLARED,
+                                       cold.LIST_CHECK))
     return out
 
 
@@ -131,7 +132,7 @@ def cors_cold(profile: Profile) -> list[cold.ColdSample]:
     """Each path the CORS check probes, woken by a plain GET (no budget of its own)."""
     if not profile.security.enabled:
         return []
-    return [cold.ColdSample(path, f"cors:{path}", None, Request(path=path), cold.RANK_CORS)
+    return [cold.ColdSample(path, f"cors:{path}", None, Request(path=path), cold.WAKE_CORS, cold.LIST_CORS)
             for path in cors_paths(profile)]
 
 
