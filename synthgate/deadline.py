@@ -94,8 +94,9 @@ def stage_budget_s(profile: Profile, stage: str, base_url: str | None = None,
 
     smoke: every check it may run (synthgate.checks.registry) at its budget, plus the suite's start-up; e2e: every
     attempt of every journey at its budget, `e2e.parallel` at a time, plus the browser's start; fuzz: its time
-    bound plus start-up and shrinking; load: the run plus Locust's start-up and reports. 0 for a stage the profile
-    gives nothing to do."""
+    bound plus start-up and shrinking; load: the run plus Locust's start-up and reports (its share of the deadline;
+    the load runner bounds Locust itself). 0 for fuzz and load without their profile section; e2e without journeys
+    keeps the browser's start for a team's own browser tests."""
     if stage == "smoke":
         return SMOKE_START_S + sum(check_budget_s(profile, p) for p in registry.plan(profile, base_url))
     if stage == "e2e":
