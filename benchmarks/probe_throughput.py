@@ -165,13 +165,13 @@ def raw_main(url: str, concurrency: int, seconds: float, fresh_ssl: bool) -> Non
     """The bare pool: `concurrency` threads calling execute() on the demo checks in turn; prints checks/min."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from synthgate.checks import smoke
+    from synthgate.checks import registry, smoke
     from synthgate.profile import load_profile
 
     if fresh_ssl:
         fresh_ssl_contexts()
     profile, _ = load_profile("demo")
-    checks = smoke.plan(profile)
+    checks = registry.checks(profile, probed=True)
     deadline = time.monotonic() + seconds
 
     def loop(offset: int) -> int:

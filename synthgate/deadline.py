@@ -17,13 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from synthgate import procs, reports, run_state
-from synthgate.e2e.plan import stage_budget_s
+from synthgate.checks import registry
+from synthgate.e2e.plan import stage_budget_s as e2e_stage_budget_s
 from synthgate.profile import Profile, ProfileError
 from synthgate.redact import redactor
 from synthgate.results import EXIT_CODES, CheckResult, StageResult, decide
 from synthgate.scrub import scrub_reports
 
 MARGIN_S = 30.0  # start-up, preflight, baseline and reports on top of the stages' budgets
+SMOKE_START_S = 60.0  # the smoke suite's child pytest: start-up and collection
+E2E_START_S = 45.0  # the e2e suite's child pytest: start-up, the browser's launch and close
+FUZZ_GRACE_S = 60.0  # the fuzz child's start (pytest, Hypothesis, Schemathesis, the OpenAPI document) and shrinking
+LOAD_GRACE_S = 60.0  # Locust's start-up, workers' connection, final reports
+PROBE_MARGIN_S = 5.0  # a probe run's bookkeeping on top of its check's budget
 
 
 class Deadline:
@@ -66,27 +72,56 @@ def attempts_budget_s(timeout_s: float, retries: int, backoff_s: float, requests
     """The longest a retried check can take with every read bounded: each of its requests at the timeout on every
     attempt, plus the backoff between attempts (as synthgate.checks.outcome.run_with_retries sleeps it).
 
-    The one budget formula: the gate's default deadline, the smoke stage's limit and the probe's per-check
-    deadline are all built from it."""
+    The one budget formula: `check_budget_s`, `stage_budget_s` and `default_deadline_s` are built from it."""
     return timeout_s * max(1, requests) * (retries + 1) + backoff_s * (2 ** retries - 1)
 
 
-def default_deadline_s(profile: Profile, stages: list[str]) -> float:
-    """The stages' own budgets (each attempt of each check at its timeout), rollback, and a margin."""
+def check_budget_s(profile: Profile, planned: registry.Planned) -> float:
+    """The longest one planned check (synthgate.checks.registry) can take: its kind's cost at the profile's timeout."""
     d = profile.defaults
-    per_request = attempts_budget_s(d.timeout_s, d.retries, d.backoff_s)
-    total = MARGIN_S + per_request  # the preflight
-    if "smoke" in stages:
-        requests = 1 + len(profile.routes) + len(profile.pages) + sum(max(1, len(c.steps)) for c in profile.checks)
-        total += 60 + requests * per_request
-    if "e2e" in stages and profile.journeys:
-        total += 45 + stage_budget_s(profile)  # + the child pytest's start, the browser's launch and close
-    if "fuzz" in stages and profile.fuzz is not None:
-        total += float(profile.fuzz.max_time_s) + 60
-    if "load" in stages and profile.load is not None:
-        total += float(getattr(profile.load, "duration_s", 60) or 60) * 1.2 + 60
-    if profile.rollback is not None:
-        total += profile.rollback.timeout_s + 60 + (1 + len(profile.routes)) * per_request
+    cost = planned.kind.cost(profile, planned.check)
+    return attempts_budget_s(d.timeout_s, cost.retries, d.backoff_s, cost.requests)
+
+
+def probe_deadline_s(profile: Profile, planned: registry.Planned) -> float:
+    """The most one probe run of a check may take before it is reported timed out: its budget and a margin."""
+    return check_budget_s(profile, planned) + PROBE_MARGIN_S
+
+
+def stage_budget_s(profile: Profile, stage: str, base_url: str | None = None,
+                   options: dict[str, Any] | None = None) -> float:
+    """The longest a stage may run: the stage's own limit, and its share of the gate's default deadline.
+
+    smoke: every check it may run (synthgate.checks.registry) at its budget, plus the suite's start-up; e2e: every
+    attempt of every journey at its budget, `e2e.parallel` at a time, plus the browser's start; fuzz: its time
+    bound plus start-up and shrinking; load: the run plus Locust's start-up and reports (its share of the deadline;
+    the load runner bounds Locust itself). 0 for fuzz and load without their profile section; e2e without journeys
+    keeps the browser's start for a team's own browser tests."""
+    if stage == "smoke":
+        return SMOKE_START_S + sum(check_budget_s(profile, p) for p in registry.plan(profile, base_url))
+    if stage == "e2e":
+        return E2E_START_S + e2e_stage_budget_s(profile) if profile.journeys else E2E_START_S
+    if stage == "fuzz":
+        if profile.fuzz is None:
+            return 0.0
+        return float((options or {}).get("max_time_s") or profile.fuzz.max_time_s) + FUZZ_GRACE_S
+    if stage == "load":
+        if profile.load is None:
+            return 0.0
+        return float(getattr(profile.load, "duration_s", 60) or 60) * 1.2 + LOAD_GRACE_S
+    raise ValueError(f"unknown stage {stage!r}")
+
+
+def default_deadline_s(profile: Profile, stages: list[str]) -> float:
+    """The stages' own budgets (stage_budget_s), the preflight, rollback and its re-verification, and a margin."""
+    d = profile.defaults
+    total = MARGIN_S + attempts_budget_s(d.timeout_s, d.retries, d.backoff_s)  # the preflight
+    for stage in stages:
+        if stage == "e2e" and not profile.journeys:
+            continue  # only a team's own browser tests: they are bounded by the deadline, not budgeted here
+        total += stage_budget_s(profile, stage)
+    if profile.rollback is not None:  # the command, then the smoke stage again on the rolled-back release
+        total += profile.rollback.timeout_s + stage_budget_s(profile, "smoke")
     return round(total)
 
 

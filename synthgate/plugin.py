@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from synthgate import auth, hookspecs, http, plugin_user, procs, run_state, server_errors, version_pin
-from synthgate.checks import cold, seen, smoke
+from synthgate.checks import cold, registry, seen
 from synthgate.checks.outcome import Attempted
 from synthgate.plugin_user import USER_ID
 from synthgate.profile import Profile, ProfileError, default_profile, load_profile, resolve_base_url
@@ -32,17 +32,6 @@ _RESULTS_KEY = pytest.StashKey[Any]()
 _RUN_KEY = pytest.StashKey[Any]()  # leaves this session's run (synthgate.run_state) at unconfigure
 # the result fields (synthgate.results.CheckResult) a test may set through `sg.set` besides id, kind, curl...
 TYPED_FIELDS = ("attempts_detail", "warnings", "contract_drift", "unverifiable")
-
-# fixture name -> smoke check kind it is parametrised with
-SMOKE_FIXTURES = {
-    "health_check": "health",
-    "route_check": "route",
-    "declared_check": "check",
-    "page_check": "page",
-    "cors_check": "cors",
-    "hygiene_check": "hygiene",  # readiness (synthgate/checks/readiness.py); tls_check: tests/smoke/test_readiness.py
-    "links_check": "links",
-}
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -80,12 +69,15 @@ def sg_profile_of(config: pytest.Config) -> tuple[Profile, Path]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrise the smoke fixtures with the profile's checks: one test id per declared check."""
-    for fixture, kind in SMOKE_FIXTURES.items():
-        if fixture in metafunc.fixturenames:
+    """Parametrise each check kind's fixture (synthgate.checks.registry) with the profile's checks of that kind: one
+    test id per planned check."""
+    for kind in registry.KINDS:
+        if kind.fixture in metafunc.fixturenames:
             profile, _ = sg_profile_of(metafunc.config)
-            checks = [c for c in smoke.plan(profile, readiness=True) if c.kind == kind]
-            metafunc.parametrize(fixture, checks, ids=[c.id for c in checks])
+            # a kind for some base URLs only (TLS: https) needs the target now; the others never ask for it
+            base_url = target_url(metafunc.config) if kind.applies is not None else None
+            checks = registry.kind_plan(kind, profile, base_url)
+            metafunc.parametrize(kind.fixture, checks, ids=[c.id for c in checks])
 
 
 @pytest.fixture(scope="session")

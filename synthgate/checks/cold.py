@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from synthgate import http, run_context, run_state
-from synthgate.checks.security import cors_paths
 from synthgate.http import TemplateError, expand, make_client, send
 from synthgate.profile.model import Profile, Request
 from synthgate.redact import redactor
@@ -192,48 +191,45 @@ class ColdEndpoint:
         return f"cold-start:{self.path}"
 
 
-def plan(profile: Profile) -> list[ColdEndpoint]:
-    """Every endpoint the smoke checks touch, in a stable order, with the probe and budget for each."""
+# which wake-up request wins when several checks touch one endpoint: the lowest rank, the first listed among equals
+WAKE_DECLARED, WAKE_ROUTE, WAKE_CORS = range(3)  # a request the profile declares, a route's minimal one, CORS' GET
+# the order endpoints are listed (and first contacted) in: the health endpoint, pages, routes, declared checks, CORS
+LIST_HEALTH, LIST_PAGE, LIST_ROUTE, LIST_CHECK, LIST_CORS = range(5)
+
+
+@dataclass(frozen=True)
+class ColdSample:
+    """An endpoint one check touches: its path, the check, its cold budget (if it names one), a safe request that
+    wakes it (or None), that request's rank (WAKE_*) and the sample's place in the listing (LIST_*)."""
+
+    path: str
+    source: str
+    budget_ms: float | None
+    probe: Request | None
+    rank: int
+    order: int
+
+
+def endpoints(profile: Profile, samples: list[ColdSample]) -> list[ColdEndpoint]:
+    """The endpoints the samples touch, in LIST_* order, each with its wake-up request and budget (the kinds'
+    samples are gathered by synthgate.checks.registry.cold_endpoints)."""
     found: dict[str, ColdEndpoint] = {}
     declared: dict[str, list[float]] = {}
-
     rank: dict[str, int] = {}
-
-    def add(path: str, source: str, budget: float | None, probe: Request | None, order: int = 0) -> None:
-        if "${saved." in path:
-            return  # known only after an earlier step answered: that step's endpoint is the cold one
+    for sample in sorted(samples, key=lambda x: x.order):  # stable: a kind's own order is kept
+        if "${saved." in sample.path:
+            continue  # known only after an earlier step answered: that step's endpoint is the cold one
         try:
-            path = str(expand(path, profile))
+            path = str(expand(sample.path, profile))
         except TemplateError:
-            return
+            continue
         path = path.split("?")[0] or "/"
         item = found.setdefault(path, ColdEndpoint(path, profile.defaults.cold_budget_ms))
-        item.sources.append(source)
-        if budget is not None:
-            declared.setdefault(path, []).append(budget)
-        # wake-up call: a request the profile declares as safe, else a route's minimal invalid request, else
-        # the CORS probe's plain GET
-        if probe is not None and order < rank.get(path, 99):
-            item.probe, rank[path] = probe, order
-
-    if profile.health is not None:
-        h = profile.health
-        add(h.path, h.id, h.cold_budget_ms, Request(method=h.method, path=h.path) if h.method in SAFE_METHODS
-            else None)
-    for page in profile.pages:
-        add(page.path, f"page:{page.id}", page.cold_budget_ms, Request(path=page.path))
-    for route in profile.routes:
-        add(route.path, route.check_id, route.cold_budget_ms,
-            Request(method=route.method, path=route.path, json=route.json_body, headers=route.headers), 1)
-    for check in profile.checks:
-        requests = [check.request] if check.request is not None else [s.request for s in check.steps]
-        for request in requests:
-            assert request is not None
-            safe = request if request.method in SAFE_METHODS else None
-            add(request.path, check.id, check.cold_budget_ms, safe)
-    if profile.security.enabled:
-        for path in cors_paths(profile):
-            add(path, f"cors:{path}", None, Request(path=path), 2)
+        item.sources.append(sample.source)
+        if sample.budget_ms is not None:
+            declared.setdefault(path, []).append(sample.budget_ms)
+        if sample.probe is not None and sample.rank < rank.get(path, 99):
+            item.probe, rank[path] = sample.probe, sample.rank
     for path, budgets in declared.items():
         found[path].budget_ms = max(budgets)  # the entry that names a budget knows its endpoint best
     return list(found.values())

@@ -1,4 +1,6 @@
-"""The smoke checks: one function per kind (health, route-exists, declared request, page, CORS)."""
+"""The smoke checks: one attempt function per kind (health, route-exists, declared request, page, CORS), their plans,
+the endpoints they touch first, and `execute`, which retries an attempt. The kinds are declared in
+synthgate.checks.registry."""
 
 from __future__ import annotations
 
@@ -10,63 +12,128 @@ from typing import Any
 import httpx
 
 from synthgate.checks import cold, contract
-from synthgate.checks import readiness as readiness_checks
 from synthgate.checks.expect import LATENCY_FAILURE, check_response, save_values
 from synthgate.checks.outcome import Attempted, Outcome, pinned_evidence, run_with_retries
 from synthgate.checks.security import cors_paths, cors_problems
 from synthgate.http import TemplateError, make_client, send, send_raw
 from synthgate.profile.model import Check, Expect, Health, Page, Profile, Request, Route, Step
 
-Kind = str  # "health" | "route" | "check" | "page" | "cors"
+Kind = str  # a kind's name in synthgate.checks.registry: "health" | "route" | "check" | "page" | "cors" | ...
+Attempt = Callable[[Profile, str, Any], Outcome]  # one attempt of a check: (profile, base URL, spec) -> Outcome
 
 
 @dataclass
 class SmokeCheck:
-    """One planned smoke check: an id, its kind, the profile entry it comes from."""
+    """One planned check that one attempt function runs: an id, its kind, the profile entry it comes from, the
+    attempt (retried by `execute`)."""
 
     id: str
     kind: Kind
     spec: Any
     retries: int
+    attempt: Attempt
     runbook: list[int] = field(default_factory=list)
     every: float | None = None
 
+    @property
+    def requests(self) -> int:
+        """How many requests one attempt sends (a declared check's steps), for its time budget."""
+        return max(1, len(getattr(self.spec, "steps", None) or []))
 
-def plan(profile: Profile, readiness: bool = False) -> list[SmokeCheck]:
-    """Every smoke check the profile declares, in a stable order."""
+
+def health_checks(profile: Profile) -> list[SmokeCheck]:
+    """The health check, when the profile declares a health endpoint."""
+    h = profile.health
+    return [] if h is None else [SmokeCheck(h.id, "health", h, profile.defaults.retries, health, h.runbook, h.every)]
+
+
+def route_checks(profile: Profile) -> list[SmokeCheck]:
+    """One route-exists check per declared route."""
     retries = profile.defaults.retries
-    out: list[SmokeCheck] = []
-    if profile.health is not None:
-        h = profile.health
-        out.append(SmokeCheck(h.id, "health", h, retries, h.runbook, h.every))
-    for route in profile.routes:
-        out.append(SmokeCheck(route.check_id, "route", route, retries, route.runbook))
+    return [SmokeCheck(route.check_id, "route", route, retries, route_exists, route.runbook)
+            for route in profile.routes]
+
+
+def declared_checks(profile: Profile) -> list[SmokeCheck]:
+    """One check per declared check, with its own retries."""
+    out = []
     for check in profile.checks:
-        r = check.retries if check.retries is not None else retries
+        r = check.retries if check.retries is not None else profile.defaults.retries
         if check.steps and check.retry_policy == "never":
             r = 0  # re-running steps that changed server state would fail for another reason than the first
-        out.append(SmokeCheck(check.id, "check", check, r, check.runbook, check.every))
-    for page in profile.pages:
-        out.append(SmokeCheck(f"page:{page.id}", "page", page, retries, page.runbook))
-    if profile.security.enabled:
-        for path in cors_paths(profile):
-            out.append(SmokeCheck(f"cors:{path}", "cors", path, retries, profile.security.runbook))
-    if readiness:  # TLS, hygiene, links: the gate's smoke stage runs them; probes do not
-        out += [SmokeCheck(cid, kind, spec, retries) for cid, kind, spec in readiness_checks.plan(profile)]
+        out.append(SmokeCheck(check.id, "check", check, r, declared, check.runbook, check.every))
     return out
+
+
+def page_checks(profile: Profile) -> list[SmokeCheck]:
+    """One check per declared page."""
+    return [SmokeCheck(f"page:{p.id}", "page", p, profile.defaults.retries, page, p.runbook) for p in profile.pages]
+
+
+def cors_checks(profile: Profile) -> list[SmokeCheck]:
+    """One CORS check per path the security baseline probes (none when it is off)."""
+    if not profile.security.enabled:
+        return []
+    return [SmokeCheck(f"cors:{path}", "cors", path, profile.defaults.retries, cors, profile.security.runbook)
+            for path in cors_paths(profile)]
 
 
 def execute(check: SmokeCheck, profile: Profile, base_url: str) -> Attempted:
     """Run a planned check with bounded retries and backoff."""
-    fn = _KINDS.get(check.kind) or readiness_checks.KINDS[check.kind]
 
     def attempt() -> Outcome:
         try:
-            return pinned_evidence(fn(profile, base_url, check.spec))
+            return pinned_evidence(check.attempt(profile, base_url, check.spec))
         except TemplateError as exc:
             return Outcome(ok=False, message=f"profile error: {exc}", kind="error")
 
     return run_with_retries(attempt, check.retries, profile.defaults.backoff_s)
+
+
+# ---- the endpoints each kind touches, for the cold-start checks (synthgate.checks.cold) ----
+
+
+def health_cold(profile: Profile) -> list[cold.ColdSample]:
+    """The health endpoint, woken by its own request when that is safe."""
+    h = profile.health
+    if h is None:
+        return []
+    probe = Request(method=h.method, path=h.path) if h.method in cold.SAFE_METHODS else None
+    return [cold.ColdSample(h.path, h.id, h.cold_budget_ms, probe, cold.WAKE_DECLARED, cold.LIST_HEALTH)]
+
+
+def page_cold(profile: Profile) -> list[cold.ColdSample]:
+    """Each page, woken by a GET of it."""
+    return [cold.ColdSample(p.path, f"page:{p.id}", p.cold_budget_ms, Request(path=p.path), cold.WAKE_DECLARED,
+                            cold.LIST_PAGE) for p in profile.pages]
+
+
+def route_cold(profile: Profile) -> list[cold.ColdSample]:
+    """Each route, woken by its minimal invalid request."""
+    return [cold.ColdSample(r.path, r.check_id, r.cold_budget_ms,
+                            Request(method=r.method, path=r.path, json=r.json_body, headers=r.headers),
+                            cold.WAKE_ROUTE, cold.LIST_ROUTE) for r in profile.routes]
+
+
+def declared_cold(profile: Profile) -> list[cold.ColdSample]:
+    """Each request of each declared check; only a safe one may wake its endpoint."""
+    out = []
+    for check in profile.checks:
+        requests = [check.request] if check.request is not None else [s.request for s in check.steps]
+        for request in requests:
+            assert request is not None
+            safe = request if request.method in cold.SAFE_METHODS else None
+            out.append(cold.ColdSample(request.path, check.id, check.cold_budget_ms, safe, cold.WAKE_DECLARED,
+                                       cold.LIST_CHECK))
+    return out
+
+
+def cors_cold(profile: Profile) -> list[cold.ColdSample]:
+    """Each path the CORS check probes, woken by a plain GET (no budget of its own)."""
+    if not profile.security.enabled:
+        return []
+    return [cold.ColdSample(path, f"cors:{path}", None, Request(path=path), cold.WAKE_CORS, cold.LIST_CORS)
+            for path in cors_paths(profile)]
 
 
 def _budget(profile: Profile, own: float | None) -> float:
@@ -187,12 +254,3 @@ def cors(profile: Profile, base_url: str, path: str) -> Outcome:
         if own.response is None or "access-control-allow-origin" not in own.response.headers:
             failures.append(f"Access-Control-Allow-Origin missing for the allowed origin {origin}")
     return Outcome.from_failures(failures, exchanges)
-
-
-_KINDS: dict[Kind, Callable[[Profile, str, Any], Outcome]] = {
-    "health": health,
-    "route": route_exists,
-    "check": declared,
-    "page": page,
-    "cors": cors,
-}

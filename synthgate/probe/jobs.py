@@ -10,8 +10,9 @@ from typing import Any
 
 from synthgate import auth
 from synthgate.accept import Acceptances
-from synthgate.checks.smoke import SmokeCheck, execute, plan
-from synthgate.deadline import attempts_budget_s
+from synthgate.checks import registry
+from synthgate.checks.smoke import SmokeCheck, execute
+from synthgate.deadline import probe_deadline_s
 from synthgate.profile import Profile
 from synthgate.redact import redactor
 from synthgate.results import NOT_EVIDENCE, TOOL_ERROR, CheckResult
@@ -35,13 +36,6 @@ class Job:
     run: Callable[[], list[ProbeResult]]
     stage: str = "smoke"
     deadline_s: float | None = None  # the most one run may take: then it is reported timed out (no data)
-
-
-def smoke_deadline_s(profile: Profile, check: SmokeCheck) -> float:
-    """How long one run of a smoke check can take with every read bounded: each request at its whole-response
-    deadline, on every attempt, with the backoff between attempts, and a margin."""
-    steps = len(getattr(check.spec, "steps", None) or [])
-    return attempts_budget_s(profile.defaults.timeout_s, check.retries, profile.defaults.backoff_s, steps) + 5.0
 
 
 def outcome_of(status: str, kind: str | None, unreachable: str = "ignore") -> str:
@@ -100,15 +94,18 @@ def consistency_s(details: dict[str, Any]) -> float | None:
 
 
 def smoke_jobs(profile: Profile, base_url: str, every: float) -> list[Job]:
-    """One job per smoke check of the profile; a check's own `every` wins over the probe's."""
+    """One job per check of the kinds probes run (synthgate.checks.registry); a check's own `every` wins over the
+    probe's."""
     unreachable = profile.probe.unreachable
     jobs = []
-    for check in plan(profile):
+    for planned in registry.plan(profile, base_url, probed=True):
+        check = planned.check
+
         def run(check: SmokeCheck = check) -> list[ProbeResult]:
             return [smoke_result(check, profile, base_url, unreachable)]
 
         jobs.append(Job(id=check.id, interval=check.every or every, run=run,
-                        deadline_s=smoke_deadline_s(profile, check)))
+                        deadline_s=probe_deadline_s(profile, planned)))
     return jobs
 
 

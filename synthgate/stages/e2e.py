@@ -7,16 +7,15 @@ makes the verdict inconclusive rather than rolling back a deployment nobody look
 
 from __future__ import annotations
 
+from synthgate.deadline import stage_budget_s
 from synthgate.e2e import BrowserNotFound, discover
 from synthgate.e2e.evidence import EVIDENCE_DIR, clear_stale, scrub_tree
-from synthgate.e2e.plan import stage_budget_s
 from synthgate.results import CheckResult, StageResult
 from synthgate.stages import user_checks
 from synthgate.stages.base import StageContext
 from synthgate.stages.pytest_suite import run_suite, suite_dir
 
 JOURNEYS_FILE = "test_journeys.py"
-E2E_OVERHEAD_S = 60.0  # the child pytest's start, the browser's launch and close
 
 
 def _user_tests(stage_dir_tests: list[str]) -> bool:
@@ -38,14 +37,12 @@ def run(ctx: StageContext) -> StageResult:
     ctx.progress(f"  browser: {choice.describe()}")
     if not ctx.label:
         clear_stale(ctx.reports_dir)
-    # bound: every attempt of every journey taking its whole budget, `e2e.parallel` at a time; pytest on top
-    worst = stage_budget_s(profile)
     artefacts = ctx.reports_dir / EVIDENCE_DIR
     extra = ["--output", str(artefacts / "pytest-playwright"), "--screenshot", "only-on-failure",
              "--tracing", "retain-on-failure",
              # plugins the browser suite never uses: a second less to start the child pytest
              "-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:locust"]
-    result = run_suite(ctx, "e2e", timeout_s=E2E_OVERHEAD_S + worst, extra_args=extra)
+    result = run_suite(ctx, "e2e", timeout_s=stage_budget_s(profile, "e2e"), extra_args=extra)
     scrub_tree(artefacts)  # plain pytest-playwright tests' traces too: no secret leaves in an artefact
     result.details["browser"] = choice.describe()
     return result

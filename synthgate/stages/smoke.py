@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from synthgate.checks import cold
-from synthgate.checks.smoke import plan
-from synthgate.deadline import attempts_budget_s
+from synthgate.checks import cold, registry
+from synthgate.deadline import stage_budget_s
 from synthgate.results import StageResult
 from synthgate.stages.base import StageContext
 from synthgate.stages.pytest_suite import run_suite
@@ -12,19 +11,15 @@ from synthgate.stages.pytest_suite import run_suite
 
 def run(ctx: StageContext) -> StageResult:
     """Run every smoke check of the profile."""
-    profile, d = ctx.profile, ctx.profile.defaults
-    checks = plan(profile, readiness=True)  # every check the suite may run: readiness too, and the cold starts
-    endpoints = cold.plan(profile)
-    # bound: every check may take its timeout on every attempt, plus backoff; the suite's start-up on top
-    worst = sum(attempts_budget_s(d.timeout_s, c.retries, d.backoff_s, len(getattr(c.spec, "steps", None) or []))
-                for c in checks)
-    worst += len(endpoints) * d.timeout_s  # each endpoint's first contact, once
+    # every check the suite may run, of every kind (readiness, cold starts, forged credentials, languages):
+    # the ones without a result when the budget or the deadline ends the suite are marked timed out
+    planned = [p.id for p in registry.plan(ctx.profile, ctx.base_url)]
     # plugins the smoke suite never uses cost ~1.5 s of start-up each run (measured with no bytecode cache)
     unused_plugins = ["-p", "no:schemathesis", "-p", "no:hypothesispytest"]
     if ctx.label or cold.active() is None:  # a re-verified (rolled back) release starts cold again
         cold.begin(ctx.reports_dir, ctx.base_url, ctx.label)
     try:
-        return run_suite(ctx, "smoke", timeout_s=60 + worst, extra_args=unused_plugins,
-                         planned=[c.id for c in checks] + [e.id for e in endpoints])
+        return run_suite(ctx, "smoke", timeout_s=stage_budget_s(ctx.profile, "smoke", ctx.base_url),
+                         extra_args=unused_plugins, planned=planned)
     finally:
         cold.close()  # later stages' first contacts (fuzz's random paths) judge nothing

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from synthgate.accept import Acceptances
-from synthgate.checks.smoke import plan
+from synthgate.checks import registry
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.gate import GateOptions, run_gate
 from synthgate.probe.jobs import smoke_result
@@ -118,7 +118,7 @@ def test_probe_counts_an_accepted_failure_as_up(auth_open: EmbeddedTarget) -> No
     data = yaml.safe_load(Path("targets/demo.yaml").read_text())
     data.pop("embedded_demo", None)
     profile = Profile.model_validate(data)
-    [check] = [c for c in plan(profile) if c.id == DEFECT]
+    [check] = [c for c in registry.checks(profile, probed=True) if c.id == DEFECT]
     assert smoke_result(check, profile, auth_open.url).outcome == "down"
     profile.accept = [_entry(DEFECT, dt.date.today())]
     result = smoke_result(check, profile, auth_open.url)

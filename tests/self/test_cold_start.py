@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from verdicts import read_verdict
 
-from synthgate.checks import cold
-from synthgate.checks.smoke import execute, plan
+from synthgate.checks import cold, registry
+from synthgate.checks.smoke import execute
 from synthgate.demo.cold_a11y_faults import COLD_START_S
 from synthgate.profile import load_profile
 
@@ -43,7 +43,7 @@ def _checks(reports: Path) -> dict[str, dict[str, Any]]:
 
 def test_plan_has_one_check_per_endpoint_with_a_safe_probe_and_its_budget(tmp_path: Path) -> None:
     profile, _ = load_profile(str(_profile(tmp_path)))
-    endpoints = {e.path: e for e in cold.plan(profile)}
+    endpoints = {e.path: e for e in registry.cold_endpoints(profile)}
     assert list(endpoints) == ["/v1/health", "/", "/intake", "/api/generate"]
     assert endpoints["/intake"].budget_ms == 5000 and endpoints["/"].budget_ms == 1500
     generate = endpoints["/api/generate"].probe
@@ -89,7 +89,7 @@ def test_a_cold_exchange_is_never_judged_by_the_warm_budget(tmp_path: Path) -> N
     from synthgate.demo.server import EmbeddedTarget
 
     profile, _ = load_profile(str(_profile(tmp_path)))
-    page = next(c for c in plan(profile) if c.id == "page:landing")
+    page = next(c for c in registry.checks(profile, probed=True) if c.id == "page:landing")
     with EmbeddedTarget(fault="cold-start-slow") as target:
         cold.begin(tmp_path, target.url)
         try:

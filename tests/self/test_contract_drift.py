@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from verdicts import read_verdict
 
-from synthgate.checks import contract, smoke
+from synthgate.checks import contract, registry, smoke
 from synthgate.profile import load_profile
 
 UNREACHABLE_HOST = "ai-provider.synthgate.invalid"  # .invalid never resolves (RFC 2606)
@@ -52,7 +52,7 @@ CHECKS = f"""\
 
 def _run(profile_path: Path, url: str):
     profile, _ = load_profile(str(profile_path))
-    return {c.id: smoke.execute(c, profile, url).final for c in smoke.plan(profile)}
+    return {c.id: smoke.execute(c, profile, url).final for c in registry.checks(profile, probed=True)}
 
 
 def test_drift_fails_and_says_so_unverifiable_is_no_data(demo_target, tmp_path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from detect_server import Script, serve
 from verdicts import read_verdict
 
-from synthgate.checks import smoke
+from synthgate.checks import registry
 from synthgate.checks.outcome import Outcome, run_with_retries
 from synthgate.gate import GateOptions, run_gate
 from synthgate.profile.model import Check, Profile
@@ -35,7 +35,7 @@ def test_multi_step_checks_declare_whether_a_retry_may_rerun_them() -> None:
     assert Check.model_validate({**write, "retry": "from_start"}).retry_policy == "from_start"
     profile = Profile.model_validate({"name": "p", "defaults": {"retries": 2}, "security": {"enabled": False},
                                       "checks": [write, read, {**write, "id": "w2", "retry": "from_start"}]})
-    retries = {c.id: c.retries for c in smoke.plan(profile) if c.kind == "check"}
+    retries = {c.id: c.retries for c in registry.checks(profile, probed=True) if c.kind == "check"}
     assert retries == {"w": 0, "r": 2, "w2": 2}
 
 

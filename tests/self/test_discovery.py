@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from synthgate.checks import links, smoke
+from synthgate.checks import links, registry, smoke
 from synthgate.profile.model import Profile
 from synthgate.project.discover import Prober, discover
 
@@ -154,7 +154,7 @@ def test_a_check_never_follows_a_redirect_off_the_origin() -> None:
     with serve({"/landing": (200, HTML, "outside")}) as elsewhere, serve({}) as app:
         app.routes["/"] = (302, {"Location": elsewhere.url + "/landing"}, "")
         profile = _profile()
-        page_check = next(c for c in smoke.plan(profile) if c.id == "page:home")
+        page_check = next(c for c in registry.checks(profile, probed=True) if c.id == "page:home")
         result = smoke.execute(page_check, profile, app.url)
     assert elsewhere.hits == []
     assert not result.final.ok and "302" in result.final.message

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from loopback import serve_handler
 
-from synthgate.checks import smoke
+from synthgate.checks import registry, smoke
 from synthgate.fuzz.strategies import lenient
 from synthgate.gate import GateOptions, run_gate
 from synthgate.profile import ProfileError, load_profile
@@ -168,7 +168,7 @@ def test_route_ids_and_duplicate_check_ids(tmp_path: Path) -> None:
     same.write_text("name: x\nroutes:\n  - {method: GET, path: /a}\n  - {id: a-with-auth, method: GET, path: /a,"
                     " headers: {Authorization: x}}\n")
     profile, _ = load_profile(str(same))
-    assert [c.id for c in smoke.plan(profile)] [:2] == ["route-exists:GET /a", "a-with-auth"]
+    assert [c.id for c in registry.checks(profile, probed=True)] [:2] == ["route-exists:GET /a", "a-with-auth"]
     clash = tmp_path / "clash.yaml"
     clash.write_text("name: x\nhealth: {id: up, path: /h}\nchecks:\n  - {id: up, request: {path: /u}}\n")
     with pytest.raises(ProfileError) as raised:
@@ -181,7 +181,7 @@ def test_text_and_not_text_take_a_string_or_a_list(rows_api: str) -> None:
         profile = Profile.model_validate({"name": "t", "headers": {"Authorization": BASIC},
                                           "defaults": {"retries": 0},
                                           "checks": [{"id": "rows", "request": {"path": "/rows"}, "expect": expect}]})
-        check = next(c for c in smoke.plan(profile) if c.id == "rows")
+        check = next(c for c in registry.checks(profile, probed=True) if c.id == "rows")
         result = smoke.execute(check, profile, rows_api).final
         return "ok" if result.ok else result.message
 

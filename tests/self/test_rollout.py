@@ -222,13 +222,14 @@ def test_sigterm_puts_the_old_version_back(stand_in: tuple[str, Path], tmp_path:
 
 def test_an_answer_from_another_version_is_no_data(stand_in: tuple[str, Path]) -> None:
     from synthgate import version_pin
-    from synthgate.checks.smoke import execute, plan
+    from synthgate.checks import registry
+    from synthgate.checks.smoke import execute
     from synthgate.profile import load_profile
 
     url, state = stand_in
     old = live(state)
     profile, _ = load_profile("demo")
-    health = next(c for c in plan(profile) if c.kind == "health")
+    health = next(c for c in registry.checks(profile, probed=True) if c.kind == "health")
     pinned = profile.model_copy(update={"headers": {**profile.headers, OVERRIDE: 'demo="v999"'}})
     version_pin.activate(version_pin.VersionPin("v999", {OVERRIDE: 'demo="v999"'}, evidence_header="X-Demo-Version"))
     try:
@@ -269,7 +270,8 @@ class _Eventual(BaseHTTPRequestHandler):
 
 
 def test_eventually_polls_until_the_read_holds() -> None:
-    from synthgate.checks.smoke import execute, plan
+    from synthgate.checks import registry
+    from synthgate.checks.smoke import execute
     from synthgate.probe.jobs import consistency_s
     from synthgate.profile.model import Profile
 
@@ -282,7 +284,7 @@ def test_eventually_polls_until_the_read_holds() -> None:
                 {"request": {"method": "PUT", "path": "/kv"}, "expect": {"status": 200}},
                 {"request": {"path": "/kv"}, "expect": {"status": 200, "not_status": []},
                  "eventually": bound, "interval": "200ms"}]}]})
-            return execute(plan(profile)[0], profile, url).final
+            return execute(registry.checks(profile, probed=True)[0], profile, url).final
 
         held = check("10s")
         assert held.ok, held.message

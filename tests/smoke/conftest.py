@@ -1,4 +1,7 @@
-"""The smoke suite's fixtures: cold-start checks are parametrised by endpoint and run before the warm checks."""
+"""The smoke suite's fixtures: cold-start checks run before the warm checks.
+
+Every check kind's fixture (`health_check`, `cold_endpoint`, `forged_check`...) is parametrised by synthgate's
+plugin from synthgate.checks.registry."""
 
 from __future__ import annotations
 
@@ -6,24 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from synthgate.checks import cold, forged, languages, seen
-from synthgate.plugin import sg_profile_of
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One `cold_endpoint` per endpoint the smoke checks touch (ids: cold-start:<path>)."""
-    if "cold_endpoint" in metafunc.fixturenames:
-        profile, _ = sg_profile_of(metafunc.config)
-        endpoints = cold.plan(profile)
-        metafunc.parametrize("cold_endpoint", endpoints, ids=[e.id for e in endpoints])
-    if "forged_check" in metafunc.fixturenames:
-        profile, _ = sg_profile_of(metafunc.config)
-        derived = forged.plan(profile)
-        metafunc.parametrize("forged_check", derived, ids=[c.id for c in derived])
-    if "language_page" in metafunc.fixturenames:
-        profile, _ = sg_profile_of(metafunc.config)
-        variants = languages.plan(profile)
-        metafunc.parametrize("language_page", variants, ids=[v.id for v in variants])
+from synthgate.checks import cold, seen
 
 
 def _rank(item: pytest.Item) -> int:
