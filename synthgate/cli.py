@@ -45,7 +45,7 @@ def verdict_table(verdict: Verdict) -> None:
     for col in ("stage", "status", "checks", "failed", "accepted", "flaky", "time"):
         table.add_column(col)
     for s in verdict.stages:
-        flaky = sum(1 for c in s.checks if c.flaky and c.status == "passed")
+        flaky = sum(1 for c in s.checks if c.is_flaky)
         accepted = sum(1 for c in s.checks if c.status == "accepted")
         table.add_row(s.name, s.status, str(len(s.checks)), str(len(s.failed_checks)), str(accepted), str(flaky),
                       f"{s.duration_s:.1f} s")

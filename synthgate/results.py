@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # "accepted": failed, but a profile `accept:` entry sets that defect aside until its date (neither pass nor fail)
 CheckStatus = Literal["passed", "failed", "skipped", "accepted"]
@@ -33,6 +33,10 @@ EXIT_CODES: dict[str, int] = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusiv
                               "error": EXIT_ERROR}
 
 
+# what crosses a process boundary (a stage child's result lines) is validated strictly: a misspelled key fails
+WIRE = ConfigDict(extra="forbid")
+
+
 def utc_now() -> str:
     """The current time as an ISO-8601 UTC string."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -41,6 +45,7 @@ def utc_now() -> str:
 class Traffic(BaseModel):
     """What a check or a stage sent, and how many answers were a 5xx (the gate's server-error budget)."""
 
+    model_config = WIRE
     sent: int = 0
     server_errors: int = 0
 
@@ -48,6 +53,7 @@ class Traffic(BaseModel):
 class AttemptRecord(BaseModel):
     """One attempt of a retried check, as the reports list it."""
 
+    model_config = WIRE
     attempt: int
     ok: bool
     message: str = ""
@@ -60,8 +66,13 @@ class AttemptRecord(BaseModel):
 
 
 class CheckResult(BaseModel):
-    """The outcome of one check (one pytest test, one journey step, one threshold, one property)."""
+    """The outcome of one check (one pytest test, one journey step, one threshold, one property).
 
+    A stage's pytest child writes it as one JSON line (`to_line`) and the gate reads it back (`from_line`): this
+    model is the one schema from the check to the report, and an unknown key is an error, never dropped.
+    """
+
+    model_config = WIRE
     id: str
     status: CheckStatus
     message: str = ""
@@ -77,6 +88,27 @@ class CheckResult(BaseModel):
     contract_drift: bool = False  # failed only where the app departs from its runbook's contract
     unverifiable: bool = False  # the answer says this could not be verified from here (a no-data failure)
     details: dict[str, Any] = Field(default_factory=dict)  # what one check kind alone reports (free form)
+
+    @model_validator(mode="after")
+    def _flaky_only_when_passed(self) -> CheckResult:
+        # the one place "flaky" is decided: retried and passed; a check that failed in the end is not flaky
+        if self.flaky and self.status != "passed":
+            self.flaky = False
+        return self
+
+    def to_line(self) -> str:
+        """This result as one JSON line of a stage's results file."""
+        return self.model_dump_json() + "\n"
+
+    @classmethod
+    def from_line(cls, line: str) -> CheckResult:
+        """A result line written by `to_line` (pydantic.ValidationError on anything else, misspelled keys too)."""
+        return cls.model_validate_json(line)
+
+    @property
+    def is_flaky(self) -> bool:
+        """True when this check passed only after a retry (reported apart, never fails the gate)."""
+        return self.flaky and self.status == "passed"
 
     @property
     def is_evidence_failure(self) -> bool:
@@ -243,7 +275,7 @@ class Verdict(BaseModel):
 
     def flaky_checks(self) -> list[tuple[str, CheckResult]]:
         """Every check that passed only after a retry."""
-        return [(s, c) for s, c in self.all_checks() if c.flaky and c.status == "passed"]
+        return [(s, c) for s, c in self.all_checks() if c.is_flaky]
 
     def dump(self) -> str:
         """verdict.json text."""

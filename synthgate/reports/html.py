@@ -286,7 +286,7 @@ def _latency(v: Verdict) -> str:
     for stage, c in v.all_checks():
         if c.status == "skipped" or c.duration_ms <= 0:
             continue
-        status = "flaky" if c.flaky and c.status == "passed" else c.status
+        status = "flaky" if c.is_flaky else c.status
         bars.append((f"{stage}/{c.id}", c.duration_ms, status))
     if not bars:
         return ""

@@ -45,7 +45,7 @@ def render(verdict: Verdict) -> str:
                 note = check.details.get("accepted") or {}
                 ET.SubElement(case, "skipped", message=redactor(
                     f"accepted until {note.get('until')} ({note.get('reason')}): {check.message}")[:1000])
-            elif check.flaky:
+            elif check.is_flaky:
                 # Surefire's rerun dialect: a pass that needed retries, shown apart from clean passes
                 flaky = ET.SubElement(case, "flakyFailure", message=f"passed on attempt {check.attempts}")
                 flaky.text = "flaky: failed at first, passed after a retry"

@@ -46,7 +46,7 @@ def render(verdict: Verdict) -> str:
             "|---|---|---|---|---|---|---|"]
     for s in v.stages:
         failed = len(s.failed_checks)
-        flaky = sum(1 for c in s.checks if c.flaky and c.status == "passed")
+        flaky = sum(1 for c in s.checks if c.is_flaky)
         accepted = sum(1 for c in s.checks if c.status == "accepted")
         out.append(f"| {s.name} | {s.status} | {len(s.checks)} | {failed} | {accepted} | {flaky} | "
                    f"{s.duration_s:.1f} s |")
@@ -107,7 +107,7 @@ def render(verdict: Verdict) -> str:
 def shown_status(c: CheckResult) -> str:
     """A check's status as the reports show it: flaky, warn and debt apart from a clean pass; tool errors apart."""
     if c.status == "passed":
-        if c.flaky:
+        if c.is_flaky:
             return "flaky"
         if c.details.get("debt"):
             return "passed (existing debt)"
