@@ -191,6 +191,38 @@ class LoadSummary(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class BaselineMetric(BaseModel):
+    """One metric compared with the baseline (synthgate.baseline.MetricDecision.metric): before, after, test."""
+
+    model_config = WIRE
+
+    name: str
+    kind: Literal["latency", "error_rate"]
+    # latency: n, p50_ms, p95_ms; error rate: requests, errors, error_rate
+    before: dict[str, int | float] = Field(default_factory=dict)
+    after: dict[str, int | float] = Field(default_factory=dict)
+    change: str = ""
+    statistic: float | None = None
+    p_value: float | None = None
+    decision: Literal["regression", "no regression"]
+    reason: str = ""
+
+
+class BaselineComparison(BaseModel):
+    """verdict.json's `baseline` block: what this run was compared with and what changed (synthgate.baseline)."""
+
+    model_config = WIRE
+
+    release: str | None = None
+    source: str = "last passing run"
+    started_at: str | None = None
+    metrics: list[BaselineMetric] = Field(default_factory=list)
+    regressions: list[str] = Field(default_factory=list)  # failed checks that passed in the baseline
+    pre_existing: list[str] = Field(default_factory=list)  # failed checks that failed in the baseline too
+    summary: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)  # the profile's `baseline:` section as it was applied
+
+
 class RollbackResult(BaseModel):
     """What the rollback did."""
 
@@ -239,7 +271,7 @@ class Verdict(BaseModel):
     stages: list[StageResult] = Field(default_factory=list)
     load: LoadSummary | None = None
     rollback: RollbackResult = Field(default_factory=RollbackResult)
-    baseline: dict[str, Any] | None = None
+    baseline: BaselineComparison | None = None
     release_wait: ReleaseWait | None = None  # --expect-release: the wait for the new release to be live
     rollout: dict[str, Any] | None = None  # synthgate rollout: steps, comparisons, where it stopped (README)
     reason: str = ""

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from synthgate.redact import redactor
 from synthgate.reports.markdown import shown_status
 from synthgate.reports.svg import Axis, Rule, Series, bar_chart, fmt, line_chart, nines
-from synthgate.results import CheckResult, LoadSummary, StageResult, Verdict
+from synthgate.results import BaselineComparison, BaselineMetric, CheckResult, LoadSummary, StageResult, Verdict
 
 CSS_FILE = Path(__file__).with_name("report.css")
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -511,70 +511,49 @@ def _rollout(r: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _baseline(baseline: dict[str, Any]) -> str:
-    release = baseline.get("release")
+def _baseline(baseline: BaselineComparison) -> str:
+    release = baseline.release
     out = ['<h2 id="baseline">What changed since the baseline</h2>',
            (f"<p>Compared with release <code>{escape(str(release))}</code> " if release else "<p>Compared with ")
-           + f"({escape(str(baseline.get('source', 'last passing run')))})"
-           + (f": <strong>{escape(str(baseline['decision']))}</strong>" if baseline.get("decision") else "") + "</p>"]
-    if baseline.get("summary"):
-        out.append(f"<p>{escape(str(baseline['summary']))}</p>")
-    metrics = [m for m in baseline.get("metrics") or [] if isinstance(m, dict)]
-    if metrics:
+           + f"({escape(baseline.source)})</p>"]
+    if baseline.summary:
+        out.append(f"<p>{escape(baseline.summary)}</p>")
+    if baseline.metrics:
         rows = []
-        for m in metrics:
-            decision = str(m.get("decision", ""))
-            cls = "broken" if re.search(r"regress|fail", decision, re.I) else "ok" if decision else ""
-            rows.append(f"<tr><td>{escape(str(m.get('name')))}</td><td class=\"num\">{escape(_scalar(m.get('before')))}"
-                        f"</td><td class=\"num\">{escape(_scalar(m.get('after')))}</td>"
-                        f"<td class=\"num\">{escape(_scalar(m.get('change')))}</td>"
-                        f"<td class=\"num\">{escape(_scalar(m.get('p_value')))}</td>"
-                        f'<td><span class="badge {cls}">{escape(decision or "n/a")}</span></td></tr>')
+        for m in baseline.metrics:
+            cls = "broken" if m.decision == "regression" else "ok"
+            rows.append(f"<tr><td>{escape(m.name)}</td><td class=\"num\">{escape(_scalar(m.before))}"
+                        f"</td><td class=\"num\">{escape(_scalar(m.after))}</td>"
+                        f"<td class=\"num\">{escape(m.change)}</td>"
+                        f"<td class=\"num\">{escape(_scalar(m.p_value))}</td>"
+                        f'<td><span class="badge {cls}">{escape(m.decision)}</span></td></tr>')
         out.append('<table class="baseline-metrics"><tr><th>metric</th><th class="num">before</th>'
                    '<th class="num">after</th><th class="num">change</th><th class="num">p-value</th>'
                    "<th>decision</th></tr>" + "".join(rows) + "</table>")
-        charts = [_distribution_chart(m, i) for i, m in enumerate(metrics)]
+        charts = [_distribution_chart(m, i) for i, m in enumerate(baseline.metrics)]
         if any(charts):
             out.append('<div class="charts">' + "".join(c for c in charts if c) + "</div>")
-    for key, title in (("regressions", "Regressions"), ("pre_existing", "Pre-existing failures")):
-        items = baseline.get(key) or []
+    for items, title in ((baseline.regressions, "Regressions"), (baseline.pre_existing, "Pre-existing failures")):
         if items:
-            out.append(f"<p><strong>{title}:</strong> " + ", ".join(f"<code>{escape(str(i))}</code>" for i in items)
+            out.append(f"<p><strong>{title}:</strong> " + ", ".join(f"<code>{escape(i)}</code>" for i in items)
                        + "</p>")
     return "\n".join(out)
 
 
-def _distribution_chart(metric: dict[str, Any], index: int) -> str:
-    """Before/after percentile curves of one compared metric, when the baseline block carries distributions."""
+def _distribution_chart(metric: BaselineMetric, index: int) -> str:
+    """Before/after percentile curves of one compared latency metric (its P50 and P95 each side)."""
     series = []
-    for side, color, dashed in (("before", "#6b7280", True), ("after", "#2563eb", False)):
-        points = _distribution(metric, side)
-        if points:
+    for side, values, color, dashed in (("before", metric.before, "#6b7280", True),
+                                        ("after", metric.after, "#2563eb", False)):
+        points = sorted((p, float(x)) for k, x in values.items() if (p := _percent(k)) is not None and 0 < p <= 100)
+        if len(points) >= 2:
             series.append(Series(side, [(nines(p), val) for p, val in points], color=color, dashed=dashed))
     if len(series) < 2:
         return ""
     top = max(p[0] for s in series for p in s.points)
     ticks = [(nines(p), _plabel(p)) for p in (50, 90, 99, 99.9) if nines(p) <= top + 0.01]
-    return line_chart(series, title=f"{metric.get('name')}: before and after", chart_id=f"chart-baseline-{index}",
+    return line_chart(series, title=f"{metric.name}: before and after", chart_id=f"chart-baseline-{index}",
                       x=Axis("percentile", ticks=ticks), y=Axis("latency (ms)", unit=" ms"))
-
-
-def _distribution(metric: dict[str, Any], side: str) -> list[tuple[float, float]]:
-    for key in (f"{side}_percentiles", f"{side}_distribution", side):
-        value = metric.get(key)
-        if isinstance(value, dict):
-            points = [(p, float(x)) for k, x in value.items()
-                      if (p := _percent(k)) is not None and isinstance(x, int | float) and 0 < p <= 100]
-            if len(points) >= 2:
-                return sorted(points)
-    samples = metric.get(f"{side}_samples")
-    if isinstance(samples, list) and len(samples) >= 2:
-        ordered = sorted(float(s) for s in samples if isinstance(s, int | float))
-        if len(ordered) < 2:
-            return []
-        wanted = [p for p in (50, 75, 90, 95, 99, 99.9) if p <= 100 * (1 - 1 / len(ordered)) or p == 50]
-        return [(p, ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]) for p in wanted]
-    return []
 
 
 def _artefacts(reports_dir: Path | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthgate.redact import redactor
-from synthgate.results import CheckResult, Verdict
+from synthgate.results import BaselineComparison, CheckResult, Verdict
 
 BADGE = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
 ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "🛠️"}
@@ -205,25 +205,21 @@ def _load_section(v: Verdict) -> list[str]:
     return out + ([""] if load.notes else [])
 
 
-def _baseline_section(baseline: dict) -> list[str]:
+def _baseline_section(baseline: BaselineComparison) -> list[str]:
     out = ["## What changed since the baseline", ""]
-    source = baseline.get("source", "last passing run")
-    release = baseline.get("release")
+    release, source = baseline.release, baseline.source
     out.append(f"compared with release `{release}` ({source})" if release else f"compared with {source}")
     out.append("")
-    if baseline.get("summary"):
-        out += [str(baseline["summary"]), ""]
-    metrics = baseline.get("metrics") or []
-    if metrics:
+    if baseline.summary:
+        out += [baseline.summary, ""]
+    if baseline.metrics:
         out += ["| metric | before | after | change | p-value | decision |", "|---|---|---|---|---|---|"]
-        for m in metrics:
-            p_value = m.get("p_value")
-            shown_p = "n/a" if p_value is None else f"{p_value:.2g}"
-            out.append(f"| {m.get('kind')}: {m.get('name')} | {_side(m.get('before') or {})} | "
-                       f"{_side(m.get('after') or {})} | {m.get('change')} | {shown_p} | **{m.get('decision')}** |")
+        for m in baseline.metrics:
+            shown_p = "n/a" if m.p_value is None else f"{m.p_value:.2g}"
+            out.append(f"| {m.kind}: {m.name} | {_side(m.before)} | {_side(m.after)} | {m.change} | {shown_p} | "
+                       f"**{m.decision}** |")
         out.append("")
-    for key, title in (("regressions", "Regressions"), ("pre_existing", "Pre-existing failures")):
-        items = baseline.get(key) or []
+    for items, title in ((baseline.regressions, "Regressions"), (baseline.pre_existing, "Pre-existing failures")):
         if items:
             out += [f"**{title}:** " + ", ".join(f"`{i}`" for i in items), ""]
     return out
