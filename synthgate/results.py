@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 # "accepted": failed, but a profile `accept:` entry sets that defect aside until its date (neither pass nor fail)
 CheckStatus = Literal["passed", "failed", "skipped", "accepted"]
@@ -175,6 +175,47 @@ class StageResult(BaseModel):
             self.status = "failed" if self.failed_checks else "passed"
 
 
+class RequestStats(BaseModel):
+    """One request name's figures in the load stage (synthgate.loadgen.runner), with its task's limits and checks."""
+
+    model_config = WIRE
+
+    method: str = ""
+    requests: int = 0
+    failures: int = 0
+    samples: int = 0
+    error_rate: float | None = None
+    rps: float | None = None
+    mean_ms: float | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    thresholds: dict[str, float] | None = None  # the task's limits (a request name of a declared task only)
+    checks: dict[str, CheckStatus] | None = None  # the task's checks: id -> status
+
+    @model_serializer(mode="wrap")
+    def _without_absent_limits(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a request name no declared task owns has no limits: the keys stay absent in verdict.json, as before
+        data: dict[str, Any] = handler(self)
+        for key in ("thresholds", "checks"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class HistoryPoint(BaseModel):
+    """One second of the load run: requests and failures counted in it (for the throughput chart)."""
+
+    model_config = WIRE
+
+    t: int  # seconds since the first second with a request
+    requests: int = 0
+    failures: int = 0
+
+
 class LoadSummary(BaseModel):
     """Headline figures of the load stage."""
 
@@ -186,8 +227,8 @@ class LoadSummary(BaseModel):
     requests: int = 0
     thresholds: dict[str, float] = Field(default_factory=dict)
     percentiles: dict[str, float] = Field(default_factory=dict)
-    per_request: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    history: list[dict[str, Any]] = Field(default_factory=list)  # throughput over time, for charts
+    per_request: dict[str, RequestStats] = Field(default_factory=dict)
+    history: list[HistoryPoint] = Field(default_factory=list)  # throughput over time, for charts
     notes: list[str] = Field(default_factory=list)
 
 

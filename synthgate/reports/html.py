@@ -20,7 +20,16 @@ from urllib.parse import quote
 from synthgate.redact import redactor
 from synthgate.reports.markdown import shown_status
 from synthgate.reports.svg import Axis, Rule, Series, bar_chart, fmt, line_chart, nines
-from synthgate.results import BaselineComparison, BaselineMetric, CheckResult, LoadSummary, StageResult, Verdict
+from synthgate.results import (
+    BaselineComparison,
+    BaselineMetric,
+    CheckResult,
+    HistoryPoint,
+    LoadSummary,
+    RequestStats,
+    StageResult,
+    Verdict,
+)
 
 CSS_FILE = Path(__file__).with_name("report.css")
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -310,7 +319,7 @@ def _load(load: LoadSummary, v: Verdict, images: _Inliner) -> str:
            f'<td class="num">{load.requests}</td></tr></table>']
     if load.thresholds:
         out.append(_thresholds(load))
-    charts = [_percentile_chart(load), _throughput_chart(load.history), _latency_over_time(load.history)]
+    charts = [_percentile_chart(load), _throughput_chart(load.history)]
     out.append('<div class="charts">' + "".join(c for c in charts if c) + "</div>")
     if load.per_request:
         out.append(_per_request(load.per_request))
@@ -372,15 +381,13 @@ def _percentile_chart(load: LoadSummary) -> str:
                       x=Axis("percentile", ticks=ticks), y=Axis("latency (ms)", unit=" ms"), rules=rules)
 
 
-def _throughput_chart(history: list[dict[str, Any]]) -> str:
-    times = _times(history)
-    if not times:
+def _throughput_chart(history: list[HistoryPoint]) -> str:
+    """Requests and errors per second over the run (the load stage counts both per second)."""
+    if not history:
         return ""
-    rps = _column(history, times, ("rps", "requests_per_s", "throughput", "Requests/s", "req_s", "current_rps"))
-    errors = _column(history, times, ("errors_per_s", "failures_per_s", "Failures/s", "error_rps", "fail_per_s"))
-    if not rps:  # rows that count requests per interval: divide by the interval
-        rps = _per_second(_column(history, times, ("requests", "count")))
-        errors = _per_second(_column(history, times, ("failures", "errors")))
+    start = history[0].t
+    rps = _per_second([(float(row.t - start), float(row.requests)) for row in history])
+    errors = _per_second([(float(row.t - start), float(row.failures)) for row in history])
     series = [Series("requests/s", rps)]
     if any(y > 0 for _, y in errors):
         series.append(Series("errors/s", errors, color="#dc2626"))
@@ -388,34 +395,15 @@ def _throughput_chart(history: list[dict[str, Any]]) -> str:
                       x=Axis("time since start (s)"), y=Axis("requests per second", unit=" req/s"))
 
 
-def _latency_over_time(history: list[dict[str, Any]]) -> str:
-    times = _times(history)
-    if not times:
-        return ""
-    series = []
-    for name, keys in (("P50", ("p50_ms", "50%", "median_ms")), ("P95", ("p95_ms", "95%")), ("P99", ("p99_ms", "99%"))):
-        points = _column(history, times, keys)
-        if points:
-            series.append(Series(name, points))
-    if not series:
-        return ""
-    return line_chart(series, title="Latency over time", chart_id="chart-load-latency-time",
-                      x=Axis("time since start (s)"), y=Axis("latency (ms)", unit=" ms"))
-
-
 PER_REQUEST_COLUMNS = ("requests", "failures", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms", "max_ms")
 
 
-def _per_request(per_request: dict[str, dict[str, Any]]) -> str:
-    present = {k for stats in per_request.values() for k in stats}
-    columns = [c for c in PER_REQUEST_COLUMNS if c in present]
-    if not columns:  # some other shape: show what there is
-        for stats in per_request.values():
-            columns += [k for k in stats if k not in columns and not isinstance(stats[k], dict | list)]
+def _per_request(per_request: dict[str, RequestStats]) -> str:
+    columns = [c for c in PER_REQUEST_COLUMNS if any(getattr(stats, c) is not None for stats in per_request.values())]
     head = "".join(f'<th class="num">{escape(c)}</th>' for c in columns)
     rows = []
     for name, stats in per_request.items():
-        cells = "".join(f'<td class="num">{escape(_scalar(stats.get(c)))}</td>' for c in columns)
+        cells = "".join(f'<td class="num">{escape(_scalar(getattr(stats, c)))}</td>' for c in columns)
         rows.append(f"<tr><td><code>{escape(name)}</code></td>{cells}</tr>")
     return f'<table class="per-request"><tr><th>request</th>{head}</tr>{"".join(rows)}</table>'
 
@@ -614,30 +602,6 @@ def _plabel(p: float) -> str:
     return f"P{fmt(p)}"
 
 
-def _times(history: list[dict[str, Any]]) -> list[float]:
-    """Seconds since the first history row, from whichever time key the rows carry."""
-    keys = ("t", "t_s", "time_s", "elapsed_s", "second", "timestamp", "Timestamp", "time")
-    key = next((k for k in keys if history and k in history[0]), None)
-    if key is None:
-        return []
-    raw: list[float] = []
-    for row in history:
-        value = row.get(key)
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                try:
-                    value = datetime.fromisoformat(value).timestamp()
-                except ValueError:
-                    return []
-        if not isinstance(value, int | float):
-            return []
-        raw.append(float(value))
-    start = raw[0] if raw else 0.0
-    return [t - start for t in raw]
-
-
 def _per_second(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Counts per interval as rates: each count over the time since the previous row (1 s for the first)."""
     out, previous = [], None
@@ -646,18 +610,3 @@ def _per_second(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
         out.append((t, count / span))
         previous = t
     return out
-
-
-def _column(history: list[dict[str, Any]], times: list[float], keys: tuple[str, ...]) -> list[tuple[float, float]]:
-    key = next((k for k in keys if any(k in row for row in history)), None)
-    if key is None:
-        return []
-    points = []
-    for t, row in zip(times, history, strict=False):
-        try:
-            value = float(row.get(key))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(value):
-            points.append((t, value))
-    return points
