@@ -140,7 +140,8 @@ class Recorder:
         """Attach result fields (id, attempts, flaky, kind, curl, evidence, details...) to this test; a name that
         is no field of synthgate.results.CheckResult is a TypeError here, never a key dropped on the way."""
         unknown = sorted(set(values) - set(CheckResult.model_fields))
-        if unknown:
+        if unknown:  # the test code's mistake, not the deployment's: the check is a tool error
+            self.item.user_properties.append((RESULT_PROPERTY, {"kind": TOOL_ERROR}))
             raise TypeError(f"sg.set: unknown result field(s) {', '.join(unknown)}; "
                             f"expected any of {', '.join(CheckResult.model_fields)}")
         self.item.user_properties.append((RESULT_PROPERTY, values))
