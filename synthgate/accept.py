@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 
 from synthgate.profile.accept import Acceptance
-from synthgate.results import CheckResult, StageResult
+from synthgate.results import AcceptanceNote, CheckResult, StageResult
 
 EXPIRED = "acceptance expired"
 
@@ -47,7 +47,7 @@ class Acceptances:
         entry = self.entry_for(check)
         if entry is None:
             return None
-        note = {"check": entry.check, "reason": entry.reason, "until": entry.until.isoformat()}
+        note = AcceptanceNote(check=entry.check, reason=entry.reason, until=entry.until.isoformat()).model_dump()
         if entry.until >= self.today:
             check.status = "accepted"
             check.details["accepted"] = note

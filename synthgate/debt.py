@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from synthgate.profile.model import Profile
-from synthgate.results import CheckResult, StageResult, Verdict
+from synthgate.results import CheckResult, DebtNote, StageResult, Verdict
 
 SHOWN = 5  # findings named in a message; every one is in the details
 
@@ -62,7 +62,7 @@ class Debt:
             new = [f for f in findings if f not in seen]
             existing = [f for f in findings if f in seen]
         first = self.previous is None
-        check.details["debt"] = {"existing": existing, "new": new, "first_run": first}
+        check.details["debt"] = DebtNote(existing=existing, new=new, first_run=first).model_dump()
         self.rows.append({"stage": stage, "check": check.id, "existing": len(existing), "new": len(new)})
         what = ("starting debt (no previous release to compare with)" if first
                 else "existing debt (the previous release had it)")

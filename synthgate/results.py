@@ -65,6 +65,26 @@ class AttemptRecord(BaseModel):
     curl: str | None = None
 
 
+class AcceptanceNote(BaseModel):
+    """The profile `accept:` entry that set a failed check aside, or whose date passed (synthgate/accept.py)."""
+
+    model_config = WIRE
+
+    check: str  # the entry's id or glob
+    reason: str
+    until: str  # ISO date
+
+
+class DebtNote(BaseModel):
+    """A `new_only` check's findings split into new ones and existing debt (synthgate/debt.py)."""
+
+    model_config = WIRE
+
+    existing: list[Any] = Field(default_factory=list)
+    new: list[Any] = Field(default_factory=list)
+    first_run: bool = False  # no previous release to compare with: every finding is the starting debt
+
+
 class CheckResult(BaseModel):
     """The outcome of one check (one pytest test, one journey step, one threshold, one property).
 
@@ -104,6 +124,25 @@ class CheckResult(BaseModel):
     def from_line(cls, line: str) -> CheckResult:
         """A result line written by `to_line` (pydantic.ValidationError on anything else, misspelled keys too)."""
         return cls.model_validate_json(line)
+
+    # the notes other modules write into `details` (verdict.json keeps them there), read back as typed models
+    @property
+    def acceptance(self) -> AcceptanceNote | None:
+        """The `accept:` entry that set this failure aside (status `accepted`), if any."""
+        note = self.details.get("accepted")
+        return AcceptanceNote.model_validate(note) if note else None
+
+    @property
+    def expired_acceptance(self) -> AcceptanceNote | None:
+        """The `accept:` entry whose date passed: this check fails again."""
+        note = self.details.get("acceptance_expired")
+        return AcceptanceNote.model_validate(note) if note else None
+
+    @property
+    def debt(self) -> DebtNote | None:
+        """This `new_only` check's findings split into new ones and existing debt, if it was judged so."""
+        note = self.details.get("debt")
+        return DebtNote.model_validate(note) if note else None
 
     @property
     def is_flaky(self) -> bool:
@@ -344,7 +383,7 @@ class Verdict(BaseModel):
 
     def debt_checks(self) -> list[tuple[str, CheckResult]]:
         """Every check whose findings are (partly) existing debt, not failing the gate (see synthgate/debt.py)."""
-        return [(s, c) for s, c in self.all_checks() if c.details.get("debt")]
+        return [(s, c) for s, c in self.all_checks() if c.debt is not None]
 
     def flaky_checks(self) -> list[tuple[str, CheckResult]]:
         """Every check that passed only after a retry."""

@@ -68,9 +68,9 @@ def probe_result(check: CheckResult, ts: float, profile: Profile, *, duration_ms
     kind: str | None = None if status == "passed" else check.kind
     outcome = outcome_of(status, kind, profile.probe.unreachable)
     if check.status == "accepted":
-        note = check.details["accepted"]
+        note = check.acceptance
         kind, outcome = ACCEPTED, "up"
-        message = f"accepted until {note['until']} ({note['reason']}): {message}"
+        message = f"accepted until {note and note.until} ({note and note.reason}): {message}"
     return ProbeResult(
         check_id=check_id or check.id, stage=stage, ts=ts,
         duration_ms=check.duration_ms if duration_ms is None else duration_ms, status=status, outcome=outcome,

@@ -249,16 +249,16 @@ def _accepted_and_debt(v: Verdict) -> str:
     accepted = v.accepted_checks()
     if accepted:
         rows = "".join(f'<tr class="row-accepted"><td>{escape(s)}</td><td><code>{escape(c.id)}</code></td>'
-                       f"<td>{escape(str((c.details.get('accepted') or {}).get('until')))}</td>"
-                       f"<td>{escape(str((c.details.get('accepted') or {}).get('reason')))}</td>"
+                       f"<td>{escape(str(c.acceptance and c.acceptance.until))}</td>"
+                       f"<td>{escape(str(c.acceptance and c.acceptance.reason))}</td>"
                        f'<td class="msg">{escape(_short(c.message))}</td></tr>' for s, c in accepted)
         out.append(f'<h2 id="accepted">Accepted defects ({len(accepted)})</h2><p class="muted">Failed, but set aside '
                    "by the profile's <code>accept:</code> until their date: neither pass nor fail.</p><table><tr>"
                    f"<th>stage</th><th>check</th><th>until</th><th>reason</th><th>message</th></tr>{rows}</table>")
-    expired = [(s, c) for s, c in v.all_checks() if c.details.get("acceptance_expired")]
+    expired = [(c, note) for _, c in v.all_checks() if (note := c.expired_acceptance) is not None]
     if expired:
-        items = "".join(f"<li><code>{escape(c.id)}</code>: acceptance expired on "
-                        f"{escape(str(c.details['acceptance_expired'].get('until')))}</li>" for _, c in expired)
+        items = "".join(f"<li><code>{escape(c.id)}</code>: acceptance expired on {escape(note.until)}</li>"
+                        for c, note in expired)
         out.append(f"<h3>Expired acceptances (failing again)</h3><ul>{items}</ul>")
     if v.stale_acceptances:
         items = "".join(f"<li><code>{escape(e['check'])}</code>: {escape(e['reason'])} (until {escape(e['until'])})"
@@ -269,9 +269,8 @@ def _accepted_and_debt(v: Verdict) -> str:
         how = ("no previous release to compare with: this run's findings are the starting debt"
                if d.get("first_run") else f"compared with {d.get('compared_with')}")
         rows = "".join(f"<tr><td>{escape(s)}</td><td><code>{escape(c.id)}</code></td>"
-                       f"<td class=\"num\">{len(c.details['debt'].get('existing', []))}</td>"
-                       f"<td class=\"num\">{len(c.details['debt'].get('new', []))}</td></tr>"
-                       for s, c in v.debt_checks())
+                       f"<td class=\"num\">{len(found.existing)}</td><td class=\"num\">{len(found.new)}</td></tr>"
+                       for s, c in v.debt_checks() if (found := c.debt) is not None)
         out.append(f'<h2 id="debt">Existing debt ({d.get("existing", 0)} finding(s), {d.get("new", 0)} new)</h2>'
                    f'<p class="muted">{escape(how)}.</p>'
                    + (f'<table><tr><th>stage</th><th>check</th><th class="num">existing debt</th>'

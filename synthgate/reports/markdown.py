@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthgate.redact import redactor
-from synthgate.results import BaselineComparison, CheckResult, Verdict
+from synthgate.results import BaselineComparison, CheckResult, DebtNote, Verdict
 
 BADGE = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
 ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "🛠️"}
@@ -109,7 +109,7 @@ def shown_status(c: CheckResult) -> str:
     if c.status == "passed":
         if c.is_flaky:
             return "flaky"
-        if c.details.get("debt"):
+        if c.debt is not None:
             return "passed (existing debt)"
         return "warn" if c.warnings or c.message.startswith("warning: ") else "passed"
     if c.status == "failed" and c.is_tool_error:
@@ -124,17 +124,16 @@ def _accepted_section(v: Verdict) -> list[str]:
     if accepted:
         out += [f"## Accepted defects ({len(accepted)}; not failing the gate until their date)", ""]
         for stage, c in accepted:
-            note = c.details.get("accepted") or {}
-            out.append(f"- {stage} / `{c.id}`: **accepted** until {note.get('until')} ({_cell(str(note.get('reason')))}"
-                       f"): {_cell(c.message, 300)}")
+            note = c.acceptance
+            out.append(f"- {stage} / `{c.id}`: **accepted** until {note and note.until} "
+                       f"({_cell(str(note and note.reason))}): {_cell(c.message, 300)}")
         out.append("")
-    expired = [(s, c) for s, c in v.all_checks() if c.details.get("acceptance_expired")]
+    expired = [(s, c, note) for s, c in v.all_checks() if (note := c.expired_acceptance) is not None]
     if expired:
         out += ["## Expired acceptances (failing again)", ""]
-        for stage, c in expired:
-            note = c.details["acceptance_expired"]
-            out.append(f"- {stage} / `{c.id}`: the acceptance expired on {note.get('until')} "
-                       f"({_cell(str(note.get('reason')))}); fix it or renew the entry")
+        for stage, c, note in expired:
+            out.append(f"- {stage} / `{c.id}`: the acceptance expired on {note.until} "
+                       f"({_cell(note.reason)}); fix it or renew the entry")
         out.append("")
     if v.stale_acceptances:
         out += ["## Stale acceptances (matched no failing check in this run: clean them up)", ""]
@@ -158,8 +157,8 @@ def _debt_section(v: Verdict) -> list[str]:
     if debts:
         out += ["| stage | check | existing debt | new |", "|---|---|---|---|"]
         for stage, c in debts:
-            found = c.details["debt"]
-            out.append(f"| {stage} | `{c.id}` | {len(found.get('existing', []))} | {len(found.get('new', []))} |")
+            found = c.debt or DebtNote()
+            out.append(f"| {stage} | `{c.id}` | {len(found.existing)} | {len(found.new)} |")
         out.append("")
     return out
 
