@@ -73,10 +73,10 @@ def outcome_lines(verdict: Verdict) -> list[str]:
         if found is None or not found.existing:
             continue  # only new findings: the FAILED line says it all
         lines.append(f"debt {stage}/{check.id}: {len(found.existing)} existing, {len(found.new)} new finding(s)")
-    if verdict.debt and verdict.debt.get("first_run"):
+    if verdict.debt and verdict.debt.first_run:
         lines.append("debt: no previous release to compare with: this run's findings are the starting debt")
     for entry in verdict.stale_acceptances:
-        lines.append(f"stale acceptance {entry['check']} ({entry['reason']}, until {entry['until']}): "
+        lines.append(f"stale acceptance {entry.check} ({entry.reason}, until {entry.until}): "
                      "matched no failing check in this run")
     if verdict.verdict == "error":
         lines.append("this is synthgate's problem (or the team's test code's), not evidence against the deployment; "

@@ -256,7 +256,7 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
             _judge(verdict.stages[-1], None, accepted, progress)
         verdict.stale_acceptances = accepted.stale()
         for entry in verdict.stale_acceptances:
-            progress(f"stale acceptance: {entry['check']} ({entry['reason']}, until {entry['until']}) "
+            progress(f"stale acceptance: {entry.check} ({entry.reason}, until {entry.until}) "
                      "matched no failing check in this run")
         if findings is not None:
             verdict.debt = findings.summary()
@@ -367,10 +367,10 @@ def _accepted_note(verdict: Verdict) -> str:
 
 
 def _debt_note(verdict: Verdict) -> str:
-    if not verdict.debt or not verdict.debt.get("existing"):
+    if not verdict.debt or not verdict.debt.existing:
         return ""
-    first = " (starting debt: no previous release to compare with)" if verdict.debt.get("first_run") else ""
-    return f"{verdict.debt['existing']} finding(s) of existing debt{first}"
+    first = " (starting debt: no previous release to compare with)" if verdict.debt.first_run else ""
+    return f"{verdict.debt.existing} finding(s) of existing debt{first}"
 
 
 def _started_epoch(verdict: Verdict) -> float:

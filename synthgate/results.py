@@ -303,6 +303,41 @@ class BaselineComparison(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)  # the profile's `baseline:` section as it was applied
 
 
+class StaleAcceptance(BaseModel):
+    """A profile `accept:` entry that matched no failing check in this run (synthgate/accept.py)."""
+
+    model_config = WIRE
+
+    check: str
+    reason: str
+    until: str
+    note: str = ""
+
+
+class DebtCount(BaseModel):
+    """One `new_only` check's findings: how many are existing debt, how many new."""
+
+    model_config = WIRE
+
+    stage: str
+    check: str
+    existing: int = 0
+    new: int = 0
+
+
+class DebtSummary(BaseModel):
+    """verdict.json's `debt` block: what `new_only` findings were compared with, and the debt per check."""
+
+    model_config = WIRE
+
+    compared_with: str | None = None
+    release: str | None = None
+    first_run: bool = False
+    existing: int = 0
+    new: int = 0
+    checks: list[DebtCount] = Field(default_factory=list)
+
+
 class RollbackResult(BaseModel):
     """What the rollback did."""
 
@@ -356,9 +391,9 @@ class Verdict(BaseModel):
     rollout: dict[str, Any] | None = None  # synthgate rollout: steps, comparisons, where it stopped (README)
     reason: str = ""
     # profile `accept:` entries that matched no failing check in this run (the defect is gone: clean them up)
-    stale_acceptances: list[dict[str, Any]] = Field(default_factory=list)
+    stale_acceptances: list[StaleAcceptance] = Field(default_factory=list)
     # findings judged `new_only`: what the comparison was made with, and the existing debt (see synthgate/debt.py)
-    debt: dict[str, Any] | None = None
+    debt: DebtSummary | None = None
     # the stages this run ran out of every stage its profile declares: only a complete run becomes a baseline
     complete: bool = True
     ran: list[str] | None = None  # the stages this run was asked to run (None: written before synthgate recorded it)

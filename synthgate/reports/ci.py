@@ -118,12 +118,12 @@ def annotations(verdict: Verdict) -> list[str]:
                              f"accepted until {note and note.until} ({note and note.reason}): {check.message}",
                              title=f"synthgate {stage}/{check.id} accepted"))
     for entry in verdict.stale_acceptances:
-        lines.append(command("warning", f"the acceptance of {entry['check']} ({entry['reason']}, until "
-                             f"{entry['until']}) matched no failing check: remove it",
+        lines.append(command("warning", f"the acceptance of {entry.check} ({entry.reason}, until "
+                             f"{entry.until}) matched no failing check: remove it",
                              title="synthgate stale acceptance"))
-    if verdict.debt and verdict.debt.get("existing"):
-        lines.append(command("notice", f"{verdict.debt['existing']} finding(s) of existing debt (new_only), "
-                             f"{verdict.debt.get('new', 0)} new", title="synthgate existing debt"))
+    if verdict.debt and verdict.debt.existing:
+        lines.append(command("notice", f"{verdict.debt.existing} finding(s) of existing debt (new_only), "
+                             f"{verdict.debt.new} new", title="synthgate existing debt"))
     for stage, check in verdict.flaky_checks():
         lines.append(command("warning", f"passed on attempt {check.attempts} after failing: {check.message}",
                              title=f"synthgate {stage}/{check.id} is flaky"))

@@ -261,17 +261,17 @@ def _accepted_and_debt(v: Verdict) -> str:
                         for c, note in expired)
         out.append(f"<h3>Expired acceptances (failing again)</h3><ul>{items}</ul>")
     if v.stale_acceptances:
-        items = "".join(f"<li><code>{escape(e['check'])}</code>: {escape(e['reason'])} (until {escape(e['until'])})"
+        items = "".join(f"<li><code>{escape(e.check)}</code>: {escape(e.reason)} (until {escape(e.until)})"
                         "</li>" for e in v.stale_acceptances)
         out.append(f"<h3>Stale acceptances (matched no failing check: clean them up)</h3><ul>{items}</ul>")
     if v.debt:
         d = v.debt
         how = ("no previous release to compare with: this run's findings are the starting debt"
-               if d.get("first_run") else f"compared with {d.get('compared_with')}")
+               if d.first_run else f"compared with {d.compared_with}")
         rows = "".join(f"<tr><td>{escape(s)}</td><td><code>{escape(c.id)}</code></td>"
                        f"<td class=\"num\">{len(found.existing)}</td><td class=\"num\">{len(found.new)}</td></tr>"
                        for s, c in v.debt_checks() if (found := c.debt) is not None)
-        out.append(f'<h2 id="debt">Existing debt ({d.get("existing", 0)} finding(s), {d.get("new", 0)} new)</h2>'
+        out.append(f'<h2 id="debt">Existing debt ({d.existing} finding(s), {d.new} new)</h2>'
                    f'<p class="muted">{escape(how)}.</p>'
                    + (f'<table><tr><th>stage</th><th>check</th><th class="num">existing debt</th>'
                       f'<th class="num">new</th></tr>{rows}</table>' if rows else ""))

@@ -137,7 +137,7 @@ def _accepted_section(v: Verdict) -> list[str]:
         out.append("")
     if v.stale_acceptances:
         out += ["## Stale acceptances (matched no failing check in this run: clean them up)", ""]
-        out += [f"- `{e['check']}`: {_cell(e['reason'])} (until {e['until']})" for e in v.stale_acceptances]
+        out += [f"- `{e.check}`: {_cell(e.reason)} (until {e.until})" for e in v.stale_acceptances]
         out.append("")
     return out
 
@@ -147,12 +147,12 @@ def _debt_section(v: Verdict) -> list[str]:
     if not v.debt:
         return []
     d = v.debt
-    out = [f"## Existing debt ({d.get('existing', 0)} finding(s); {d.get('new', 0)} new)", ""]
-    if d.get("first_run"):
+    out = [f"## Existing debt ({d.existing} finding(s); {d.new} new)", ""]
+    if d.first_run:
         out += ["No previous release to compare with (a first run): this run's findings are recorded as the "
                 "starting debt; the next run fails only on findings this one did not have.", ""]
     else:
-        out += [f"Compared with {d.get('compared_with')}: only findings it did not have fail the gate.", ""]
+        out += [f"Compared with {d.compared_with}: only findings it did not have fail the gate.", ""]
     debts = v.debt_checks()
     if debts:
         out += ["| stage | check | existing debt | new |", "|---|---|---|---|"]
