@@ -172,8 +172,7 @@ def run_errors(verdict: Verdict) -> dict[str, tuple[int, int]]:
     """(failures, requests) per request name of the load stage."""
     if verdict.load is None:
         return {}
-    return {name: (int(row.get("failures") or 0), int(row.get("requests") or 0))
-            for name, row in verdict.load.per_request.items()}
+    return {name: (row.failures, row.requests) for name, row in verdict.load.per_request.items()}
 
 
 def _decode(encoding: str, blob: bytes) -> list[float]:

@@ -189,16 +189,16 @@ def _load_section(v: Verdict) -> list[str]:
     if load.thresholds:
         out.append("thresholds: " + ", ".join(f"{k} {val}" for k, val in load.thresholds.items()))
         out.append("")
-    per_task = {name: stats for name, stats in load.per_request.items() if "thresholds" in stats}
+    per_task = {name: stats for name, stats in load.per_request.items() if stats.thresholds is not None}
     if per_task:  # each request name against its own limits
         out += ["| request | P50 | P95 | P99 | error rate | requests | failed checks |",
                 "|---|---|---|---|---|---|---|"]
         for name, st in per_task.items():
-            failed = [cid for cid, status in (st.get("checks") or {}).items() if status == "failed"]
-            err = st.get("error_rate")
-            out.append(f"| `{_cell(name, 80)}` | {ms(st.get('p50_ms'))} | {ms(st.get('p95_ms'))} | "
-                       f"{ms(st.get('p99_ms'))} | {'n/a' if err is None else f'{err * 100:.2f} %'} | "
-                       f"{st.get('requests', 0)} | {', '.join(f'`{f}`' for f in failed) or '-'} |")
+            failed = [cid for cid, status in (st.checks or {}).items() if status == "failed"]
+            err = st.error_rate
+            out.append(f"| `{_cell(name, 80)}` | {ms(st.p50_ms)} | {ms(st.p95_ms)} | "
+                       f"{ms(st.p99_ms)} | {'n/a' if err is None else f'{err * 100:.2f} %'} | "
+                       f"{st.requests} | {', '.join(f'`{f}`' for f in failed) or '-'} |")
         out.append("")
     out += [f"- {note}" for note in load.notes]
     return out + ([""] if load.notes else [])
