@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from synthgate import auth, hookspecs, plugin_user, procs, server_errors, version_pin
 from synthgate.checks import seen, smoke
@@ -247,12 +248,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         # a check body that raised or asserted is the team's assertion: a failed check
         kind = TOOL_ERROR if report.when != "call" else "assertion"
     fields.setdefault("duration_ms", round(report.duration * 1000, 1))
-    check = CheckResult.model_validate({
-        **fields, "id": _user_id(report) or _check_id(report, fields), "status": status,
-        "message": redactor(message), "kind": kind,
-        # what this test sent and how many 5xx came back, for the gate's server-error budget
-        "traffic": server_errors.tally.take(),
-    })
+    check_id = _user_id(report) or _check_id(report, fields)
+    traffic = server_errors.tally.take()  # what this test sent and how many 5xx came back (the 5xx budget)
+    try:
+        check = CheckResult.model_validate({**fields, "id": check_id, "status": status,
+                                            "message": redactor(message), "kind": kind, "traffic": traffic})
+    except ValidationError as exc:  # a field of the wrong type: the test code's mistake, said with this check
+        check = CheckResult(id=str(check_id), status="failed", kind=TOOL_ERROR, traffic=traffic,
+                            message=redactor(f"the test's result fields do not match synthgate's result: {exc}")[:2000])
     handle.write(check.to_line())
     handle.flush()
 

@@ -29,6 +29,10 @@ def test_good(sg):
 
 def test_misspelled(sg):
     sg.set(id="misspelled", flakey=True)
+
+
+def test_wrong_type(sg):
+    sg.set(attempts="many")
 '''
 
 
@@ -71,6 +75,9 @@ def test_the_stage_child_writes_check_results_and_refuses_unknown_fields(tmp_pat
     assert good.message == "passed after a retry" and good.traffic is not None
     wrong = checks["test_child.py::test_misspelled"]
     assert wrong.status == "failed" and wrong.is_tool_error and "flakey" in wrong.message
+    typed = checks["test_child.py::test_wrong_type"]  # a passing test whose fields do not fit: no pass
+    assert typed.status == "failed" and typed.is_tool_error and "attempts" in typed.message
+    assert len(lines) == 3  # the child went on: one line per test
 
 
 class _Item:
