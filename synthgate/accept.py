@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 
 from synthgate.profile.accept import Acceptance
-from synthgate.results import CheckResult, StageResult
+from synthgate.results import AcceptanceNote, CheckResult, StageResult, StaleAcceptance
 
 EXPIRED = "acceptance expired"
 
@@ -47,7 +47,7 @@ class Acceptances:
         entry = self.entry_for(check)
         if entry is None:
             return None
-        note = {"check": entry.check, "reason": entry.reason, "until": entry.until.isoformat()}
+        note = AcceptanceNote(check=entry.check, reason=entry.reason, until=entry.until.isoformat()).model_dump()
         if entry.until >= self.today:
             check.status = "accepted"
             check.details["accepted"] = note
@@ -63,9 +63,9 @@ class Acceptances:
             stage.settle()
         return lines
 
-    def stale(self) -> list[dict[str, str]]:
+    def stale(self) -> list[StaleAcceptance]:
         """The entries that matched no failing check in this run."""
-        return [{"check": e.check, "reason": e.reason, "until": e.until.isoformat(),
-                 "note": "matched no failing check in this run: the defect is gone (remove the entry) or the "
-                         "glob names no check"}
+        return [StaleAcceptance(check=e.check, reason=e.reason, until=e.until.isoformat(),
+                                note="matched no failing check in this run: the defect is gone (remove the entry) "
+                                     "or the glob names no check")
                 for n, e in enumerate(self.entries) if n not in self.used]

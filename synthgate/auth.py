@@ -21,10 +21,9 @@ from urllib.parse import urlencode
 from synthgate import http, run_context
 from synthgate.bounded import response_json
 from synthgate.checks.expect import check_response, save_values
-from synthgate.checks.outcome import Attempted, Outcome, run_with_retries
+from synthgate.checks.outcome import Attempted, Outcome, result_of, run_with_retries
 from synthgate.http import TemplateError, expand, make_client, send, send_raw
 from synthgate.profile.model import Expect, Profile
-from synthgate.redact import redactor
 from synthgate.results import CheckResult, StageResult
 from synthgate.session import (  # re-exported: the session's readers (journeys, the transport) use these names
     Session,
@@ -35,7 +34,7 @@ from synthgate.session import (  # re-exported: the session's readers (journeys,
     value,
 )
 
-__all__ = ["Session", "browser_state", "current", "end", "gate_login", "listen", "login", "relogin",
+__all__ = ["Session", "browser_state", "current", "end", "gate_login", "listen", "login", "login_result", "relogin",
            "start", "uses_auth", "value"]
 
 CHECK_ID = "auth.login"
@@ -200,13 +199,14 @@ def gate_login(profile: Profile, base_url: str, reports_dir: Path, progress: Any
     if session is not None:
         progress(f"auth: logged in ({', '.join(sorted(session.values)) or 'cookies only'} saved)")
         return None
-    first = tried.first_failure or tried.final
-    check = CheckResult(id=CHECK_ID, status="failed", kind=first.kind or "assertion",  # type: ignore[arg-type]
-                        message=redactor(f"login failed: {tried.message}"), attempts=tried.attempts,
-                        duration_ms=round(tried.duration_ms, 1), curl=redactor(first.curl) if first.curl else None,
-                        attempts_detail=tried.attempts_detail())
+    check = login_result(tried)
     progress(f"  FAIL {check.id}  {check.message[:160]}")
     return StageResult.from_checks("auth", [check], tried.duration_ms / 1000)
+
+
+def login_result(tried: Attempted) -> CheckResult:
+    """The login's attempts as the check `auth.login` (the gate's fail-fast stage, the probe's job)."""
+    return result_of(CHECK_ID, tried, failure_prefix="login failed: ")
 
 
 def _relogin_on_401(event: http.Unauthorized) -> None:

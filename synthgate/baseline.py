@@ -14,12 +14,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from synthgate.baseline_source import NoPreviousRun, reports_folder
 from synthgate.profile import ProfileError
 from synthgate.profile.model import BaselineConfig, Profile
-from synthgate.results import CheckResult, StageResult, Verdict
+from synthgate.results import BaselineComparison, BaselineMetric, CheckResult, StageResult, Verdict
 from synthgate.store import Store, resolve_db
 
 
@@ -41,20 +41,24 @@ class MetricDecision:
     """One compared latency or error-rate metric."""
 
     name: str
-    kind: str  # "latency" | "error_rate"
-    before: dict[str, float]
-    after: dict[str, float]
+    kind: Literal["latency", "error_rate"]
+    before: dict[str, int | float]
+    after: dict[str, int | float]
     change: str
     statistic: float | None
     p_value: float | None
     regressed: bool
     reason: str
 
+    def metric(self) -> BaselineMetric:
+        """This decision as verdict.json's `baseline.metrics` entry."""
+        return BaselineMetric(name=self.name, kind=self.kind, before=self.before, after=self.after,
+                              change=self.change, statistic=self.statistic, p_value=self.p_value,
+                              decision="regression" if self.regressed else "no regression", reason=self.reason)
+
     def as_dict(self) -> dict[str, Any]:
-        """JSON form for verdict.json."""
-        return {"name": self.name, "kind": self.kind, "before": self.before, "after": self.after,
-                "change": self.change, "statistic": self.statistic, "p_value": self.p_value,
-                "decision": "regression" if self.regressed else "no regression", "reason": self.reason}
+        """JSON form (a baseline check's details, a rollout step's comparisons)."""
+        return self.metric().model_dump(mode="json")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -168,8 +172,7 @@ def run_errors(verdict: Verdict) -> dict[str, tuple[int, int]]:
     """(failures, requests) per request name of the load stage."""
     if verdict.load is None:
         return {}
-    return {name: (int(row.get("failures") or 0), int(row.get("requests") or 0))
-            for name, row in verdict.load.per_request.items()}
+    return {name: (row.failures, row.requests) for name, row in verdict.load.per_request.items()}
 
 
 def _decode(encoding: str, blob: bytes) -> list[float]:
@@ -305,11 +308,9 @@ def compare(verdict: Verdict, profile: Profile, opts: HistoryOptions, progress: 
         summary = f"no metric regressed against {release_label(base.release, source)} ({len(decisions)} compared)"
     else:
         summary = "no metric could be compared (no shared load samples)"
-    verdict.baseline = {
-        "release": base.release, "source": source, "started_at": base.started_at,
-        "metrics": [d.as_dict() for d in decisions], "regressions": regressions, "pre_existing": pre_existing,
-        "summary": summary, "config": cfg.model_dump(),
-    }
+    verdict.baseline = BaselineComparison(
+        release=base.release, source=source, started_at=base.started_at, metrics=[d.metric() for d in decisions],
+        regressions=regressions, pre_existing=pre_existing, summary=summary, config=cfg.model_dump(mode="json"))
     if checks:
         verdict.stages.append(StageResult.from_checks("baseline", checks, 0.0))
     progress(f"baseline: {summary}")

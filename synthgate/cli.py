@@ -45,7 +45,7 @@ def verdict_table(verdict: Verdict) -> None:
     for col in ("stage", "status", "checks", "failed", "accepted", "flaky", "time"):
         table.add_column(col)
     for s in verdict.stages:
-        flaky = sum(1 for c in s.checks if c.flaky and c.status == "passed")
+        flaky = sum(1 for c in s.checks if c.is_flaky)
         accepted = sum(1 for c in s.checks if c.status == "accepted")
         table.add_row(s.name, s.status, str(len(s.checks)), str(len(s.failed_checks)), str(accepted), str(flaky),
                       f"{s.duration_s:.1f} s")
@@ -65,19 +65,18 @@ def outcome_lines(verdict: Verdict) -> list[str]:
         word = "ERROR" if check.is_tool_error else "FAILED"
         lines.append(f"{word} {stage}/{check.id}: {check.message}")
     for stage, check in verdict.accepted_checks():
-        note = check.details.get("accepted") or {}
-        lines.append(f"accepted {stage}/{check.id}: {note.get('reason')} (until {note.get('until')}): "
+        note = check.acceptance
+        lines.append(f"accepted {stage}/{check.id}: {note and note.reason} (until {note and note.until}): "
                      f"{check.message[:200]}")
     for stage, check in verdict.debt_checks():
-        found = check.details["debt"]
-        if not found.get("existing"):
+        found = check.debt
+        if found is None or not found.existing:
             continue  # only new findings: the FAILED line says it all
-        lines.append(f"debt {stage}/{check.id}: {len(found.get('existing', []))} existing, "
-                     f"{len(found.get('new', []))} new finding(s)")
-    if verdict.debt and verdict.debt.get("first_run"):
+        lines.append(f"debt {stage}/{check.id}: {len(found.existing)} existing, {len(found.new)} new finding(s)")
+    if verdict.debt and verdict.debt.first_run:
         lines.append("debt: no previous release to compare with: this run's findings are the starting debt")
     for entry in verdict.stale_acceptances:
-        lines.append(f"stale acceptance {entry['check']} ({entry['reason']}, until {entry['until']}): "
+        lines.append(f"stale acceptance {entry.check} ({entry.reason}, until {entry.until}): "
                      "matched no failing check in this run")
     if verdict.verdict == "error":
         lines.append("this is synthgate's problem (or the team's test code's), not evidence against the deployment; "

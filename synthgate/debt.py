@@ -9,10 +9,8 @@ stay in the check's details whatever its status, so the run, once stored, is the
 
 from __future__ import annotations
 
-from typing import Any
-
 from synthgate.profile.model import Profile
-from synthgate.results import CheckResult, StageResult, Verdict
+from synthgate.results import CheckResult, DebtCount, DebtNote, DebtSummary, StageResult, Verdict
 
 SHOWN = 5  # findings named in a message; every one is in the details
 
@@ -48,7 +46,7 @@ class Debt:
         if previous is not None:
             for stage, check in previous.all_checks():
                 self.before[(stage, check.id)] = set(check.details.get("findings") or [])
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[DebtCount] = []
 
     def judge(self, stage: str, check: CheckResult) -> str | None:
         """Split a failed `new_only` check's findings into new ones and debt; a line for the console, or None."""
@@ -62,8 +60,8 @@ class Debt:
             new = [f for f in findings if f not in seen]
             existing = [f for f in findings if f in seen]
         first = self.previous is None
-        check.details["debt"] = {"existing": existing, "new": new, "first_run": first}
-        self.rows.append({"stage": stage, "check": check.id, "existing": len(existing), "new": len(new)})
+        check.details["debt"] = DebtNote(existing=existing, new=new, first_run=first).model_dump()
+        self.rows.append(DebtCount(stage=stage, check=check.id, existing=len(existing), new=len(new)))
         what = ("starting debt (no previous release to compare with)" if first
                 else "existing debt (the previous release had it)")
         if new:
@@ -83,10 +81,9 @@ class Debt:
             stage.settle()
         return lines
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> DebtSummary:
         """verdict.json's `debt` block: what was compared with, and the debt per check."""
-        return {"compared_with": self.source if self.previous is not None else None,
-                "release": self.previous.release if self.previous is not None else None,
-                "first_run": self.previous is None,
-                "existing": sum(r["existing"] for r in self.rows), "new": sum(r["new"] for r in self.rows),
-                "checks": self.rows}
+        return DebtSummary(compared_with=self.source if self.previous is not None else None,
+                           release=self.previous.release if self.previous is not None else None,
+                           first_run=self.previous is None, existing=sum(r.existing for r in self.rows),
+                           new=sum(r.new for r in self.rows), checks=self.rows)

@@ -17,7 +17,7 @@ from synthgate import deadline as _deadline
 from synthgate.accept import Acceptances
 from synthgate.bounded import response_json
 from synthgate.checks import cold, seen
-from synthgate.checks.outcome import Outcome, run_with_retries
+from synthgate.checks.outcome import Outcome, result_of, run_with_retries
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile, ProfileError, load_profile
 from synthgate.readiness import release as release_readiness
@@ -87,18 +87,17 @@ def preflight(profile: Profile, base_url: str) -> CheckResult | None:
             ex = send_raw(client, "GET", base_url.rstrip("/") + (profile.health.path if profile.health else "/"))
         if ex.response is not None or ex.answered_status is not None:  # an answer over a bound is still one
             return Outcome(ok=True, exchanges=[ex])
-        return Outcome(ok=False, message=ex.error or "no response", kind=ex.error_kind, exchanges=[ex],
+        # no answer at all: unreachable (DNS, connection), else an error (no data about the deployment either)
+        return Outcome(ok=False, message=ex.error or "no response",
+                       kind="unreachable" if ex.error_kind == "unreachable" else "error", exchanges=[ex],
                        curl=ex.curl())
 
     tried = run_with_retries(attempt, profile.defaults.retries, profile.defaults.backoff_s)
     if tried.final.ok:
         return None
-    kind = "unreachable" if tried.final.kind == "unreachable" else "error"
-    prefix = ("the runner could not reach the target" if kind == "unreachable"
+    prefix = ("the runner could not reach the target" if (tried.first_failure or tried.final).kind == "unreachable"
               else "the target did not answer")
-    return CheckResult(id="target-reachable", status="failed", kind=kind, attempts=tried.attempts,
-                       duration_ms=round(tried.duration_ms, 1), curl=tried.final.curl,
-                       message=f"{prefix} at {base_url}: {tried.final.message}")
+    return result_of("target-reachable", tried, failure_prefix=f"{prefix} at {base_url}: ")
 
 
 def run_gate(opts: GateOptions) -> Verdict:
@@ -265,7 +264,7 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
             _judge(verdict.stages[-1], None, accepted, progress)
         verdict.stale_acceptances = accepted.stale()
         for entry in verdict.stale_acceptances:
-            progress(f"stale acceptance: {entry['check']} ({entry['reason']}, until {entry['until']}) "
+            progress(f"stale acceptance: {entry.check} ({entry.reason}, until {entry.until}) "
                      "matched no failing check in this run")
         if findings is not None:
             verdict.debt = findings.summary()
@@ -376,10 +375,10 @@ def _accepted_note(verdict: Verdict) -> str:
 
 
 def _debt_note(verdict: Verdict) -> str:
-    if not verdict.debt or not verdict.debt.get("existing"):
+    if not verdict.debt or not verdict.debt.existing:
         return ""
-    first = " (starting debt: no previous release to compare with)" if verdict.debt.get("first_run") else ""
-    return f"{verdict.debt['existing']} finding(s) of existing debt{first}"
+    first = " (starting debt: no previous release to compare with)" if verdict.debt.first_run else ""
+    return f"{verdict.debt.existing} finding(s) of existing debt{first}"
 
 
 def _started_epoch(verdict: Verdict) -> float:

@@ -1,7 +1,8 @@
 """synthgate's pytest plugin: profile options, parametrisation from the profile, fixtures, result collection.
 
 Registered through the `pytest11` entry point, so `pytest tests/smoke --profile coldcopy --base-url URL` works
-in any checkout. The stages run their suites with `--synthgate-results FILE` and read one JSON line per check.
+in any checkout. The stages run their suites with `--synthgate-results FILE` and read one JSON line per check:
+a `CheckResult` (synthgate/results.py), written and read with the same model.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from synthgate import auth, hookspecs, http, plugin_user, procs, run_state, server_errors, version_pin
 from synthgate.checks import cold, registry, seen
-from synthgate.checks.outcome import Attempted
+from synthgate.checks.outcome import Attempted, result_of
 from synthgate.plugin_user import USER_ID
 from synthgate.profile import Profile, ProfileError, default_profile, load_profile, resolve_base_url
 from synthgate.redact import redactor
 from synthgate.reports.har import Collector
-from synthgate.results import TOOL_ERROR
+from synthgate.results import TOOL_ERROR, CheckResult
 from synthgate.version_pin import VersionPin
 
 USER_PLUGIN = "synthgate-user-checks"
@@ -30,8 +32,8 @@ _PROFILE_KEY = pytest.StashKey[tuple[Profile, Path]]()
 _TARGET_KEY = pytest.StashKey[str]()
 _RESULTS_KEY = pytest.StashKey[Any]()
 _RUN_KEY = pytest.StashKey[Any]()  # leaves this session's run (synthgate.run_state) at unconfigure
-# the result fields (synthgate.results.CheckResult) a test may set through `sg.set` besides id, kind, curl...
-TYPED_FIELDS = ("attempts_detail", "warnings", "contract_drift", "unverifiable")
+# the user property under which a test's `sg.set` fields (of synthgate.results.CheckResult) reach the result line
+RESULT_PROPERTY = "synthgate"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -125,45 +127,34 @@ def sg_target(pytestconfig: pytest.Config) -> str:
 
 
 class Recorder:
-    """What a test tells the collector about its check: attempts, flakiness, kind, curl repro, evidence."""
+    """What a test tells the collector about its check: fields of its `CheckResult` (attempts, kind, curl...)."""
 
     def __init__(self, item: pytest.Item, har: Collector | None = None) -> None:
         self.item = item
         self.har = har or Collector()  # what the transport published while this test ran
 
     def set(self, **values: Any) -> None:
-        """Attach result fields (id, attempts, flaky, kind, curl, evidence, details) to this test."""
-        self.item.user_properties.append(("synthgate", values))
+        """Attach result fields (id, attempts, flaky, kind, curl, evidence, details...) to this test; a name that
+        is no field of synthgate.results.CheckResult is a TypeError here, never a key dropped on the way."""
+        unknown = sorted(set(values) - set(CheckResult.model_fields))
+        if unknown:  # the test code's mistake, not the deployment's: the check is a tool error
+            self.item.user_properties.append((RESULT_PROPERTY, {"kind": TOOL_ERROR}))
+            raise TypeError(f"sg.set: unknown result field(s) {', '.join(unknown)}; "
+                            f"expected any of {', '.join(CheckResult.model_fields)}")
+        self.item.user_properties.append((RESULT_PROPERTY, values))
 
     def attempted(self, check_id: str, result: Attempted) -> None:
         """Record a retried check, attach its exchanges to Allure, and fail the test if it failed."""
-        final = result.final
-        fields: dict[str, Any] = {"id": check_id, "attempts": result.attempts, "flaky": result.flaky,
-                                  "duration_ms": round(result.duration_ms, 1)}
-        first = result.first_failure
-        if not final.ok:
-            # the first failing attempt tells why: a retry may fail for another reason (state it changed)
-            shown = first or final
-            fields.update(kind=shown.kind or final.kind or "assertion",
-                          curl=redactor(shown.curl) if shown.curl else None)
-        if final.exchanges:
-            fields["details"] = {"status": final.exchanges[-1].status,
-                                 "latency_ms": round(final.exchanges[-1].duration_ms, 2)}
-        if final.details:  # the notes of drift or of an unverifiable answer (synthgate.checks.contract)
-            fields["details"] = {**fields.get("details", {}), **final.details}
-        fields.update(contract_drift=final.contract_drift, unverifiable=final.unverifiable)
-        if result.attempts > 1 or first is not None:
-            fields["attempts_detail"] = [
-                a.model_copy(update={"message": redactor(a.message), "curl": redactor(a.curl) if a.curl else None})
-                .model_dump() for a in result.attempts_detail()]
-        if not final.ok:  # every exchange of every attempt as a HAR in reports/har/, linked as evidence
+        check = result_of(check_id, result)
+        if not result.final.ok:  # every exchange of every attempt as a HAR in reports/har/, linked as evidence
             reports_dir = Path(self.item.config.getoption("synthgate_reports"))
             saved = self.har.write(reports_dir, check_id, [ex for o in result.history for ex in o.exchanges])
             if saved:
-                fields["evidence"] = [saved]
-        self.set(**fields)
+                check.evidence = [saved]
+        # status and message are the test's own (pytest.fail below, or an assertion after this call)
+        self.set(**check.model_dump(exclude={"status", "message", "traffic"}))
         _attach_exchanges(result)
-        if not final.ok:
+        if not result.final.ok:
             pytest.fail(redactor(result.message), pytrace=False)
 
 
@@ -256,10 +247,10 @@ def write_result_line(handle: Any, report: pytest.TestReport) -> None:
         return
     if report.when == "teardown" and not report.failed:
         return
-    props: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     for key, value in report.user_properties:
-        if key == "synthgate" and isinstance(value, dict):
-            props.update(value)
+        if key == RESULT_PROPERTY and isinstance(value, dict):
+            fields.update(value)
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         if "got empty parameter set" in reason:
@@ -268,28 +259,22 @@ def write_result_line(handle: Any, report: pytest.TestReport) -> None:
     elif report.failed:
         status, message = "failed", _failure_message(report)
     else:
-        status, message = "passed", "passed after a retry" if props.get("flaky") else "ok"
-    line = {
-        "id": _user_id(report) or _check_id(report, props),
-        "nodeid": report.nodeid,
-        "status": status,
-        "message": redactor(message),
-        "attempts": props.get("attempts", 1),
-        "duration_ms": props.get("duration_ms", round(report.duration * 1000, 1)),
-        "flaky": bool(props.get("flaky")),
-        "kind": props.get("kind") if status == "failed" else None,
-        "curl": props.get("curl"),
-        "evidence": props.get("evidence", []),
-        "details": props.get("details", {}),
-        **{key: props[key] for key in TYPED_FIELDS if key in props},
-    }
-    # what this test sent and how many 5xx came back, for the gate's server-error budget
-    line["traffic"] = server_errors.tally().take().model_dump()
-    if status == "failed" and line["kind"] is None:
+        status, message = "passed", "passed after a retry" if fields.get("flaky") else "ok"
+    kind = fields.get("kind") if status == "failed" else None
+    if status == "failed" and kind is None:
         # an error in setup or teardown (a broken fixture or conftest) is the test code's, not the deployment's;
         # a check body that raised or asserted is the team's assertion: a failed check
-        line["kind"] = TOOL_ERROR if report.when != "call" else "assertion"
-    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        kind = TOOL_ERROR if report.when != "call" else "assertion"
+    fields.setdefault("duration_ms", round(report.duration * 1000, 1))
+    check_id = _user_id(report) or _check_id(report, fields)
+    traffic = server_errors.tally().take()  # what this test sent and how many 5xx came back (the 5xx budget)
+    try:
+        check = CheckResult.model_validate({**fields, "id": check_id, "status": status,
+                                            "message": redactor(message), "kind": kind, "traffic": traffic})
+    except ValidationError as exc:  # a field of the wrong type: the test code's mistake, said with this check
+        check = CheckResult(id=str(check_id), status="failed", kind=TOOL_ERROR, traffic=traffic,
+                            message=redactor(f"the test's result fields do not match synthgate's result: {exc}")[:2000])
+    handle.write(check.to_line())
     handle.flush()
 
 

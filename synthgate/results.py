@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 # "accepted": failed, but a profile `accept:` entry sets that defect aside until its date (neither pass nor fail)
 CheckStatus = Literal["passed", "failed", "skipped", "accepted"]
@@ -33,6 +33,10 @@ EXIT_CODES: dict[str, int] = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusiv
                               "error": EXIT_ERROR}
 
 
+# what crosses a process boundary (a stage child's result lines) is validated strictly: a misspelled key fails
+WIRE = ConfigDict(extra="forbid")
+
+
 def utc_now() -> str:
     """The current time as an ISO-8601 UTC string."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -41,6 +45,7 @@ def utc_now() -> str:
 class Traffic(BaseModel):
     """What a check or a stage sent, and how many answers were a 5xx (the gate's server-error budget)."""
 
+    model_config = WIRE
     sent: int = 0
     server_errors: int = 0
 
@@ -48,6 +53,7 @@ class Traffic(BaseModel):
 class AttemptRecord(BaseModel):
     """One attempt of a retried check, as the reports list it."""
 
+    model_config = WIRE
     attempt: int
     ok: bool
     message: str = ""
@@ -59,9 +65,34 @@ class AttemptRecord(BaseModel):
     curl: str | None = None
 
 
-class CheckResult(BaseModel):
-    """The outcome of one check (one pytest test, one journey step, one threshold, one property)."""
+class AcceptanceNote(BaseModel):
+    """The profile `accept:` entry that set a failed check aside, or whose date passed (synthgate/accept.py)."""
 
+    model_config = WIRE
+
+    check: str  # the entry's id or glob
+    reason: str
+    until: str  # ISO date
+
+
+class DebtNote(BaseModel):
+    """A `new_only` check's findings split into new ones and existing debt (synthgate/debt.py)."""
+
+    model_config = WIRE
+
+    existing: list[Any] = Field(default_factory=list)
+    new: list[Any] = Field(default_factory=list)
+    first_run: bool = False  # no previous release to compare with: every finding is the starting debt
+
+
+class CheckResult(BaseModel):
+    """The outcome of one check (one pytest test, one journey step, one threshold, one property).
+
+    A stage's pytest child writes it as one JSON line (`to_line`) and the gate reads it back (`from_line`): this
+    model is the one schema from the check to the report, and an unknown key is an error, never dropped.
+    """
+
+    model_config = WIRE
     id: str
     status: CheckStatus
     message: str = ""
@@ -77,6 +108,46 @@ class CheckResult(BaseModel):
     contract_drift: bool = False  # failed only where the app departs from its runbook's contract
     unverifiable: bool = False  # the answer says this could not be verified from here (a no-data failure)
     details: dict[str, Any] = Field(default_factory=dict)  # what one check kind alone reports (free form)
+
+    @model_validator(mode="after")
+    def _flaky_only_when_passed(self) -> CheckResult:
+        # the one place "flaky" is decided: retried and passed; a check that failed in the end is not flaky
+        if self.flaky and self.status != "passed":
+            self.flaky = False
+        return self
+
+    def to_line(self) -> str:
+        """This result as one JSON line of a stage's results file."""
+        return self.model_dump_json() + "\n"
+
+    @classmethod
+    def from_line(cls, line: str) -> CheckResult:
+        """A result line written by `to_line` (pydantic.ValidationError on anything else, misspelled keys too)."""
+        return cls.model_validate_json(line)
+
+    # the notes other modules write into `details` (verdict.json keeps them there), read back as typed models
+    @property
+    def acceptance(self) -> AcceptanceNote | None:
+        """The `accept:` entry that set this failure aside (status `accepted`), if any."""
+        note = self.details.get("accepted")
+        return AcceptanceNote.model_validate(note) if note else None
+
+    @property
+    def expired_acceptance(self) -> AcceptanceNote | None:
+        """The `accept:` entry whose date passed: this check fails again."""
+        note = self.details.get("acceptance_expired")
+        return AcceptanceNote.model_validate(note) if note else None
+
+    @property
+    def debt(self) -> DebtNote | None:
+        """This `new_only` check's findings split into new ones and existing debt, if it was judged so."""
+        note = self.details.get("debt")
+        return DebtNote.model_validate(note) if note else None
+
+    @property
+    def is_flaky(self) -> bool:
+        """True when this check passed only after a retry (reported apart, never fails the gate)."""
+        return self.flaky and self.status == "passed"
 
     @property
     def is_evidence_failure(self) -> bool:
@@ -143,6 +214,47 @@ class StageResult(BaseModel):
             self.status = "failed" if self.failed_checks else "passed"
 
 
+class RequestStats(BaseModel):
+    """One request name's figures in the load stage (synthgate.loadgen.runner), with its task's limits and checks."""
+
+    model_config = WIRE
+
+    method: str = ""
+    requests: int = 0
+    failures: int = 0
+    samples: int = 0
+    error_rate: float | None = None
+    rps: float | None = None
+    mean_ms: float | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    thresholds: dict[str, float] | None = None  # the task's limits (a request name of a declared task only)
+    checks: dict[str, CheckStatus] | None = None  # the task's checks: id -> status
+
+    @model_serializer(mode="wrap")
+    def _without_absent_limits(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a request name no declared task owns has no limits: the keys stay absent in verdict.json, as before
+        data: dict[str, Any] = handler(self)
+        for key in ("thresholds", "checks"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class HistoryPoint(BaseModel):
+    """One second of the load run: requests and failures counted in it (for the throughput chart)."""
+
+    model_config = WIRE
+
+    t: int  # seconds since the first second with a request
+    requests: int = 0
+    failures: int = 0
+
+
 class LoadSummary(BaseModel):
     """Headline figures of the load stage."""
 
@@ -154,9 +266,76 @@ class LoadSummary(BaseModel):
     requests: int = 0
     thresholds: dict[str, float] = Field(default_factory=dict)
     percentiles: dict[str, float] = Field(default_factory=dict)
-    per_request: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    history: list[dict[str, Any]] = Field(default_factory=list)  # throughput over time, for charts
+    per_request: dict[str, RequestStats] = Field(default_factory=dict)
+    history: list[HistoryPoint] = Field(default_factory=list)  # throughput over time, for charts
     notes: list[str] = Field(default_factory=list)
+
+
+class BaselineMetric(BaseModel):
+    """One metric compared with the baseline (synthgate.baseline.MetricDecision.metric): before, after, test."""
+
+    model_config = WIRE
+
+    name: str
+    kind: Literal["latency", "error_rate"]
+    # latency: n, p50_ms, p95_ms; error rate: requests, errors, error_rate
+    before: dict[str, int | float] = Field(default_factory=dict)
+    after: dict[str, int | float] = Field(default_factory=dict)
+    change: str = ""
+    statistic: float | None = None
+    p_value: float | None = None
+    decision: Literal["regression", "no regression"]
+    reason: str = ""
+
+
+class BaselineComparison(BaseModel):
+    """verdict.json's `baseline` block: what this run was compared with and what changed (synthgate.baseline)."""
+
+    model_config = WIRE
+
+    release: str | None = None
+    source: str = "last passing run"
+    started_at: str | None = None
+    metrics: list[BaselineMetric] = Field(default_factory=list)
+    regressions: list[str] = Field(default_factory=list)  # failed checks that passed in the baseline
+    pre_existing: list[str] = Field(default_factory=list)  # failed checks that failed in the baseline too
+    summary: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)  # the profile's `baseline:` section as it was applied
+
+
+class StaleAcceptance(BaseModel):
+    """A profile `accept:` entry that matched no failing check in this run (synthgate/accept.py)."""
+
+    model_config = WIRE
+
+    check: str
+    reason: str
+    until: str
+    note: str = ""
+
+
+class DebtCount(BaseModel):
+    """One `new_only` check's findings: how many are existing debt, how many new."""
+
+    model_config = WIRE
+
+    stage: str
+    check: str
+    existing: int = 0
+    new: int = 0
+
+
+class DebtSummary(BaseModel):
+    """verdict.json's `debt` block: what `new_only` findings were compared with, and the debt per check."""
+
+    model_config = WIRE
+
+    compared_with: str | None = None
+    release: str | None = None
+    first_run: bool = False
+    existing: int = 0
+    new: int = 0
+    checks: list[DebtCount] = Field(default_factory=list)
 
 
 class RollbackResult(BaseModel):
@@ -207,14 +386,14 @@ class Verdict(BaseModel):
     stages: list[StageResult] = Field(default_factory=list)
     load: LoadSummary | None = None
     rollback: RollbackResult = Field(default_factory=RollbackResult)
-    baseline: dict[str, Any] | None = None
+    baseline: BaselineComparison | None = None
     release_wait: ReleaseWait | None = None  # --expect-release: the wait for the new release to be live
     rollout: dict[str, Any] | None = None  # synthgate rollout: steps, comparisons, where it stopped (README)
     reason: str = ""
     # profile `accept:` entries that matched no failing check in this run (the defect is gone: clean them up)
-    stale_acceptances: list[dict[str, Any]] = Field(default_factory=list)
+    stale_acceptances: list[StaleAcceptance] = Field(default_factory=list)
     # findings judged `new_only`: what the comparison was made with, and the existing debt (see synthgate/debt.py)
-    debt: dict[str, Any] | None = None
+    debt: DebtSummary | None = None
     # the stages this run ran out of every stage its profile declares: only a complete run becomes a baseline
     complete: bool = True
     ran: list[str] | None = None  # the stages this run was asked to run (None: written before synthgate recorded it)
@@ -239,11 +418,11 @@ class Verdict(BaseModel):
 
     def debt_checks(self) -> list[tuple[str, CheckResult]]:
         """Every check whose findings are (partly) existing debt, not failing the gate (see synthgate/debt.py)."""
-        return [(s, c) for s, c in self.all_checks() if c.details.get("debt")]
+        return [(s, c) for s, c in self.all_checks() if c.debt is not None]
 
     def flaky_checks(self) -> list[tuple[str, CheckResult]]:
         """Every check that passed only after a retry."""
-        return [(s, c) for s, c in self.all_checks() if c.flaky and c.status == "passed"]
+        return [(s, c) for s, c in self.all_checks() if c.is_flaky]
 
     def dump(self) -> str:
         """verdict.json text."""

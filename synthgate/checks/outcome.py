@@ -13,7 +13,8 @@ from typing import Any
 
 from synthgate import version_pin
 from synthgate.http import Exchange
-from synthgate.results import AttemptRecord
+from synthgate.redact import redactor
+from synthgate.results import AttemptRecord, CheckResult
 
 
 @dataclass
@@ -101,6 +102,31 @@ class Attempted:
     def attempts_detail(self) -> list[AttemptRecord]:
         """Every attempt in order, for the report."""
         return [o.summary(n) for n, o in enumerate(self.history, 1)]
+
+
+def result_of(check_id: str, tried: Attempted, failure_prefix: str = "") -> CheckResult:
+    """The one mapping from a check's attempts to its result, for every producer (the smoke plugin, the login, the
+    gate's preflight, the probes): status, kind and curl of the first failing attempt, flaky, every attempt when
+    retried or failed, the last answer's status and latency; messages and curl redacted."""
+    final = tried.final
+    first = tried.first_failure
+    shown = first or final  # the first failing attempt tells why: a retry may fail for another reason
+    details: dict[str, Any] = {}
+    if final.exchanges:
+        details = {"status": final.exchanges[-1].status, "latency_ms": round(final.exchanges[-1].duration_ms, 2)}
+    details.update(final.details)  # the notes of drift or of an unverifiable answer (synthgate.checks.contract)
+    records = []
+    if tried.attempts > 1 or first is not None:
+        records = [a.model_copy(update={"message": redactor(a.message), "curl": redactor(a.curl) if a.curl else None})
+                   for a in tried.attempts_detail()]
+    return CheckResult(
+        id=check_id, status="passed" if final.ok else "failed",
+        message=redactor(tried.message if final.ok else failure_prefix + tried.message),
+        attempts=tried.attempts, duration_ms=round(tried.duration_ms, 1), flaky=tried.flaky,
+        kind=None if final.ok else (shown.kind or final.kind or "assertion"),  # type: ignore[arg-type]
+        curl=redactor(shown.curl) if not final.ok and shown.curl else None,
+        attempts_detail=records, contract_drift=final.contract_drift, unverifiable=final.unverifiable,
+        details=details)
 
 
 def pinned_evidence(outcome: Outcome) -> Outcome:

@@ -11,6 +11,7 @@ from typing import Any
 from synthgate import auth
 from synthgate.accept import Acceptances
 from synthgate.checks import registry
+from synthgate.checks.outcome import result_of
 from synthgate.checks.smoke import SmokeCheck, execute
 from synthgate.deadline import probe_deadline_s
 from synthgate.profile import Profile
@@ -47,25 +48,31 @@ def outcome_of(status: str, kind: str | None, unreachable: str = "ignore") -> st
     return "down"
 
 
-def accepted(result: ProbeResult, profile: Profile) -> ProbeResult:
-    """The probe result as the profile's `accept:` entries judge it (synthgate/accept.py): an accepted failure stays
-    `failed` in the history (what happened) with kind `accepted` and outcome up, never down; an expired acceptance
-    fails again and says so."""
-    if result.status != "failed" or not profile.accept:
-        return result
-    check = CheckResult(id=result.check_id, status="failed", kind=result.kind, message=result.message)  # type: ignore[arg-type]
-    if Acceptances(profile.accept).judge(check) is None:
-        return result
+def probe_result(check: CheckResult, ts: float, profile: Profile, *, duration_ms: float | None = None,
+                 latency_ms: float | None = None, stage: str = "smoke", check_id: str | None = None,
+                 consistency: float | None = None) -> ProbeResult:
+    """The one mapping from a check's result (synthgate.checks.outcome.result_of) to a probe result: up, down or
+    unknown as `outcome_of` decides it (with the profile's `probe.unreachable`), and an `accept:` entry's verdict
+    as synthgate/accept.py decides it: an accepted failure stays `failed` in the history (what happened) with kind
+    `accepted` and outcome up, never down; an expired acceptance fails again and says so."""
+    if check.status == "failed" and profile.accept:
+        Acceptances(profile.accept).judge(check)
+    status = "passed" if check.status == "passed" else "failed"
+    message = check.message or ("ok" if status == "passed" else "failed")
+    kind: str | None = None if status == "passed" else check.kind
+    outcome = outcome_of(status, kind, profile.probe.unreachable)
     if check.status == "accepted":
-        note = check.details["accepted"]
-        result.kind, result.outcome = ACCEPTED, "up"
-        result.message = f"accepted until {note['until']} ({note['reason']}): {result.message}"[:MESSAGE_LIMIT]
-    else:
-        result.message = check.message[:MESSAGE_LIMIT]
-    return result
+        note = check.acceptance
+        kind, outcome = ACCEPTED, "up"
+        message = f"accepted until {note and note.until} ({note and note.reason}): {message}"
+    return ProbeResult(
+        check_id=check_id or check.id, stage=stage, ts=ts,
+        duration_ms=check.duration_ms if duration_ms is None else duration_ms, status=status, outcome=outcome,
+        kind=kind, attempts=check.attempts, latency_ms=latency_ms, message=redactor(message)[:MESSAGE_LIMIT],
+        consistency_s=consistency)
 
 
-def smoke_result(check: SmokeCheck, profile: Profile, base_url: str, unreachable: str = "ignore") -> ProbeResult:
+def smoke_result(check: SmokeCheck, profile: Profile, base_url: str) -> ProbeResult:
     """Run one smoke check (with its retries) and turn it into a probe result; never raises."""
     ts = time.time()
     started = time.perf_counter()
@@ -76,15 +83,11 @@ def smoke_result(check: SmokeCheck, profile: Profile, base_url: str, unreachable
                            status="failed", outcome="unknown", kind=TOOL_ERROR, attempts=1,
                            message=redactor(f"check crashed: {exc.__class__.__name__}: {exc}")[:MESSAGE_LIMIT])
     final = tried.final
-    status = "passed" if final.ok else "failed"
     # what a user waits for: the final attempt's requests, without the retries and backoff before it
     latency = sum(ex.duration_ms for ex in final.exchanges) if final.exchanges else None
-    return accepted(ProbeResult(
-        check_id=check.id, ts=ts, duration_ms=round(tried.duration_ms, 3), status=status,
-        outcome=outcome_of(status, final.kind, unreachable), kind=None if final.ok else final.kind,
-        attempts=tried.attempts, latency_ms=None if latency is None else round(latency, 3),
-        message=redactor(tried.message or ("ok" if final.ok else "failed"))[:MESSAGE_LIMIT],
-        consistency_s=consistency_s(final.details)), profile)
+    return probe_result(result_of(check.id, tried), ts, profile, duration_ms=round(tried.duration_ms, 3),
+                        latency_ms=None if latency is None else round(latency, 3),
+                        consistency=consistency_s(final.details))
 
 
 def consistency_s(details: dict[str, Any]) -> float | None:
@@ -96,13 +99,12 @@ def consistency_s(details: dict[str, Any]) -> float | None:
 def smoke_jobs(profile: Profile, base_url: str, every: float) -> list[Job]:
     """One job per check of the kinds probes run (synthgate.checks.registry); a check's own `every` wins over the
     probe's."""
-    unreachable = profile.probe.unreachable
     jobs = []
     for planned in registry.plan(profile, base_url, probed=True):
         check = planned.check
 
         def run(check: SmokeCheck = check) -> list[ProbeResult]:
-            return [smoke_result(check, profile, base_url, unreachable)]
+            return [smoke_result(check, profile, base_url)]
 
         jobs.append(Job(id=check.id, interval=check.every or every, run=run,
                         deadline_s=probe_deadline_s(profile, planned)))
@@ -113,14 +115,9 @@ def auth_job(profile: Profile, base_url: str, every: float, work_dir: Path) -> J
     """For `synthgate probe`: log in now (before the first round), and again every round, as the job `auth.login`."""
     def run() -> list[ProbeResult]:
         ts = time.time()
-        session, tried = auth.start(profile, base_url, work_dir)
+        _session, tried = auth.start(profile, base_url, work_dir)
         assert tried is not None
-        ok = session is not None
-        return [ProbeResult(check_id=auth.CHECK_ID, ts=ts, duration_ms=round(tried.duration_ms, 3),
-                            status="passed" if ok else "failed",
-                            outcome="up" if ok else ("unknown" if tried.final.kind == "unreachable" else "down"),
-                            kind=None if ok else (tried.final.kind or "assertion"), attempts=tried.attempts,
-                            message=redactor("ok" if ok else f"login failed: {tried.message}")[:MESSAGE_LIMIT])]
+        return [probe_result(auth.login_result(tried), ts, profile, duration_ms=round(tried.duration_ms, 3))]
 
     auth.start(profile, base_url, work_dir)  # the first round's checks need the session before they start
     return Job(id=auth.CHECK_ID, interval=every, run=run)
@@ -134,8 +131,6 @@ def e2e_job(profile: Profile, profile_path: Path, base_url: str, every: float, r
     except (ImportError, AttributeError, ValueError) as exc:
         raise ProbeSetupError(f"--stages e2e: the e2e stage is not available in this installation ({exc}); "
                               "probe with --stages smoke") from None
-    unreachable = profile.probe.unreachable
-
     def run() -> list[ProbeResult]:
         ts = time.time()
         ctx = StageContext(profile=profile, profile_path=profile_path, base_url=base_url,
@@ -146,16 +141,7 @@ def e2e_job(profile: Profile, profile_path: Path, base_url: str, every: float, r
         except Exception as exc:  # noqa: BLE001 - a crashed stage is one failed result
             checks = [CheckResult(id="stage", status="failed", kind=TOOL_ERROR,
                                   message=f"the e2e stage crashed: {exc.__class__.__name__}: {exc}")]
-        out = []
-        for c in checks:
-            if c.status == "skipped":
-                continue
-            status = "failed" if c.status == "failed" else "passed"
-            out.append(accepted(ProbeResult(
-                check_id=f"e2e:{c.id}", stage="e2e", ts=ts, duration_ms=c.duration_ms, latency_ms=c.duration_ms,
-                status=status, outcome=outcome_of(status, c.kind, unreachable), kind=c.kind, attempts=c.attempts,
-                message=redactor(c.message or ("ok" if status == "passed" else "failed"))[:MESSAGE_LIMIT]),
-                profile))
-        return out
+        return [probe_result(c, ts, profile, latency_ms=c.duration_ms, stage="e2e", check_id=f"e2e:{c.id}")
+                for c in checks if c.status != "skipped"]
 
     return Job(id="stage:e2e", interval=every, run=run, stage="e2e")

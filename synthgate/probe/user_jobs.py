@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from synthgate.probe.jobs import MESSAGE_LIMIT, Job, accepted, outcome_of
+from synthgate.probe.jobs import Job, probe_result
 from synthgate.profile import Profile
-from synthgate.redact import redactor
 from synthgate.stages import StageContext, user_checks
 from synthgate.stages.pytest_suite import run_suite
 from synthgate.store import ProbeResult
@@ -26,20 +25,9 @@ def user_checks_job(profile: Profile, profile_path: Path, base_url: str, every: 
 
     if not user_checks.dirs(context(), "smoke"):
         return None
-    unreachable = profile.probe.unreachable
-
     def run() -> list[ProbeResult]:
         ts = time.time()
         stage = run_suite(context(), "smoke", TIMEOUT_S, extra_args=_ARGS)
-        out = []
-        for c in stage.checks:
-            if c.status == "skipped":
-                continue
-            status = "failed" if c.status == "failed" else "passed"
-            out.append(accepted(ProbeResult(
-                check_id=c.id, ts=ts, duration_ms=c.duration_ms, latency_ms=c.duration_ms, status=status,
-                outcome=outcome_of(status, c.kind, unreachable), kind=c.kind, attempts=c.attempts,
-                message=redactor(c.message or status)[:MESSAGE_LIMIT]), profile))
-        return out
+        return [probe_result(c, ts, profile, latency_ms=c.duration_ms) for c in stage.checks if c.status != "skipped"]
 
     return Job(id="user-checks:smoke", interval=every, run=run)

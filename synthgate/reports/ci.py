@@ -113,16 +113,17 @@ def annotations(verdict: Verdict) -> list[str]:
             continue
         lines.append(command("error", _annotation_text(check), title=f"synthgate {stage}/{check.id} failed"))
     for stage, check in verdict.accepted_checks():
-        note = check.details.get("accepted") or {}
-        lines.append(command("notice", f"accepted until {note.get('until')} ({note.get('reason')}): {check.message}",
+        note = check.acceptance
+        lines.append(command("notice",
+                             f"accepted until {note and note.until} ({note and note.reason}): {check.message}",
                              title=f"synthgate {stage}/{check.id} accepted"))
     for entry in verdict.stale_acceptances:
-        lines.append(command("warning", f"the acceptance of {entry['check']} ({entry['reason']}, until "
-                             f"{entry['until']}) matched no failing check: remove it",
+        lines.append(command("warning", f"the acceptance of {entry.check} ({entry.reason}, until "
+                             f"{entry.until}) matched no failing check: remove it",
                              title="synthgate stale acceptance"))
-    if verdict.debt and verdict.debt.get("existing"):
-        lines.append(command("notice", f"{verdict.debt['existing']} finding(s) of existing debt (new_only), "
-                             f"{verdict.debt.get('new', 0)} new", title="synthgate existing debt"))
+    if verdict.debt and verdict.debt.existing:
+        lines.append(command("notice", f"{verdict.debt.existing} finding(s) of existing debt (new_only), "
+                             f"{verdict.debt.new} new", title="synthgate existing debt"))
     for stage, check in verdict.flaky_checks():
         lines.append(command("warning", f"passed on attempt {check.attempts} after failing: {check.message}",
                              title=f"synthgate {stage}/{check.id} is flaky"))
@@ -216,7 +217,7 @@ def gitlab_log(verdict: Verdict, reports_dir: Path) -> str:
     for stage, c in v.flaky_checks():
         head.append(f"{YELLOW}FLAKY{RESET} {stage}/{c.id}: passed on attempt {c.attempts}")
     for stage, c in v.accepted_checks():
-        head.append(f"{YELLOW}ACCEPTED{RESET} {stage}/{c.id}: {(c.details.get('accepted') or {}).get('reason')}")
+        head.append(f"{YELLOW}ACCEPTED{RESET} {stage}/{c.id}: {c.acceptance and c.acceptance.reason}")
     parts = [section("synthgate_verdict", f"{BOLD}synthgate verdict{RESET}", head, collapsed=False)]
     for stage in v.stages:
         rows = [f"{markdown.shown_status(c):8} {c.id}  "

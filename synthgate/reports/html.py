@@ -20,7 +20,16 @@ from urllib.parse import quote
 from synthgate.redact import redactor
 from synthgate.reports.markdown import shown_status
 from synthgate.reports.svg import Axis, Rule, Series, bar_chart, fmt, line_chart, nines
-from synthgate.results import CheckResult, LoadSummary, StageResult, Verdict
+from synthgate.results import (
+    BaselineComparison,
+    BaselineMetric,
+    CheckResult,
+    HistoryPoint,
+    LoadSummary,
+    RequestStats,
+    StageResult,
+    Verdict,
+)
 
 CSS_FILE = Path(__file__).with_name("report.css")
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -31,7 +40,6 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024  # larger screenshots are linked, not inlined
 MAX_INLINE_BYTES = 30 * 1024 * 1024  # keeps the page openable when a run produced many screenshots
 BANNER = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
 # keys under which the fuzz stage (or any stage) may put the minimal failing input of a check
-EXAMPLE_KEYS = ("shrunk_example", "minimal_example", "falsifying_example", "example", "shrunk", "input")
 
 
 class _Inliner:
@@ -190,16 +198,11 @@ def _card(stage: str, c: CheckResult, images: _Inliner) -> str:
                        + (f" (status {a.status})" if a.status is not None else "") + "</li>"
                        for a in c.attempts_detail)
         out.append(f'<h4>Attempts</h4><ol class="attempts">{rows}</ol>')
-    prop = details.pop("property", None) or details.pop("properties", None)
-    if prop:
-        names = ", ".join(map(str, prop)) if isinstance(prop, list) else str(prop)
-        out.append(f'<h4>Property broken</h4><div class="property">{escape(names)}</div>')
-    # the fuzz stage flags a shrunk failure with `shrunk: true`; an example value may also come inline
-    shrunk = details.get("shrunk") is True or details.get("minimal_example") is True
-    example_key = next((k for k in EXAMPLE_KEYS if k in details and not isinstance(details[k], bool)), None)
-    if example_key is not None:
-        out.append(f"<h4>Minimal failing example (shrunk)</h4><pre class=\"example\">"
-                   f"{escape(_pretty(details.pop(example_key)))}</pre>")
+    # what synthgate.fuzz.engine writes about a broken property: its names, and whether Hypothesis shrank it
+    properties = details.pop("properties", None)
+    if isinstance(properties, list) and properties:
+        out.append(f'<h4>Property broken</h4><div class="property">{escape(", ".join(map(str, properties)))}</div>')
+    shrunk = details.pop("shrunk", None) is True
     if c.curl:
         title = "Reproduce the minimal failing example (shrunk)" if shrunk else "Reproduce"
         out.append(f'<h4>{title}</h4><pre class="curl"><code>{escape(c.curl)}</code></pre>')
@@ -240,30 +243,29 @@ def _accepted_and_debt(v: Verdict) -> str:
     accepted = v.accepted_checks()
     if accepted:
         rows = "".join(f'<tr class="row-accepted"><td>{escape(s)}</td><td><code>{escape(c.id)}</code></td>'
-                       f"<td>{escape(str((c.details.get('accepted') or {}).get('until')))}</td>"
-                       f"<td>{escape(str((c.details.get('accepted') or {}).get('reason')))}</td>"
+                       f"<td>{escape(str(c.acceptance and c.acceptance.until))}</td>"
+                       f"<td>{escape(str(c.acceptance and c.acceptance.reason))}</td>"
                        f'<td class="msg">{escape(_short(c.message))}</td></tr>' for s, c in accepted)
         out.append(f'<h2 id="accepted">Accepted defects ({len(accepted)})</h2><p class="muted">Failed, but set aside '
                    "by the profile's <code>accept:</code> until their date: neither pass nor fail.</p><table><tr>"
                    f"<th>stage</th><th>check</th><th>until</th><th>reason</th><th>message</th></tr>{rows}</table>")
-    expired = [(s, c) for s, c in v.all_checks() if c.details.get("acceptance_expired")]
+    expired = [(c, note) for _, c in v.all_checks() if (note := c.expired_acceptance) is not None]
     if expired:
-        items = "".join(f"<li><code>{escape(c.id)}</code>: acceptance expired on "
-                        f"{escape(str(c.details['acceptance_expired'].get('until')))}</li>" for _, c in expired)
+        items = "".join(f"<li><code>{escape(c.id)}</code>: acceptance expired on {escape(note.until)}</li>"
+                        for c, note in expired)
         out.append(f"<h3>Expired acceptances (failing again)</h3><ul>{items}</ul>")
     if v.stale_acceptances:
-        items = "".join(f"<li><code>{escape(e['check'])}</code>: {escape(e['reason'])} (until {escape(e['until'])})"
+        items = "".join(f"<li><code>{escape(e.check)}</code>: {escape(e.reason)} (until {escape(e.until)})"
                         "</li>" for e in v.stale_acceptances)
         out.append(f"<h3>Stale acceptances (matched no failing check: clean them up)</h3><ul>{items}</ul>")
     if v.debt:
         d = v.debt
         how = ("no previous release to compare with: this run's findings are the starting debt"
-               if d.get("first_run") else f"compared with {d.get('compared_with')}")
+               if d.first_run else f"compared with {d.compared_with}")
         rows = "".join(f"<tr><td>{escape(s)}</td><td><code>{escape(c.id)}</code></td>"
-                       f"<td class=\"num\">{len(c.details['debt'].get('existing', []))}</td>"
-                       f"<td class=\"num\">{len(c.details['debt'].get('new', []))}</td></tr>"
-                       for s, c in v.debt_checks())
-        out.append(f'<h2 id="debt">Existing debt ({d.get("existing", 0)} finding(s), {d.get("new", 0)} new)</h2>'
+                       f"<td class=\"num\">{len(found.existing)}</td><td class=\"num\">{len(found.new)}</td></tr>"
+                       for s, c in v.debt_checks() if (found := c.debt) is not None)
+        out.append(f'<h2 id="debt">Existing debt ({d.existing} finding(s), {d.new} new)</h2>'
                    f'<p class="muted">{escape(how)}.</p>'
                    + (f'<table><tr><th>stage</th><th>check</th><th class="num">existing debt</th>'
                       f'<th class="num">new</th></tr>{rows}</table>' if rows else ""))
@@ -286,7 +288,7 @@ def _latency(v: Verdict) -> str:
     for stage, c in v.all_checks():
         if c.status == "skipped" or c.duration_ms <= 0:
             continue
-        status = "flaky" if c.flaky and c.status == "passed" else c.status
+        status = "flaky" if c.is_flaky else c.status
         bars.append((f"{stage}/{c.id}", c.duration_ms, status))
     if not bars:
         return ""
@@ -310,7 +312,7 @@ def _load(load: LoadSummary, v: Verdict, images: _Inliner) -> str:
            f'<td class="num">{load.requests}</td></tr></table>']
     if load.thresholds:
         out.append(_thresholds(load))
-    charts = [_percentile_chart(load), _throughput_chart(load.history), _latency_over_time(load.history)]
+    charts = [_percentile_chart(load), _throughput_chart(load.history)]
     out.append('<div class="charts">' + "".join(c for c in charts if c) + "</div>")
     if load.per_request:
         out.append(_per_request(load.per_request))
@@ -372,15 +374,13 @@ def _percentile_chart(load: LoadSummary) -> str:
                       x=Axis("percentile", ticks=ticks), y=Axis("latency (ms)", unit=" ms"), rules=rules)
 
 
-def _throughput_chart(history: list[dict[str, Any]]) -> str:
-    times = _times(history)
-    if not times:
+def _throughput_chart(history: list[HistoryPoint]) -> str:
+    """Requests and errors per second over the run (the load stage counts both per second)."""
+    if not history:
         return ""
-    rps = _column(history, times, ("rps", "requests_per_s", "throughput", "Requests/s", "req_s", "current_rps"))
-    errors = _column(history, times, ("errors_per_s", "failures_per_s", "Failures/s", "error_rps", "fail_per_s"))
-    if not rps:  # rows that count requests per interval: divide by the interval
-        rps = _per_second(_column(history, times, ("requests", "count")))
-        errors = _per_second(_column(history, times, ("failures", "errors")))
+    start = history[0].t
+    rps = _per_second([(float(row.t - start), float(row.requests)) for row in history])
+    errors = _per_second([(float(row.t - start), float(row.failures)) for row in history])
     series = [Series("requests/s", rps)]
     if any(y > 0 for _, y in errors):
         series.append(Series("errors/s", errors, color="#dc2626"))
@@ -388,34 +388,15 @@ def _throughput_chart(history: list[dict[str, Any]]) -> str:
                       x=Axis("time since start (s)"), y=Axis("requests per second", unit=" req/s"))
 
 
-def _latency_over_time(history: list[dict[str, Any]]) -> str:
-    times = _times(history)
-    if not times:
-        return ""
-    series = []
-    for name, keys in (("P50", ("p50_ms", "50%", "median_ms")), ("P95", ("p95_ms", "95%")), ("P99", ("p99_ms", "99%"))):
-        points = _column(history, times, keys)
-        if points:
-            series.append(Series(name, points))
-    if not series:
-        return ""
-    return line_chart(series, title="Latency over time", chart_id="chart-load-latency-time",
-                      x=Axis("time since start (s)"), y=Axis("latency (ms)", unit=" ms"))
-
-
 PER_REQUEST_COLUMNS = ("requests", "failures", "error_rate", "rps", "p50_ms", "p95_ms", "p99_ms", "max_ms")
 
 
-def _per_request(per_request: dict[str, dict[str, Any]]) -> str:
-    present = {k for stats in per_request.values() for k in stats}
-    columns = [c for c in PER_REQUEST_COLUMNS if c in present]
-    if not columns:  # some other shape: show what there is
-        for stats in per_request.values():
-            columns += [k for k in stats if k not in columns and not isinstance(stats[k], dict | list)]
+def _per_request(per_request: dict[str, RequestStats]) -> str:
+    columns = [c for c in PER_REQUEST_COLUMNS if any(getattr(stats, c) is not None for stats in per_request.values())]
     head = "".join(f'<th class="num">{escape(c)}</th>' for c in columns)
     rows = []
     for name, stats in per_request.items():
-        cells = "".join(f'<td class="num">{escape(_scalar(stats.get(c)))}</td>' for c in columns)
+        cells = "".join(f'<td class="num">{escape(_scalar(getattr(stats, c)))}</td>' for c in columns)
         rows.append(f"<tr><td><code>{escape(name)}</code></td>{cells}</tr>")
     return f'<table class="per-request"><tr><th>request</th>{head}</tr>{"".join(rows)}</table>'
 
@@ -511,70 +492,49 @@ def _rollout(r: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _baseline(baseline: dict[str, Any]) -> str:
-    release = baseline.get("release")
+def _baseline(baseline: BaselineComparison) -> str:
+    release = baseline.release
     out = ['<h2 id="baseline">What changed since the baseline</h2>',
            (f"<p>Compared with release <code>{escape(str(release))}</code> " if release else "<p>Compared with ")
-           + f"({escape(str(baseline.get('source', 'last passing run')))})"
-           + (f": <strong>{escape(str(baseline['decision']))}</strong>" if baseline.get("decision") else "") + "</p>"]
-    if baseline.get("summary"):
-        out.append(f"<p>{escape(str(baseline['summary']))}</p>")
-    metrics = [m for m in baseline.get("metrics") or [] if isinstance(m, dict)]
-    if metrics:
+           + f"({escape(baseline.source)})</p>"]
+    if baseline.summary:
+        out.append(f"<p>{escape(baseline.summary)}</p>")
+    if baseline.metrics:
         rows = []
-        for m in metrics:
-            decision = str(m.get("decision", ""))
-            cls = "broken" if re.search(r"regress|fail", decision, re.I) else "ok" if decision else ""
-            rows.append(f"<tr><td>{escape(str(m.get('name')))}</td><td class=\"num\">{escape(_scalar(m.get('before')))}"
-                        f"</td><td class=\"num\">{escape(_scalar(m.get('after')))}</td>"
-                        f"<td class=\"num\">{escape(_scalar(m.get('change')))}</td>"
-                        f"<td class=\"num\">{escape(_scalar(m.get('p_value')))}</td>"
-                        f'<td><span class="badge {cls}">{escape(decision or "n/a")}</span></td></tr>')
+        for m in baseline.metrics:
+            cls = "broken" if m.decision == "regression" else "ok"
+            rows.append(f"<tr><td>{escape(m.name)}</td><td class=\"num\">{escape(_scalar(m.before))}"
+                        f"</td><td class=\"num\">{escape(_scalar(m.after))}</td>"
+                        f"<td class=\"num\">{escape(m.change)}</td>"
+                        f"<td class=\"num\">{escape(_scalar(m.p_value))}</td>"
+                        f'<td><span class="badge {cls}">{escape(m.decision)}</span></td></tr>')
         out.append('<table class="baseline-metrics"><tr><th>metric</th><th class="num">before</th>'
                    '<th class="num">after</th><th class="num">change</th><th class="num">p-value</th>'
                    "<th>decision</th></tr>" + "".join(rows) + "</table>")
-        charts = [_distribution_chart(m, i) for i, m in enumerate(metrics)]
+        charts = [_distribution_chart(m, i) for i, m in enumerate(baseline.metrics)]
         if any(charts):
             out.append('<div class="charts">' + "".join(c for c in charts if c) + "</div>")
-    for key, title in (("regressions", "Regressions"), ("pre_existing", "Pre-existing failures")):
-        items = baseline.get(key) or []
+    for items, title in ((baseline.regressions, "Regressions"), (baseline.pre_existing, "Pre-existing failures")):
         if items:
-            out.append(f"<p><strong>{title}:</strong> " + ", ".join(f"<code>{escape(str(i))}</code>" for i in items)
+            out.append(f"<p><strong>{title}:</strong> " + ", ".join(f"<code>{escape(i)}</code>" for i in items)
                        + "</p>")
     return "\n".join(out)
 
 
-def _distribution_chart(metric: dict[str, Any], index: int) -> str:
-    """Before/after percentile curves of one compared metric, when the baseline block carries distributions."""
+def _distribution_chart(metric: BaselineMetric, index: int) -> str:
+    """Before/after percentile curves of one compared latency metric (its P50 and P95 each side)."""
     series = []
-    for side, color, dashed in (("before", "#6b7280", True), ("after", "#2563eb", False)):
-        points = _distribution(metric, side)
-        if points:
+    for side, values, color, dashed in (("before", metric.before, "#6b7280", True),
+                                        ("after", metric.after, "#2563eb", False)):
+        points = sorted((p, float(x)) for k, x in values.items() if (p := _percent(k)) is not None and 0 < p <= 100)
+        if len(points) >= 2:
             series.append(Series(side, [(nines(p), val) for p, val in points], color=color, dashed=dashed))
     if len(series) < 2:
         return ""
     top = max(p[0] for s in series for p in s.points)
     ticks = [(nines(p), _plabel(p)) for p in (50, 90, 99, 99.9) if nines(p) <= top + 0.01]
-    return line_chart(series, title=f"{metric.get('name')}: before and after", chart_id=f"chart-baseline-{index}",
+    return line_chart(series, title=f"{metric.name}: before and after", chart_id=f"chart-baseline-{index}",
                       x=Axis("percentile", ticks=ticks), y=Axis("latency (ms)", unit=" ms"))
-
-
-def _distribution(metric: dict[str, Any], side: str) -> list[tuple[float, float]]:
-    for key in (f"{side}_percentiles", f"{side}_distribution", side):
-        value = metric.get(key)
-        if isinstance(value, dict):
-            points = [(p, float(x)) for k, x in value.items()
-                      if (p := _percent(k)) is not None and isinstance(x, int | float) and 0 < p <= 100]
-            if len(points) >= 2:
-                return sorted(points)
-    samples = metric.get(f"{side}_samples")
-    if isinstance(samples, list) and len(samples) >= 2:
-        ordered = sorted(float(s) for s in samples if isinstance(s, int | float))
-        if len(ordered) < 2:
-            return []
-        wanted = [p for p in (50, 75, 90, 95, 99, 99.9) if p <= 100 * (1 - 1 / len(ordered)) or p == 50]
-        return [(p, ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]) for p in wanted]
-    return []
 
 
 def _artefacts(reports_dir: Path | None) -> str:
@@ -635,30 +595,6 @@ def _plabel(p: float) -> str:
     return f"P{fmt(p)}"
 
 
-def _times(history: list[dict[str, Any]]) -> list[float]:
-    """Seconds since the first history row, from whichever time key the rows carry."""
-    keys = ("t", "t_s", "time_s", "elapsed_s", "second", "timestamp", "Timestamp", "time")
-    key = next((k for k in keys if history and k in history[0]), None)
-    if key is None:
-        return []
-    raw: list[float] = []
-    for row in history:
-        value = row.get(key)
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                try:
-                    value = datetime.fromisoformat(value).timestamp()
-                except ValueError:
-                    return []
-        if not isinstance(value, int | float):
-            return []
-        raw.append(float(value))
-    start = raw[0] if raw else 0.0
-    return [t - start for t in raw]
-
-
 def _per_second(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Counts per interval as rates: each count over the time since the previous row (1 s for the first)."""
     out, previous = [], None
@@ -667,18 +603,3 @@ def _per_second(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
         out.append((t, count / span))
         previous = t
     return out
-
-
-def _column(history: list[dict[str, Any]], times: list[float], keys: tuple[str, ...]) -> list[tuple[float, float]]:
-    key = next((k for k in keys if any(k in row for row in history)), None)
-    if key is None:
-        return []
-    points = []
-    for t, row in zip(times, history, strict=False):
-        try:
-            value = float(row.get(key))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(value):
-            points.append((t, value))
-    return points

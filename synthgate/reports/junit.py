@@ -42,10 +42,10 @@ def render(verdict: Verdict) -> str:
                 ET.SubElement(case, "skipped", message=redactor(check.message))
             elif check.status == "accepted":  # neither pass nor fail: skipped, saying why and until when
                 counts["skipped"] += 1
-                note = check.details.get("accepted") or {}
+                note = check.acceptance
                 ET.SubElement(case, "skipped", message=redactor(
-                    f"accepted until {note.get('until')} ({note.get('reason')}): {check.message}")[:1000])
-            elif check.flaky:
+                    f"accepted until {note and note.until} ({note and note.reason}): {check.message}")[:1000])
+            elif check.is_flaky:
                 # Surefire's rerun dialect: a pass that needed retries, shown apart from clean passes
                 flaky = ET.SubElement(case, "flakyFailure", message=f"passed on attempt {check.attempts}")
                 flaky.text = "flaky: failed at first, passed after a retry"

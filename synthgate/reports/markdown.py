@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthgate.redact import redactor
-from synthgate.results import CheckResult, Verdict
+from synthgate.results import BaselineComparison, CheckResult, DebtNote, Verdict
 
 BADGE = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
 ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "🛠️"}
@@ -46,7 +46,7 @@ def render(verdict: Verdict) -> str:
             "|---|---|---|---|---|---|---|"]
     for s in v.stages:
         failed = len(s.failed_checks)
-        flaky = sum(1 for c in s.checks if c.flaky and c.status == "passed")
+        flaky = sum(1 for c in s.checks if c.is_flaky)
         accepted = sum(1 for c in s.checks if c.status == "accepted")
         out.append(f"| {s.name} | {s.status} | {len(s.checks)} | {failed} | {accepted} | {flaky} | "
                    f"{s.duration_s:.1f} s |")
@@ -107,9 +107,9 @@ def render(verdict: Verdict) -> str:
 def shown_status(c: CheckResult) -> str:
     """A check's status as the reports show it: flaky, warn and debt apart from a clean pass; tool errors apart."""
     if c.status == "passed":
-        if c.flaky:
+        if c.is_flaky:
             return "flaky"
-        if c.details.get("debt"):
+        if c.debt is not None:
             return "passed (existing debt)"
         return "warn" if c.warnings or c.message.startswith("warning: ") else "passed"
     if c.status == "failed" and c.is_tool_error:
@@ -124,21 +124,20 @@ def _accepted_section(v: Verdict) -> list[str]:
     if accepted:
         out += [f"## Accepted defects ({len(accepted)}; not failing the gate until their date)", ""]
         for stage, c in accepted:
-            note = c.details.get("accepted") or {}
-            out.append(f"- {stage} / `{c.id}`: **accepted** until {note.get('until')} ({_cell(str(note.get('reason')))}"
-                       f"): {_cell(c.message, 300)}")
+            note = c.acceptance
+            out.append(f"- {stage} / `{c.id}`: **accepted** until {note and note.until} "
+                       f"({_cell(str(note and note.reason))}): {_cell(c.message, 300)}")
         out.append("")
-    expired = [(s, c) for s, c in v.all_checks() if c.details.get("acceptance_expired")]
+    expired = [(s, c, note) for s, c in v.all_checks() if (note := c.expired_acceptance) is not None]
     if expired:
         out += ["## Expired acceptances (failing again)", ""]
-        for stage, c in expired:
-            note = c.details["acceptance_expired"]
-            out.append(f"- {stage} / `{c.id}`: the acceptance expired on {note.get('until')} "
-                       f"({_cell(str(note.get('reason')))}); fix it or renew the entry")
+        for stage, c, note in expired:
+            out.append(f"- {stage} / `{c.id}`: the acceptance expired on {note.until} "
+                       f"({_cell(note.reason)}); fix it or renew the entry")
         out.append("")
     if v.stale_acceptances:
         out += ["## Stale acceptances (matched no failing check in this run: clean them up)", ""]
-        out += [f"- `{e['check']}`: {_cell(e['reason'])} (until {e['until']})" for e in v.stale_acceptances]
+        out += [f"- `{e.check}`: {_cell(e.reason)} (until {e.until})" for e in v.stale_acceptances]
         out.append("")
     return out
 
@@ -148,18 +147,18 @@ def _debt_section(v: Verdict) -> list[str]:
     if not v.debt:
         return []
     d = v.debt
-    out = [f"## Existing debt ({d.get('existing', 0)} finding(s); {d.get('new', 0)} new)", ""]
-    if d.get("first_run"):
+    out = [f"## Existing debt ({d.existing} finding(s); {d.new} new)", ""]
+    if d.first_run:
         out += ["No previous release to compare with (a first run): this run's findings are recorded as the "
                 "starting debt; the next run fails only on findings this one did not have.", ""]
     else:
-        out += [f"Compared with {d.get('compared_with')}: only findings it did not have fail the gate.", ""]
+        out += [f"Compared with {d.compared_with}: only findings it did not have fail the gate.", ""]
     debts = v.debt_checks()
     if debts:
         out += ["| stage | check | existing debt | new |", "|---|---|---|---|"]
         for stage, c in debts:
-            found = c.details["debt"]
-            out.append(f"| {stage} | `{c.id}` | {len(found.get('existing', []))} | {len(found.get('new', []))} |")
+            found = c.debt or DebtNote()
+            out.append(f"| {stage} | `{c.id}` | {len(found.existing)} | {len(found.new)} |")
         out.append("")
     return out
 
@@ -190,40 +189,36 @@ def _load_section(v: Verdict) -> list[str]:
     if load.thresholds:
         out.append("thresholds: " + ", ".join(f"{k} {val}" for k, val in load.thresholds.items()))
         out.append("")
-    per_task = {name: stats for name, stats in load.per_request.items() if "thresholds" in stats}
+    per_task = {name: stats for name, stats in load.per_request.items() if stats.thresholds is not None}
     if per_task:  # each request name against its own limits
         out += ["| request | P50 | P95 | P99 | error rate | requests | failed checks |",
                 "|---|---|---|---|---|---|---|"]
         for name, st in per_task.items():
-            failed = [cid for cid, status in (st.get("checks") or {}).items() if status == "failed"]
-            err = st.get("error_rate")
-            out.append(f"| `{_cell(name, 80)}` | {ms(st.get('p50_ms'))} | {ms(st.get('p95_ms'))} | "
-                       f"{ms(st.get('p99_ms'))} | {'n/a' if err is None else f'{err * 100:.2f} %'} | "
-                       f"{st.get('requests', 0)} | {', '.join(f'`{f}`' for f in failed) or '-'} |")
+            failed = [cid for cid, status in (st.checks or {}).items() if status == "failed"]
+            err = st.error_rate
+            out.append(f"| `{_cell(name, 80)}` | {ms(st.p50_ms)} | {ms(st.p95_ms)} | "
+                       f"{ms(st.p99_ms)} | {'n/a' if err is None else f'{err * 100:.2f} %'} | "
+                       f"{st.requests} | {', '.join(f'`{f}`' for f in failed) or '-'} |")
         out.append("")
     out += [f"- {note}" for note in load.notes]
     return out + ([""] if load.notes else [])
 
 
-def _baseline_section(baseline: dict) -> list[str]:
+def _baseline_section(baseline: BaselineComparison) -> list[str]:
     out = ["## What changed since the baseline", ""]
-    source = baseline.get("source", "last passing run")
-    release = baseline.get("release")
+    release, source = baseline.release, baseline.source
     out.append(f"compared with release `{release}` ({source})" if release else f"compared with {source}")
     out.append("")
-    if baseline.get("summary"):
-        out += [str(baseline["summary"]), ""]
-    metrics = baseline.get("metrics") or []
-    if metrics:
+    if baseline.summary:
+        out += [baseline.summary, ""]
+    if baseline.metrics:
         out += ["| metric | before | after | change | p-value | decision |", "|---|---|---|---|---|---|"]
-        for m in metrics:
-            p_value = m.get("p_value")
-            shown_p = "n/a" if p_value is None else f"{p_value:.2g}"
-            out.append(f"| {m.get('kind')}: {m.get('name')} | {_side(m.get('before') or {})} | "
-                       f"{_side(m.get('after') or {})} | {m.get('change')} | {shown_p} | **{m.get('decision')}** |")
+        for m in baseline.metrics:
+            shown_p = "n/a" if m.p_value is None else f"{m.p_value:.2g}"
+            out.append(f"| {m.kind}: {m.name} | {_side(m.before)} | {_side(m.after)} | {m.change} | {shown_p} | "
+                       f"**{m.decision}** |")
         out.append("")
-    for key, title in (("regressions", "Regressions"), ("pre_existing", "Pre-existing failures")):
-        items = baseline.get(key) or []
+    for items, title in ((baseline.regressions, "Regressions"), (baseline.pre_existing, "Pre-existing failures")):
         if items:
             out += [f"**{title}:** " + ", ".join(f"`{i}`" for i in items), ""]
     return out

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import ValidationError
+
 from synthgate import procs, run_context
 from synthgate.accept import Acceptances
 from synthgate.bundled import suites_root
@@ -151,18 +153,27 @@ def _copy_redacted(source: IO[str] | None, sink: IO[str]) -> None:
 
 
 def read_results(path: Path) -> list[CheckResult]:
-    """The result lines a suite wrote (a half-written last line is ignored)."""
+    """The result lines a suite wrote (a half-written last line is ignored); a line that is JSON but not a
+    `CheckResult` (a misspelled or unknown key) is a tool error naming what did not match, never dropped."""
     if not path.exists():
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         try:
-            data: dict[str, Any] = json.loads(line)
+            json.loads(line)
         except ValueError:
             continue
-        data.pop("nodeid", None)
-        out.append(CheckResult.model_validate(data))
+        try:
+            out.append(CheckResult.from_line(line))
+        except ValidationError as exc:
+            out.append(CheckResult(id=f"{path.stem}.result-line-{n}", status="failed", kind=TOOL_ERROR,
+                                   message=redactor(f"result line {n} of {path.name} is no synthgate result: "
+                                                    f"{_errors(exc)}")))
     return out
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())[:1000]
 
 
 def _progress(ctx: StageContext, path: Path, seen: int) -> int:

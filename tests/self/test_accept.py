@@ -48,7 +48,7 @@ def test_one_judge_for_every_stage_glob_message_and_date() -> None:
     assert "expired" in (acc.judge(load) or "") and load.status == "failed"
     assert load.message.startswith("acceptance expired on 2026-05-31 (TICKET-42): P95 812 ms")
     assert acc.judge(unreachable) is None and unreachable.status == "failed"  # only evidence is ever accepted
-    assert [e["check"] for e in acc.stale()] == ["never-fails"]
+    assert [e.check for e in acc.stale()] == ["never-fails"]
 
 
 def test_accept_entries_are_validated_with_file_and_field(tmp_path: Path) -> None:

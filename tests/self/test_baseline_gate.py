@@ -27,8 +27,8 @@ def test_healthy_runs_raise_no_regression_and_latency_regression_fails_on_compar
         healthy = [gate(n) for n in range(1, 11)]
         for verdict in healthy:
             assert verdict.baseline is not None
-            decisions = [m["decision"] for m in verdict.baseline["metrics"]]
-            assert decisions and set(decisions) == {"no regression"}, verdict.baseline["metrics"]
+            decisions = [m.decision for m in verdict.baseline.metrics]
+            assert decisions and set(decisions) == {"no regression"}, verdict.baseline.metrics
             assert verdict.verdict == "pass"
         releases.deploy(target.state_path, "latency-regression")
         slow = gate(11)

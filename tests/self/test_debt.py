@@ -76,7 +76,7 @@ def test_debt_versus_new_findings_against_the_previous_release(site: Site, tmp_p
     lines: list[str] = []
     first = _gate(profile, site, tmp_path / "r1", db_target, lines)  # nothing to compare with: the starting debt
     assert (first.verdict, first.exit_code) == ("pass", 0), first.reason
-    assert first.debt is not None and first.debt["first_run"] and first.debt["existing"] == 1
+    assert first.debt is not None and first.debt.first_run and first.debt.existing == 1
     assert any("no previous release" in line for line in lines)
     summary = (tmp_path / "r1" / "summary.md").read_text()
     assert "## Existing debt (1 finding(s); 0 new)" in summary and "No previous release" in summary
@@ -84,8 +84,8 @@ def test_debt_versus_new_findings_against_the_previous_release(site: Site, tmp_p
 
     lines.clear()
     second = _gate(profile, site, tmp_path / "r2", db_target, lines)  # the same debt: passes, counted
-    assert second.verdict == "pass" and second.debt is not None and not second.debt["first_run"]
-    assert second.debt["existing"] == 1 and "last passing run #1" in second.debt["compared_with"]
+    assert second.verdict == "pass" and second.debt is not None and not second.debt.first_run
+    assert second.debt.existing == 1 and "last passing run #1" in str(second.debt.compared_with)
     [(_, nosniff)] = second.debt_checks()
     assert nosniff.id == "hygiene:nosniff" and nosniff.status == "passed"
     assert "existing debt" in nosniff.message and "debt" in (tmp_path / "r2" / "summary.md").read_text()

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from verdicts import read_verdict
 
+from synthgate.baseline import compare_latency
+from synthgate.profile.model import BaselineConfig
 from synthgate.redact import redactor
 from synthgate.reports import html
-from synthgate.results import CheckResult, LoadSummary, RollbackResult, StageResult, Verdict
+from synthgate.results import BaselineComparison, CheckResult, LoadSummary, RollbackResult, StageResult, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,13 +145,12 @@ def full_verdict(reports: Path, screenshot: str) -> Verdict:
                     details={"measured": 0.012, "limit": 0.01}),
         CheckResult(id="load:p95_ms", status="passed", message="P95 18.5 ms ≤ 500 ms"),
     ], 12.0, load=load)
-    baseline = {"release": "r41", "source": "last passing run", "decision": "regression",
-                "summary": "P95 of POST /api/generate rose 40 %",
-                "metrics": [{"name": "POST /api/generate p95", "before": 12.0, "after": 16.8, "change": "+40 %",
-                             "p_value": 0.0001, "decision": "regression",
-                             "before_percentiles": {"p50": 3.0, "p90": 8.0, "p95": 12.0, "p99": 20.0},
-                             "after_percentiles": {"p50": 4.2, "p90": 11.0, "p95": 16.8, "p99": 28.0}}],
-                "regressions": ["load:p95_ms"], "pre_existing": []}
+    # the baseline block as synthgate.baseline builds it: a real comparison of latency samples (P95 12 -> 16.8 ms)
+    before = [3.0] * 50 + [8.0] * 40 + [12.0] * 10
+    after = [10.0] * 50 + [14.0] * 40 + [16.8] * 10
+    metric = compare_latency("POST /api/generate", before, after, BaselineConfig()).metric()
+    baseline = BaselineComparison(release="r41", source="last passing run", metrics=[metric],
+                                  regressions=["load:p95_ms"], summary="P95 of POST /api/generate rose 40 %")
     (reports / "e2e").mkdir(exist_ok=True)
     (reports / "e2e" / "trace-intake.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
     (reports / "fuzz").mkdir(exist_ok=True)
@@ -212,6 +213,7 @@ def test_every_section_renders_offline(chromium: Any, tmp_path: Path) -> None:
         assert "POST /api/generate" in page.locator("table.per-request").inner_text()
         baseline = page.locator("table.baseline-metrics").inner_text()
         assert "12" in baseline and "16.8" in baseline and "regression" in baseline
+        assert verdict.baseline is not None and verdict.baseline.metrics[0].decision == "regression"  # a real one
         assert page.locator("svg#chart-baseline-0 polyline.series").count() == 2  # before and after
         rollback = page.locator("table.rollback-result").inner_text()
         assert "NOT verified" in rollback
