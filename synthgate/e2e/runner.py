@@ -38,6 +38,7 @@ from synthgate.e2e.plan import (
     plan,
     step_limit_s,
 )
+from synthgate.e2e.slots import Slot, Slots
 from synthgate.e2e.watch import PageWatch, describe
 from synthgate.http import TemplateError, expand
 from synthgate.profile.e2e import FormJourney, JourneyStep, TextExpect, ToggleJourney, Vitals
@@ -191,8 +192,9 @@ _TRANSLATIONS_JS = """
 class _Journey:
     """One attempt at one journey: its context, page, what the page logged, and the step operations."""
 
-    def __init__(self, runner: Runner, journey: JourneySpec, page: Any) -> None:
+    def __init__(self, runner: Runner, journey: JourneySpec, page: Any, slot: Slot | None = None) -> None:
         self.runner = runner
+        self.slot = slot or Slot()  # lent to the next journey while this one only waits (vitals' quiet window)
         self.profile = runner.profile
         self.journey = journey
         self.page = page
@@ -490,14 +492,16 @@ class _Journey:
     async def observe_vitals(self, budgets: Vitals) -> dict[str, Any] | None:
         """The page's vitals once LCP and CLS are final enough to judge (see `webvitals.observation_done`)."""
         deadline = time.monotonic() + budgets.max_observe_ms / 1000
-
-        async def probe() -> dict[str, Any] | None:
-            return await self.read_vitals()
-
-        def done(v: dict[str, Any] | None) -> bool:
-            return webvitals.observation_done(v, budgets.quiet_ms, budgets.lcp_ms, budgets.max_observe_ms)
-
-        vitals = await _poll(probe, done, max(0.0, deadline - time.monotonic()) * 1000)
+        with self.slot.waiting():  # seconds of quiet window: another journey works meanwhile
+            while True:
+                vitals = await self.read_vitals()
+                left_ms = webvitals.observation_left_ms(vitals, budgets.quiet_ms, budgets.lcp_ms,
+                                                        budgets.max_observe_ms)
+                remaining_s = deadline - time.monotonic()
+                if left_ms == 0.0 or remaining_s <= 0:
+                    break
+                # the window can only end later than this (its marks only move forward): no read before then
+                await asyncio.sleep(min(remaining_s, max(0.02, (left_ms or 100.0) / 1000)))
         if vitals is not None:
             self.details.update(lcp_element=vitals.get("lcp_element"), lcp_candidates=vitals.get("lcp_candidates"),
                                 layout_shifts=vitals.get("shifts"), observed_ms=round(float(vitals.get("now") or 0)))
@@ -976,13 +980,13 @@ class Runner:
 
     async def run(self, browser: Any) -> None:
         """Run the journeys in `browser` (concurrently where allowed), each in a fresh context."""
-        limit = asyncio.Semaphore(self.profile.e2e.parallel)
+        slots = Slots(self.profile.e2e.parallel)
 
-        async def bounded(journey: JourneySpec) -> None:
-            async with limit:
-                await self.journey(browser, journey)
+        async def in_slot(journey: JourneySpec) -> None:
+            async with Slot(slots) as slot:
+                await self.journey(browser, journey, slot)
 
-        await asyncio.gather(*(bounded(j) for j in self.profile.journeys if j.parallel))
+        await asyncio.gather(*(in_slot(j) for j in self.profile.journeys if j.parallel))
         for journey in [j for j in self.profile.journeys if not j.parallel]:
             await self.journey(browser, journey)
 
@@ -992,7 +996,7 @@ class Runner:
             for step in plan(journey):
                 self.results[step.check_id] = StepResult(step.check_id, "failed", message, kind=kind)
 
-    async def journey(self, browser: Any, journey: JourneySpec) -> None:
+    async def journey(self, browser: Any, journey: JourneySpec, slot: Slot | None = None) -> None:
         """Run one journey, again in a fresh context while it fails and retries remain."""
         steps = plan(journey)
         first_failure: StepResult | None = None
@@ -1003,7 +1007,7 @@ class Runner:
             budget = journey_budget_s(self.profile, journey)
             try:
                 final = attempt == attempts(self.profile, journey)
-                await asyncio.wait_for(self.attempt(browser, journey, steps, results, final), budget)
+                await asyncio.wait_for(self.attempt(browser, journey, steps, results, final, slot), budget)
             except TimeoutError:
                 results += [StepResult(s.check_id, "failed", f"the journey did not finish within {budget:.0f} s",
                                        kind="error") for s in steps[len(results):]]
@@ -1028,7 +1032,7 @@ class Runner:
             self.results[r.check_id] = r
 
     async def attempt(self, browser: Any, journey: JourneySpec, steps: list[PlannedStep],
-                      results: list[StepResult], final: bool = True) -> None:
+                      results: list[StepResult], final: bool = True, slot: Slot | None = None) -> None:
         """One attempt: fresh context, the steps in order, evidence if a step failed on the `final` attempt.
 
         Only the last possible attempt is traced (unless `e2e.trace: always`): a failure before it is retried,
@@ -1050,8 +1054,7 @@ class Runner:
         evidence_wanted = final or cfg.trace == "always"
         try:
             await self._synthetic_headers(context)
-            await context.add_init_script(script=vitals_script())
-            await context.add_init_script(script=canary.INIT_SCRIPT)
+            await context.add_init_script(script=vitals_script() + canary.INIT_SCRIPT)  # one call: one round trip
             xss_hits: list[str] = []
 
             def on_xss(_source: Any, url: Any) -> None:
@@ -1072,7 +1075,7 @@ class Runner:
             page = await context.new_page()
             page.set_default_timeout(self._expect_ms(journey))
             page.set_default_navigation_timeout((journey.timeout_s or cfg.timeout_s) * 1000)
-            state = _Journey(self, journey, page)
+            state = _Journey(self, journey, page, slot)
             state.interactions = interactions
             state.xss_hits = xss_hits
             await self._steps(state, steps, results, screenshots=evidence_wanted)
