@@ -67,6 +67,7 @@ class Slot:
     def __init__(self, slots: Slots | None = None) -> None:
         self._slots = slots
         self._held = False
+        self._lent = False
 
     async def __aenter__(self) -> Slot:
         if self._slots is not None:
@@ -82,10 +83,12 @@ class Slot:
     @contextlib.contextmanager
     def waiting(self) -> Iterator[None]:
         """Lend the slot while the block only waits (a journey not yet started may work meanwhile)."""
-        if not self._held or self._slots is None or not self._slots.lend():
-            yield
+        if not self._held or self._lent or self._slots is None or not self._slots.lend():
+            yield  # nothing held, or lent already by an enclosing wait
             return
+        self._lent = True
         try:
             yield
         finally:
+            self._lent = False
             self._slots.take_back()
