@@ -114,7 +114,17 @@ def judge(raw: dict[str, Any], config: A11yConfig, url: str) -> Scan:
 
 async def scan(page: Any, config: A11yConfig) -> Scan:
     """Inject axe-core into the page (once) and run it on the whole document; raises what Playwright raises."""
-    if not await page.evaluate("() => typeof window.axe === 'object' && typeof window.axe.run === 'function'"):
+    options = run_options(config)
+    raw = await page.evaluate(_RUN_IF_LOADED, options)  # one round trip when the page has axe already
+    if raw is None:
         await page.evaluate(axe_script())  # evaluate runs in the page's main world, CSP does not apply to it
-    raw = await page.evaluate("(options) => window.axe.run(document, options)", run_options(config))
+        raw = await page.evaluate(_RUN_IF_LOADED, options)
+    if raw is None:
+        raise RuntimeError("axe-core did not load in the page")
     return judge(raw, config, page.url)
+
+
+_RUN_IF_LOADED = """
+(options) => typeof window.axe === "object" && typeof window.axe.run === "function"
+  ? window.axe.run(document, options) : null
+"""

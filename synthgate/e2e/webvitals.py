@@ -16,18 +16,25 @@ from typing import Any
 def observation_done(vitals: dict[str, Any] | None, quiet_ms: float, lcp_budget_ms: float | None,
                      max_observe_ms: float) -> bool:
     """Whether the LCP and CLS values of this page are final enough to judge."""
+    return observation_left_ms(vitals, quiet_ms, lcp_budget_ms, max_observe_ms) == 0.0
+
+
+def observation_left_ms(vitals: dict[str, Any] | None, quiet_ms: float, lcp_budget_ms: float | None,
+                        max_observe_ms: float) -> float | None:
+    """How long (page time, ms) until the observation is done if nothing new happens: 0 when it is done,
+    None while the page has not reached its load event (then nothing can be said yet)."""
     if not vitals:
-        return False
+        return None
     now = float(vitals.get("now") or 0.0)
     if now >= max_observe_ms:
-        return True
+        return 0.0
     load = vitals.get("load")
     if load is None:
-        return False
+        return None
     marks = [float(load), float(vitals.get("last_shift_at") or 0.0)]
     if not vitals.get("lcp_stopped"):  # after the first input, LCP is final: only shifts may still come
         marks += [float(vitals.get("lcp_at") or 0.0), float(lcp_budget_ms or 0.0)]
-    return now >= max(marks) + quiet_ms
+    return max(0.0, min(max(marks) + quiet_ms, max_observe_ms) - now)
 
 
 def inp(interactions: list[dict[str, Any]]) -> tuple[float | None, dict[str, Any] | None, int]:

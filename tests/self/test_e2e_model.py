@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import html
+import inspect
 import json
 import os
 import zipfile
@@ -15,7 +17,9 @@ import yaml
 from synthgate.e2e import BrowserNotFound, discover, plan_all
 from synthgate.e2e.browser import LAUNCH_ARGS
 from synthgate.e2e.evidence import scrub_trace
+from synthgate.e2e.steps import OPS, STEP_ACTIONS
 from synthgate.profile import ProfileError, load_profile
+from synthgate.profile.e2e import ACTIONS, EXPECTATIONS
 from synthgate.redact import redactor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,3 +157,14 @@ def test_trace_scrub_removes_secrets_in_every_encoding_and_blanks_cookies(tmp_pa
     assert b"[REDACTED:SG_TEST_TRACE_SECRET]" in blob
     headers = network_after["snapshot"]["request"]["headers"]
     assert {"name": "Accept", "value": "*/*"} in headers
+
+
+def test_every_planned_op_and_step_action_has_its_handler() -> None:
+    """The plan's ops and a `steps` journey's actions each name a handler in the steps registries."""
+    tree = ast.parse(Path(inspect.getfile(plan_all)).read_text(encoding="utf-8"))  # e2e/plan.py
+    planned = {call.args[2].value for call in ast.walk(tree)
+               if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "PlannedStep"
+               and len(call.args) > 2 and isinstance(call.args[2], ast.Constant)}
+    assert {"goto", "a11y", "xss_canary", "step", "switch_language"} <= planned
+    assert planned <= set(OPS), planned - set(OPS)
+    assert set(ACTIONS) | set(EXPECTATIONS) == set(STEP_ACTIONS)
