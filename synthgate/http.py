@@ -9,6 +9,7 @@ being registered.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import json
@@ -18,7 +19,7 @@ import shlex
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -223,6 +224,15 @@ class Events:
         listeners = self._listeners.get(kind, [])
         if listener in listeners:
             listeners.remove(listener)
+
+    @contextlib.contextmanager
+    def subscribed(self, kind: type[Event], listener: Callable[[Event], None]) -> Iterator[None]:
+        """Call `listener` with every event of type `kind` while the block runs."""
+        self.subscribe(kind, listener)
+        try:
+            yield
+        finally:
+            self.unsubscribe(kind, listener)
 
     def publish(self, event: Event) -> Event:
         """Hand `event` to every listener of its type, in subscription order; the event, as they left it."""

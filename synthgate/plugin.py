@@ -174,12 +174,8 @@ def _attach_exchanges(result: Attempted) -> None:
 def sg(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     """The recorder of the current test; its HAR collector listens to the run's exchanges while the test runs."""
     recorder = Recorder(request.node)
-    bus = http.events()
-    bus.subscribe(http.Exchanged, recorder.har)
-    try:
+    with http.events().subscribed(http.Exchanged, recorder.har):
         yield recorder
-    finally:
-        bus.unsubscribe(http.Exchanged, recorder.har)
 
 
 @pytest.hookimpl(trylast=True)

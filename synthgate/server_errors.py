@@ -65,12 +65,8 @@ def listen() -> None:
 def counting() -> Iterator[Tally]:
     """A tally of this run's exchanges while the block runs: the gate's own requests, whatever ran before."""
     own = Tally()
-    bus = http.events()
-    bus.subscribe(http.Exchanged, own.count)
-    try:
+    with http.events().subscribed(http.Exchanged, own.count):
         yield own
-    finally:
-        bus.unsubscribe(http.Exchanged, own.count)
 
 
 def _counts(traffic: Traffic | None) -> tuple[int, int]:

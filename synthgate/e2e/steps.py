@@ -203,13 +203,17 @@ async def op_stored_language(j: JourneyPage, lang: str) -> str:
     return await j.stored_language(lang)
 
 
-async def op_reload_keeps_language(j: JourneyPage, lang: str) -> str:
+async def _reload(j: JourneyPage) -> None:
     try:
         await j.navigate(j.page.reload(wait_until="load", timeout=j.timeout_ms), "reloading")
     except StepFailed:
         raise
     except Exception as exc:  # noqa: BLE001
         raise StepFailed(f"reload failed: {short(exc)}", fatal=True) from None
+
+
+async def op_reload_keeps_language(j: JourneyPage, lang: str) -> str:
+    await _reload(j)
     return await j.language_applied(lang, "after a reload")
 
 
@@ -279,12 +283,7 @@ async def step_press(j: JourneyPage, step: JourneyStep) -> str:
 
 
 async def step_reload(j: JourneyPage, step: JourneyStep) -> str:
-    try:
-        await j.navigate(j.page.reload(wait_until="load", timeout=j.timeout_ms), "reloading")
-    except StepFailed:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise StepFailed(f"reload failed: {short(exc)}", fatal=True) from None
+    await _reload(j)
     return "reloaded"
 
 

@@ -18,3 +18,17 @@ def serve_handler(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class StatusHandler(BaseHTTPRequestHandler):
+    """Answers every GET with "ok": 503 under /down, 401 at /private, else 200."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        status = 503 if self.path.startswith("/down") else 401 if self.path == "/private" else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *_args: object) -> None:
+        return

@@ -3,12 +3,11 @@ cold-start ledger memory and no transport listener; template expansion resolves 
 
 from __future__ import annotations
 
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import yaml
-from loopback import serve_handler
+from loopback import StatusHandler, serve_handler
 
 from synthgate import http, run_context, run_state, server_errors
 from synthgate.checks import cold
@@ -17,21 +16,9 @@ from synthgate.profile.model import Profile, Request
 from synthgate.reports import har
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        status = 503 if self.path.startswith("/down") else 200
-        self.send_response(status)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *_args: object) -> None:
-        return
-
-
 @pytest.fixture(scope="module")
 def url() -> object:
-    with serve_handler(_Handler) as base:
+    with serve_handler(StatusHandler) as base:
         yield base
 
 
