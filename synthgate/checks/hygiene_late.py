@@ -50,7 +50,7 @@ def judge_item(profile: Profile, item: str, judged: list[dict[str, Any]], new: l
     severity = getattr(profile.hygiene, item)
     outcome = judge([(severity, f"{finding} on {', '.join(labels)}") for finding, labels in where.items()], [],
                     ok_message=f"ok on the {len(new)} cookie-setting or credentialed answer(s) seen after the "
-                               "earlier hygiene judgements (the fuzz stage's, for one)")
+                               "earlier hygiene judgements")
     check = CheckResult(id=f"hygiene:{hygiene.ITEMS[item]}", status="passed" if outcome.ok else "failed",
                         kind=None if outcome.ok else "assertion", message=outcome.message,
                         warnings=warnings_of(outcome),
