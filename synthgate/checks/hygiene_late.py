@@ -1,6 +1,7 @@
 """Hygiene over what the later stages saw: the cookie items and `cache_private` judged once more after the last
-stage, over the seen-answers ledger's lines no earlier judgement looked at (the fuzz stage's answers, and anything
-else recorded after the last stage that judged the ledger: smoke's hygiene items, the journeys' hygiene checks).
+stage, over the seen-answers ledger's lines no earlier judgement looked at (the fuzz stage's answers, the load
+stage's: each virtual user's first answer to each task, with and without cookies; anything recorded after the last
+stage that judged the ledger: smoke's hygiene items, the journeys' hygiene checks).
 
 A cookie set without HttpOnly only by a POST answered to bad input, or a credentialed answer cached publicly that
 only a fuzz request reached, is never in the smoke stage's view: it runs before fuzz. This late judgement reports

@@ -18,12 +18,13 @@ from loopback import serve_handler
 from synthgate.checks import hygiene_late, seen
 from synthgate.gate import GateOptions, run_gate
 from synthgate.profile.model import Profile
-from synthgate.results import Verdict
+from synthgate.results import StageResult, Verdict
+from synthgate.stages import StageContext, stage_runner
 
 
 class _Echo(BaseHTTPRequestHandler):
     """GET /health; POST /api/echo {"name": 1-20 chars}: 200, else 400 (with `faulty`: a flagless cookie, and
-    Cache-Control: public on that 400)."""
+    Cache-Control: public on that 400); GET /api/me (with `faulty`: publicly cacheable though credentialed)."""
 
     faulty = False
 
@@ -33,6 +34,9 @@ class _Echo(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path.split("?")[0] == "/health":
             self._reply(200, {"status": "ok"})
+        elif self.path.split("?")[0] == "/api/me":
+            public = self.faulty and "Authorization" in self.headers
+            self._reply(200, {"me": "someone"}, [("Cache-Control", "public, max-age=600")] if public else [])
         else:
             self._reply(404, {"error": "not found"})
 
@@ -152,3 +156,32 @@ def test_a_finding_judged_before_is_not_reported_again(tmp_path: Path) -> None:
         assert hygiene_late.stage(profile, hygiene_late.mark()) is None  # nothing new after the last judgement
     finally:
         seen.close()
+
+
+@pytest.mark.slow  # a load stage (Locust in a child process)
+def test_the_load_stages_answers_are_judged_too(echo: str, tmp_path: Path) -> None:
+    profile = Profile.model_validate({
+        "name": "late-load", "hygiene": {"cache_private": "fail"},
+        "load": {"tasks": [{"path": "/api/me", "headers": {"Authorization": "Bearer t0k3n"}}], "users": 2,
+                 "duration_s": 1.5}})
+    path = tmp_path / "load.yaml"
+    path.write_text(yaml.safe_dump(profile.model_dump(mode="json", by_alias=True, exclude_none=True)))
+    seen.begin(tmp_path, echo)
+    _Echo.faulty = True
+    try:
+        result: StageResult = stage_runner("load")(StageContext(
+            profile=profile, profile_path=path, base_url=echo, reports_dir=tmp_path / "r", progress=lambda _: None))
+        late = hygiene_late.stage(profile, 0)
+        lines = seen.read()
+    finally:
+        _Echo.faulty = False
+        seen.close()
+    assert result.status == "passed", [c.message for c in result.failed_checks]
+    assert late is not None
+    cache = {c.id: c for c in late.checks}["hygiene:cache-private"]
+    assert cache.status == "failed", cache.message
+    assert ("publicly cacheable (Cache-Control: public, max-age=600) though its request carried a cookie or "
+            "Authorization on GET /api/me (200, seen by load task GET /api/me)") in cache.message
+    # every user's first answer only, one line per distinct answer shape: hundreds of requests, one line
+    assert [(line["method"], line["path"], line["credentialed"]) for line in lines] == [("GET", "/api/me", True)]
+    assert "t0k3n" not in json.dumps(lines)  # header names only, never their values
