@@ -4,10 +4,11 @@ stage's: each virtual user's first answer to each task, with and without cookies
 stage that judged the ledger: smoke's hygiene items, the journeys' hygiene checks).
 
 A cookie set without HttpOnly only by a POST answered to bad input, or a credentialed answer cached publicly that
-only a fuzz request reached, is never in the smoke stage's view: it runs before fuzz. This late judgement reports
-it under the same check ids (`hygiene:cookie-httponly`, ...), in a stage of its own (`hygiene`), each finding
-naming the request and the check that got it. A finding an earlier judgement already had (same finding, method and
-path) is not reported twice. Bounded by the ledger's own bound (seen.MAX_LINES lines per process).
+only a fuzz or load request reached, is never in the smoke stage's view: it runs before them. This late
+judgement reports it under the same check ids (`hygiene:cookie-httponly`, ...), in a stage of its own
+(`hygiene`), each finding naming the request and the check or task that got it. A finding an earlier judgement
+already had (same finding, method and path) is not reported twice. Bounded by the ledger's own bound
+(seen.MAX_LINES lines per process).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """What the run saw that deploy hygiene judges: the Set-Cookie and caching headers of the target's answers to any
-check, journey or fuzz request, with where each came from, in a run-wide ledger beside the cold-start ledger.
+check, journey, fuzz request or load task, with where each came from, in a run-wide ledger beside the cold-start ledger.
 
 A cookie set only by a successful POST, or a per-session answer cached publicly, is never among the hygiene
 items' own fetches; the ledger lets `hygiene:cookie-*` and `hygiene:cache-private` judge it anyway. Only what
