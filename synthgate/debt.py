@@ -19,7 +19,7 @@ def new_only(profile: Profile, stage: str, check: CheckResult) -> bool:
     """Whether this check is judged `new_only` by the profile."""
     if stage == "e2e" and check.id.endswith(".a11y"):
         return profile.e2e.a11y.new_only
-    if stage == "smoke" and check.id.startswith("hygiene:"):
+    if stage in ("smoke", "hygiene") and check.id.startswith("hygiene:"):  # hygiene: the late judgement's stage
         return profile.hygiene.new_only
     if stage == "smoke" and check.id == "links":
         return profile.links.new_only

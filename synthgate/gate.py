@@ -16,7 +16,7 @@ from synthgate import auth, baseline, debt, reports, rollback, run_context, run_
 from synthgate import deadline as _deadline
 from synthgate.accept import Acceptances
 from synthgate.bounded import response_json
-from synthgate.checks import cold, seen
+from synthgate.checks import cold, hygiene_late, seen
 from synthgate.checks.outcome import Outcome, result_of, run_with_retries
 from synthgate.http import make_client, send_raw
 from synthgate.profile import Profile, ProfileError, load_profile
@@ -38,6 +38,9 @@ from synthgate.scrub import scrub_reports
 from synthgate.stages import STAGE_ORDER, StageContext, stage_runner
 from synthgate.target import Target, TargetOpener, opener_for
 from synthgate.version_pin import VersionPin
+
+# the stages whose checks judge the seen-answers ledger (smoke: hygiene's cookie and cache items; e2e: the journeys')
+HYGIENE_STAGES = ("smoke", "e2e")
 
 
 @dataclass
@@ -145,6 +148,7 @@ def _gate(opts: GateOptions) -> Verdict:
         finally:
             stop.done()
             cold.close()  # the run's cold-start ledger ends with the run
+            seen.close()  # and so does its seen-answers ledger
             verdict.duration_s = round(time.monotonic() - clock, 3)
             _write_reports(verdict, reports_dir, progress)
             scrub_reports(reports_dir)  # what stage processes wrote before they learned a secret
@@ -218,6 +222,7 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
                             label=label, deadline=_deadline.work_until_or_none())
 
     cold.begin(opts.reports_dir, target.base_url)  # from here on, each endpoint's first request is a cold sample
+    seen.begin(opts.reports_dir, target.base_url)  # every answer's cookies and caching headers, for hygiene
     har.clear_stale(opts.reports_dir)
     unreachable = preflight(profile, target.base_url) or release_readiness.gate_check(
         verdict, profile, target.base_url, opts.expect_release, target.release, progress)
@@ -235,6 +240,7 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
             _judge(login, findings, accepted, progress)
             verdict.stages.append(login)
         failed = login is not None and login.status == "failed"
+        judged_up_to = 0  # the seen-answers ledger's lines hygiene judged already (smoke's items, the journeys')
         for name in [s for s in STAGE_ORDER if s in opts.stages]:
             if failed:
                 verdict.stages.append(StageResult.skipped(name, "skipped: an earlier stage failed (fail fast)"))
@@ -251,7 +257,15 @@ def _run(verdict: Verdict, profile: Profile, path: Path, target: Target, opts: G
                 verdict.load = result.load
             progress(f"stage {name}: {result.status} ({result.duration_s:.1f} s)")
             failed = result.status == "failed"
+            if name in HYGIENE_STAGES and result.status != "skipped":
+                judged_up_to = hygiene_late.mark()
             reports.write_verdict_json(verdict, opts.reports_dir)  # a crash later still leaves this
+        late = hygiene_late.stage(profile, judged_up_to)  # what fuzz (and any later stage) saw: cookies, caching
+        seen.close()  # a rollback's re-verification judges the old release's answers alone
+        if late is not None:
+            _judge(late, findings, accepted, progress)
+            verdict.stages.append(late)
+            progress(f"stage {late.name}: {late.status} ({late.message})")
         budget = server_errors.budget_stage(verdict.stages, own_traffic.take(),
                                             profile.defaults.max_server_error_rate)
         if budget is not None:  # every 5xx of every stage against every request sent

@@ -33,6 +33,8 @@ class RunContext(BaseModel):
     auth_session: str | None = None  # the login's session file (synthgate.session)
     cold_ledger: str | None = None  # the cold-start ledger (synthgate.checks.cold), while it records
     cold_origin: str | None = None  # the origin whose first requests it records
+    seen_ledger: str | None = None  # the seen-answers ledger of a gate run (synthgate.checks.seen), while it records
+    seen_origin: str | None = None  # the origin whose answers it records
     load_user_class: str | None = None  # the Locust user class the load stage asked for (synthgate.loadgen)
     ca_bundle: str | None = None  # the embedded demo's CA, while it serves HTTPS (synthgate.demo.server)
 

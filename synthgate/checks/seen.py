@@ -1,5 +1,5 @@
 """What the run saw that deploy hygiene judges: the Set-Cookie and caching headers of the target's answers to any
-check, journey or fuzz request, with where each came from, in a run-wide ledger beside the cold-start ledger.
+check, journey, fuzz request or load task, with where each came from, in a run-wide ledger beside the cold-start ledger.
 
 A cookie set only by a successful POST, or a per-session answer cached publicly, is never among the hygiene
 items' own fetches; the ledger lets `hygiene:cookie-*` and `hygiene:cache-private` judge it anyway. Only what
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from synthgate import http, run_state
+from synthgate import http, run_context, run_state
 from synthgate.checks import cold
 from synthgate.redact import redactor
 
@@ -43,11 +43,37 @@ def memory() -> SeenMemory:
     return run_state.current().get(MEMORY)
 
 
-def ledger() -> Path | None:
-    """This run's ledger, beside the cold-start one (None when no gate run is open, or it recorded nothing yet).
+def begin(reports_dir: Path, base_url: str) -> Path:
+    """Open the gate run's ledger (reports/.work/seen.jsonl, emptied) for every stage process of the run.
 
-    A run is named by the first line of its cold-start ledger (the run's first request, stamped): a reports
-    folder used again, or another gate in the same process, starts a ledger of its own."""
+    It outlives the smoke stage (the cold-start ledger does not): the journeys', fuzz's and load's answers are
+    recorded too, and judged after the last stage (synthgate/checks/hygiene_late.py)."""
+    folder = Path(reports_dir).resolve() / ".work"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "seen.jsonl"
+    path.write_text("", encoding="utf-8")
+    mem = memory()
+    with mem.lock:
+        mem.written.pop(str(path), None)
+    run_context.update(seen_ledger=str(path), seen_origin=_origin(base_url))
+    return path
+
+
+def close() -> None:
+    """Stop recording into the gate run's ledger (before a rollback's re-verification, which starts afresh)."""
+    if run_context.current().seen_ledger is not None:
+        run_context.update(seen_ledger=None, seen_origin=None)
+
+
+def ledger() -> Path | None:
+    """This run's ledger: the gate's (`begin`), else one beside the cold-start ledger (a smoke suite run alone, a
+    rollback's re-verification); None when no run is open, or it recorded nothing yet.
+
+    Beside the cold-start ledger, a run is named by that ledger's first line (the run's first request, stamped): a
+    reports folder used again, or another run in the same process, starts a ledger of its own."""
+    opened = run_context.current().seen_ledger
+    if opened:
+        return Path(opened)
     path = cold.active()
     if path is None:
         return None
@@ -60,6 +86,18 @@ def ledger() -> Path | None:
         return None
     run = hashlib.sha256(head).hexdigest()[:12]
     return path.with_name(f"{path.stem.replace('cold', 'seen', 1)}-{run}.jsonl")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _on_target(url: str) -> bool:
+    origin = run_context.current().seen_origin
+    if origin:
+        return _origin(url) == origin
+    return cold.is_target(url)
 
 
 @contextlib.contextmanager
@@ -134,7 +172,7 @@ def observe(ex: Any) -> None:
     response = getattr(ex, "response", None)
     if response is None or ledger() is None:
         return
-    if not cold.is_target(ex.url):
+    if not _on_target(ex.url):
         return
     record(entry(ex.method, ex.url, response.status_code, response.request.headers.multi_items(),
                  response.headers.multi_items()))

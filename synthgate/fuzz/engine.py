@@ -26,6 +26,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.control import current_build_context
 from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition, Unsatisfiable
 
+from synthgate import version_pin
 from synthgate.fuzz import coverage
 from synthgate.fuzz.plan import FuzzItem
 from synthgate.fuzz.properties import THROTTLED, Violation
@@ -43,6 +44,9 @@ SHRINK_EXTRA_MIN_S, SHRINK_EXTRA_MAX_S = 2.0, 10.0  # shrinking time beyond a te
 # stage's budget when earlier tests spent it shrinking their failures, so a late test is measured, not "no data".
 # Within the suite's hard limit (max_time_s + 60 s, synthgate/stages/fuzz.py), with room left to report.
 COVERAGE_GRACE_S = 40.0
+# pinned to a version (synthgate rollout): above this share of answers from another version a test is no data (as
+# the load stage's MAX_WRONG_VERSION_SHARE); below it the other version's answers are left out, the rest judged
+MAX_WRONG_VERSION_SHARE = 0.05
 
 
 class Pacer:
@@ -146,6 +150,8 @@ class TestRun:
     coverage: Coverage | None = None
     known: set[tuple[tuple[str, ...], str]] = field(default_factory=set)  # failures the coverage phase reported
     known_seen: int = 0  # random examples that met one of those again
+    wrong_version: int = 0  # answers another version served than the pinned one (synthgate rollout): not judged
+    wrong_version_why: str = ""  # the first such answer's reason
 
 
 # Requests the HTTP client itself refuses to send (an illegal header value, a URL over its length limit):
@@ -267,10 +273,24 @@ class FuzzEnv:
         if session is not None:
             session.update(self.client.cookies)
         self.client.cookies.clear()
+        if not self.pinned(ex):
+            reject()  # another version answered: this example says nothing about the pinned one
         if self.run is not None:
             self.run.requests += 1
             self.run.throttled += ex.status == THROTTLED
         return ex
+
+    def pinned(self, ex: Exchange) -> bool:
+        """Whether the answer may be judged: nothing is pinned, or the pinned version served it (synthgate
+        rollout; see synthgate/version_pin.py). An answer from another version is counted, never judged."""
+        why = version_pin.mismatch(ex.response)
+        if why is None:
+            return True
+        run = self.run
+        if run is not None:
+            run.wrong_version += 1
+            run.wrong_version_why = run.wrong_version_why or why
+        return False
 
     # ---- the coverage phase ---------------------------------------------------------------------
 
@@ -321,6 +341,8 @@ class FuzzEnv:
                 result.cut = result.cut or late
                 result.unsendable += not late
                 continue
+            if not self.pinned(ex):  # counted in the test's run: no evidence about the pinned version
+                continue
             result.sent += 1
             if self.run is not None:
                 self.run.throttled += ex.status == THROTTLED
@@ -329,7 +351,7 @@ class FuzzEnv:
                 # slow only, and sent beside `concurrency` others on a runner that may be busy: sent again alone
                 # before it counts (as retries repeat a latency-only failure); a wrong answer is never re-sent
                 again = self.send_alone(probe)
-                if again is not None:
+                if again is not None and self.pinned(again):
                     result.sent += 1
                     ex, found = again, judge(probe, again)
                     result.latency_blips += not found
@@ -352,7 +374,7 @@ class FuzzEnv:
             if time.monotonic() > deadline:
                 return False
             sent = self.send_alone(candidate)
-            if sent is None:
+            if sent is None or not self.pinned(sent):
                 return False
             if self.run is not None:
                 self.run.requests += 1
@@ -479,6 +501,16 @@ class FuzzEnv:
             details["known_failures_met_again"] = run.known_seen
         duration_ms = round((time.monotonic() - run.started) * 1000, 1)
         failures = list(cov.failures) if cov is not None else []
+        if run.wrong_version:
+            details.update(wrong_version=run.wrong_version, pinned_to=getattr(version_pin.active(), "version", None))
+            found = failures or (isinstance(outcome, PropertyBroken) and run.failure is not None)
+            gave_up = isinstance(outcome, Unsatisfiable | FlakyStrategyDefinition)  # on the rejected examples
+            if not found and (gave_up or self._wrong_share(run) > MAX_WRONG_VERSION_SHARE):
+                # what was judged is too little of what was sent to say anything about the pinned version
+                sg.set(id=run.check_id, duration_ms=duration_ms, details=details, kind="no-data")
+                _fail(redactor(f"no evidence about the pinned version: {run.wrong_version} of "
+                               f"{run.wrong_version + run.requests} answers came from another version "
+                               f"({run.wrong_version_why})"))
         if failures and (outcome is None or isinstance(outcome, PropertyBroken | FlakyFailure)):
             if isinstance(outcome, PropertyBroken) and run.failure is not None:
                 failures.append(run.failure)  # a new defect found by the random phase, after the coverage ones
@@ -513,6 +545,11 @@ class FuzzEnv:
         sg.set(id=run.check_id, duration_ms=duration_ms, details=details, kind=failure.kind, curl=curl,
                evidence=evidence)
         _fail(redactor(message))
+
+    @staticmethod
+    def _wrong_share(run: TestRun) -> float:
+        """The share of the test's answers another version served (pinned)."""
+        return run.wrong_version / max(1, run.wrong_version + run.requests)
 
     def _report_failures(self, run: TestRun, failures: list[Failure], details: dict[str, Any], duration_ms: float,
                          sg: Any) -> None:

@@ -135,6 +135,7 @@ class PreparedRequest:
     rec: NameRecorder
     is_head: bool = False
     plain: bytes = field(init=False)  # head + tail: the bytes sent while the jar is empty
+    witnessed: int = field(default=0, init=False)  # answers witnessed: bit 1 sent with cookies, bit 0 without
 
     def __post_init__(self) -> None:
         self.plain = self.head + self.tail
@@ -553,6 +554,8 @@ class FastClient:
         self._prepared: dict[object, PreparedRequest] = {}
         # pinned to a version (synthgate rollout): False for an answer another version served
         self.judge: Callable[[_Response], bool] | None = None
+        # the first answer (headers kept) of each request, with and without cookies: (request, answer, cookies sent)
+        self.witness: Callable[[PreparedRequest, _Response, bool], None] | None = None
 
     def prepare(
         self,
@@ -592,8 +595,12 @@ class FastClient:
         self.intended = None
         start = perf_counter() if intended is None else intended
         judge = self.judge
+        # only a request's first answer (with cookies, and without) is witnessed: full parsing, once
+        witness = self.witness
+        bit = (2 if self.jar.header else 1) if witness is not None else 0
+        first = bool(bit) and not req.witnessed & bit
         try:
-            status, nbytes = self._exchange(req, keep or judge is not None)
+            status, nbytes = self._exchange(req, keep or judge is not None or first)
         except TransportError as exc:
             end = perf_counter()
             us = int((end - start) * 1_000_000) if exc.sent else None
@@ -607,6 +614,9 @@ class FastClient:
             self.recorder.name(req.method, WRONG_VERSION).ok(us, nbytes, end + PERF_TO_WALL)
             self.last_error = None
             return status
+        if first and witness is not None and self.last is not None:
+            req.witnessed |= bit
+            witness(req, self.last, bit == 2)
         if status in req.expect:
             req.rec.ok(us, nbytes, end + PERF_TO_WALL)
             self.last_error = None

@@ -26,6 +26,7 @@ from locust.exception import RescheduleTask, RescheduleTaskImmediately, StopTest
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING, TaskSet
 
 from synthgate import run_context, version_pin
+from synthgate.checks import seen
 from synthgate.loadgen import client as client_module
 from synthgate.loadgen import plugin
 from synthgate.loadgen.client import FastClient, PreparedRequest, perf_counter
@@ -64,6 +65,8 @@ class FastUser(User):
         pin = version_pin.VersionPin.from_options({version_pin.OPTION_KEY: json.loads(raw_pin)}) if raw_pin else None
         if pin is not None and pin.verifiable:
             self.client.judge = version_judge(pin)
+        if seen.ledger() is not None:  # a gate's run: hygiene judges the load's answers too (checks/hygiene_late.py)
+            self.client.witness = seen_witness(f"{self.client.origin.scheme}://{self.client.origin.host_header}")
 
     def run(self) -> None:  # type: ignore[override]  # the point: Locust's loop costs more than a request
         """Run tasks until stopped: back to back (closed model) or on the arrival schedule (open model)."""
@@ -153,6 +156,19 @@ def version_judge(pin: version_pin.VersionPin) -> Callable[[Any], bool]:
         return version_pin.mismatch(answer, pin) is None
 
     return judge
+
+
+def seen_witness(origin: str) -> Callable[[PreparedRequest, Any, bool], None]:
+    """Record a request's answer in the run's seen-answers ledger (cookies and caching headers, for hygiene)."""
+
+    def witness(req: PreparedRequest, resp: Any, cookies_sent: bool) -> None:  # resp: client._Response, headers kept
+        sent = [(line.partition(b":")[0].decode("latin-1"), "") for line in req.head.split(b"\r\n")[1:] if b":" in line]
+        if cookies_sent:
+            sent.append(("cookie", ""))
+        got = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.headers]
+        seen.record(seen.entry(req.method, origin + req.target, resp.status, sent, got, by=f"load task {req.name}"))
+
+    return witness
 
 
 def make_task(planned: PlannedRequest) -> Callable[[User], None]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from synthgate.checks import seen
 from synthgate.fuzz import plan
 from synthgate.fuzz.engine import FuzzEnv, hypothesis_home
 from synthgate.plugin import sg_profile_of, target_url
@@ -57,3 +58,11 @@ def fuzz(pytestconfig: pytest.Config, sg_profile: Any, sg_target: str, sg_option
     env = FuzzEnv(sg_profile, sg_target, sg_options, plan.runnable(fuzz_plan(pytestconfig)), sg_reports_dir)
     yield env
     env.close()
+
+
+@pytest.fixture(autouse=True)
+def _seen_source(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The answers this test's requests get are recorded (for hygiene's late judgement) as seen by its check."""
+    callspec = getattr(request.node, "callspec", None)
+    with seen.source(f"fuzz check {callspec.id}" if callspec is not None else f"fuzz {request.node.name}"):
+        yield

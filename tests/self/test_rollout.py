@@ -494,3 +494,41 @@ def test_a_journey_answered_by_another_version_is_no_data(stand_in: tuple[str, P
     assert right.status == "passed", right.message
     assert wrong.status == "failed" and wrong.kind == "no-data", wrong.message
     assert f"answered by version {old}" in wrong.message and "v999" in wrong.message
+
+
+# -- version evidence in the fuzz stage --------------------------------------------------------------------------
+
+def _pinned_fuzz(url: str, folder: Path, version: str) -> Any:
+    """The fuzz stage (its suite in a child process, as the gate runs it), pinned to `version` like step 0 pins it:
+    the demo's campaign reads, a few seconds."""
+    from synthgate.profile.model import Profile
+    from synthgate.stages import StageContext, stage_runner
+    from synthgate.version_pin import VersionPin
+
+    pin = VersionPin(version, {OVERRIDE: f'demo="{version}"'}, evidence_header="X-Demo-Version")
+    demo = yaml.safe_load((targets_dir() / "demo.yaml").read_text())
+    campaign = next(e for e in demo["fuzz"]["endpoints"] if e["id"] == "campaign")
+    profile = Profile.model_validate({"name": "versions", "headers": {"X-Synthetic-Check": "synthgate", **pin.headers},
+                                      "fuzz": {"endpoints": [campaign], "max_time_s": 2, "max_examples": 15,
+                                               "error_fields": demo["fuzz"]["error_fields"]}})
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "p.yaml"
+    path.write_text(yaml.safe_dump(profile.model_dump(mode="json", by_alias=True, exclude_none=True)))
+    return stage_runner("fuzz")(StageContext(profile=profile, profile_path=path, base_url=url, reports_dir=folder,
+                                             progress=lambda text: None, options={"pin": pin.to_option(), "seed": 3}))
+
+
+def test_fuzz_answers_from_another_version_are_no_data(stand_in: tuple[str, Path], tmp_path: Path) -> None:
+    url, state = stand_in
+    old = live(state)
+    right = _pinned_fuzz(url, tmp_path / "right", old)
+    check = next(c for c in right.checks if c.id == "fuzz.campaign")
+    assert check.status == "passed", check.message
+    assert "wrong_version" not in check.details and check.details["requests"] > 10
+    # a version outside the deployment: the platform ignores the override, every answer is the live version's
+    wrong = _pinned_fuzz(url, tmp_path / "wrong", "v999")
+    check = next(c for c in wrong.checks if c.id == "fuzz.campaign")
+    assert check.status == "failed" and check.kind == "no-data", check.message
+    assert f"answered by version {old}" in check.message and "v999" in check.message
+    assert check.details["wrong_version"] > 10 and check.details["pinned_to"] == "v999"
+    assert not any(c.is_evidence_failure for c in wrong.checks)  # nothing the live version answered counts
