@@ -52,7 +52,7 @@ SLOW_TESTS = frozenset({
 
 # `make test` runs most tests in parallel worker processes; these judge measured latency or a wall-clock bound
 # that a busy machine would break, so they get the `serial` mark and run afterwards, one at a time.
-SERIAL_FILES = frozenset({"test_load_numbers.py", "test_vitals.py"})
+SERIAL_FILES = frozenset({"test_load_numbers.py", "test_vitals.py", "test_e2e_slots.py"})
 SERIAL_TESTS = frozenset({
     "test_baseline_gate.py::test_healthy_runs_raise_no_regression_and_latency_regression_fails_on_comparison",
     "test_fuzz_coverage.py::test_concurrent_coverage_reports_every_distinct_failure_on_a_slow_target",

@@ -59,4 +59,4 @@ def test_baseline_from_a_saved_reports_dir(tmp_path: Path) -> None:
                             baseline=str(tmp_path / "base"), stage_options={"duration_s": 2})
         verdict = run_gate(again)
     assert verdict.verdict == "fail"
-    assert verdict.baseline and verdict.baseline["source"].startswith("saved run")
+    assert verdict.baseline and verdict.baseline.source.startswith("saved run")

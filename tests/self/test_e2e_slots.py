@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from synthgate.e2e.slots import Slot, Slots
+
+T = TypeVar("T")
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: a session's sync Playwright may hold this thread's event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=30)
 
 
 async def _journeys(waits: dict[str, bool], work_s: float = 0.05) -> tuple[dict[str, float], int, Slots]:
@@ -33,7 +44,7 @@ async def _journeys(waits: dict[str, bool], work_s: float = 0.05) -> tuple[dict[
 
 
 def test_a_waiting_journey_lends_its_slot_and_every_slot_comes_back() -> None:
-    started, most, slots = asyncio.run(_journeys({"landing": True, "intake": False, "toggle": False}, work_s=0.3))
+    started, most, slots = _run(_journeys({"landing": True, "intake": False, "toggle": False}, work_s=0.3))
     assert list(started) == ["landing", "intake", "toggle"]
     assert started["toggle"] < 0.1  # it started while landing waited, not when a slot's work ended (0.3 s)
     assert most == 3  # landing took its slot back at once while both others worked: briefly n + 1
@@ -47,7 +58,7 @@ def test_without_a_wait_the_third_journey_waits_for_a_slot() -> None:
         await _journeys({"a": False, "b": False, "c": False})
         return loop.time() - started
 
-    assert asyncio.run(run()) >= 0.1  # two rounds of 0.05 s: c waited for a or b
+    assert _run(run()) >= 0.1  # two rounds of 0.05 s: c waited for a or b
 
 
 def test_a_journey_cancelled_while_it_waits_for_a_slot_takes_none() -> None:
@@ -62,5 +73,5 @@ def test_a_journey_cancelled_while_it_waits_for_a_slot_takes_none() -> None:
         await holder.__aexit__()
         return slots
 
-    slots = asyncio.run(run())
+    slots = _run(run())
     assert slots._free == 1 and not slots._waiting

@@ -95,6 +95,11 @@ def test_fault_fails_the_gate_with_a_curl_that_reproduces_it(fault: str, evidenc
         failed = [c for s in verdict["stages"] if s["name"] != "server-errors" for c in s["checks"]
                   if c["status"] == "failed"]
         assert failed and all(c["id"].startswith("fuzz.") for c in failed)
+        # on a busy machine another endpoint's coverage may run out of the stage's time: no data, never a pass
+        cut = [c for c in failed if c["kind"] == "no-data"]
+        assert all("time budget ran out" in c["message"] for c in cut), cut
+        failed = [c for c in failed if c not in cut]
+        assert failed
         for check in failed:
             assert check["kind"] == "assertion" and check["curl"] and "property " in check["message"]
             assert check["curl"] in summary and "reproduce: " in check["message"]
