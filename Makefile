@@ -28,7 +28,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/install-postgres.sh
 	status=0; \
-	$(VENV)/bin/python -m pytest tests/self -q -n 4 --dist loadgroup -m "not serial" --durations=15 || status=$$?; \
+	$(VENV)/bin/python -m pytest tests/self -q -n 4 -m "not serial" --durations=15 || status=$$?; \
 	$(VENV)/bin/python -m pytest tests/self -q -m serial --durations=5 || status=$$?; \
 	exit $$status
 

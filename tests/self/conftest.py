@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,8 +67,30 @@ SERIAL_TESTS = frozenset({
 })
 
 
+# Files whose module fixture is costly (a gate run, init --from on two apps, generated probes, a browser): under
+# pytest-xdist all their tests go to one worker, so the fixture runs once. Every other test is scheduled on its
+# own. (xdist's `loadgroup` cannot do this on pytest 9.2: it renames nodeids through an attribute pytest no
+# longer reads.)
+ONE_WORKER_FILES = frozenset({"test_thirdparty_apps.py", "test_ci_output.py", "test_html_report.py", "test_fuzz.py",
+                              "test_detect2_faults.py", "test_e2e_diagnosis.py"})
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's load scheduling, with the tests of each ONE_WORKER_FILES file kept together."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduler(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if Path(path).name in ONE_WORKER_FILES else nodeid
+
+    return Scheduler(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the slow tests (`make check` runs the others) and the serial ones (SERIAL_FILES, SERIAL_TESTS)."""
+    """Mark the slow tests (`make check` runs the others) and the serial ones (SERIAL_FILES, SERIAL_TESTS); run
+    the tests of the installed wheel last (it is built in the background meanwhile: installed_wheel.prebuild)."""
+    items.sort(key=lambda item: bool(installed_wheel.USERS & set(getattr(item, "fixturenames", ()))))
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
@@ -135,4 +158,5 @@ def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh_database(request.getfixturevalue("postgres_url"), f"t_{abs(hash(request.node.nodeid)) % 10**12}")
 
 
-from installed_wheel import installed, wheel  # noqa: E402, F401 - session fixtures: the wheel in a fresh venv
+import installed_wheel  # noqa: E402
+from installed_wheel import installed, prebuild, wheel  # noqa: E402, F401 - session fixtures: the wheel in a fresh venv

@@ -29,8 +29,6 @@ from synthgate.gate import GateOptions, run_gate
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS_VENV = ROOT / ".venv-thirdparty"
-# the module fixture (init --from on both apps) is costly: all of this file's tests share one xdist worker
-pytestmark = pytest.mark.xdist_group("thirdparty-apps")
 
 KINTO_SERVER = '''import sys
 from pyramid.paster import get_app
