@@ -7,11 +7,14 @@ first one builds into it and leaves a marker, the others wait for the lock and r
 from __future__ import annotations
 
 import contextlib
-import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from synthgate import filelock
+
+WAIT_S = 900  # the longest a worker waits for another to build (a wheel and its virtualenv take about a minute)
 
 
 @contextlib.contextmanager
@@ -24,6 +27,6 @@ def shared_dir(name: str, tmp_path_factory: pytest.TempPathFactory, worker_id: s
     folder.mkdir(exist_ok=True)
     marker = folder / ".built"
     with open(root / f"shared-{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        assert filelock.acquire(lock, WAIT_S), f"shared {name} was still being built after {WAIT_S} s"
         yield folder, marker.exists()
         marker.touch()

@@ -9,7 +9,6 @@ broken team conftest.py is synthgate's `error` (exit 5), never a rollback. The a
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ import httpx
 import pytest
 import yaml
 
+from synthgate import filelock
 from synthgate.gate import GateOptions, run_gate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def app(environ, start_response):  # the misconfiguration: authentication switch
 def _apps_python() -> Path:
     script = ROOT / "scripts" / "install-thirdparty-apps.sh"
     with open(ROOT / ".venv-thirdparty.lock", "w") as lock:  # parallel test workers install it once
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert filelock.acquire(lock, 900), "another test worker was still installing the apps after 900 s"
         proc = subprocess.run(["bash", str(script), str(APPS_VENV)], capture_output=True, text=True, timeout=900,
                               check=False)
     assert proc.returncode == 0, f"cannot install the third-party apps: {proc.stderr[-2000:]}"
