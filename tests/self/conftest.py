@@ -64,6 +64,7 @@ SERIAL_TESTS = frozenset({
     "test_detect2_hang.py::test_a_fifo_as_profile_is_refused_without_opening_it",
     "test_probe.py::test_slow_or_dead_webhooks_do_not_delay_probing",
     "test_e2e_stage.py::test_journey_variants_without_code",
+    "test_e2e_stage.py::test_healthy_target_passes_the_journeys_round_after_round",  # INP budgets, round after round
 })
 
 
