@@ -50,6 +50,9 @@ def prebuild(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     thread = None
     needed = any(USERS & set(getattr(item, "fixturenames", ())) for item in request.session.items)
     if needed and worker_id in ("master", "gw0"):
+        # Create the session's base temp folder here, before the thread: getbasetemp() is not thread-safe, and a
+        # test fixture racing the build thread for it failed with FileExistsError.
+        tmp_path_factory.getbasetemp()
         thread = threading.Thread(target=lambda: _install(_build_wheel(tmp_path_factory, worker_id),
                                                           tmp_path_factory, worker_id), daemon=True)
         thread.start()
