@@ -15,6 +15,20 @@ ROOT = Path(__file__).resolve().parents[2]
 SYNTHGATE = [sys.executable, "-m", "synthgate"]
 
 
+def run_cli_in_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the synthgate CLI in this process (typer's runner): for usage errors decided before any stage starts,
+    where a child process would only add the interpreter's start-up. The process contract (exit codes of a real
+    `synthgate` process) keeps its own tests through `run_cli`."""
+    from typer.testing import CliRunner
+
+    from synthgate.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the synthgate CLI in a child process, as a user would."""
@@ -106,6 +120,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def cli():
     """The CLI runner."""
     return run_cli
+
+
+@pytest.fixture
+def cli_in_process():
+    """The CLI run in this process, for usage errors decided before any stage starts."""
+    return run_cli_in_process
 
 
 @pytest.fixture(autouse=True)

@@ -40,11 +40,11 @@ BAD_PROFILES = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_PROFILES))
-def test_bad_profile_exits_2_with_clear_message(name: str, tmp_path: Path, cli) -> None:
+def test_bad_profile_exits_2_with_clear_message(name: str, tmp_path: Path, cli_in_process) -> None:
     content, fragments = BAD_PROFILES[name]
     path = tmp_path / f"{name}.yaml"
     path.write_text(content)
-    proc = cli("run", "--profile", str(path), "--stages", "smoke", "--reports", str(tmp_path / "r"), timeout=60)
+    proc = cli_in_process("run", "--profile", str(path), "--stages", "smoke", "--reports", str(tmp_path / "r"))
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output
     assert "Traceback" not in output
@@ -67,14 +67,14 @@ def test_unreadable_file(tmp_path: Path) -> None:
         load_profile(str(path))
 
 
-def test_unknown_bundled_name_lists_bundled(cli) -> None:
-    proc = cli("run", "--profile", "no-such-target", timeout=60)
+def test_unknown_bundled_name_lists_bundled(cli_in_process) -> None:
+    proc = cli_in_process("run", "--profile", "no-such-target")
     assert proc.returncode == 2
     assert "bundled" in proc.stderr and "demo" in proc.stderr
 
 
-def test_bad_stage_name_is_usage_error(cli) -> None:
-    proc = cli("run", "--stages", "smoke,warp", timeout=60)
+def test_bad_stage_name_is_usage_error(cli_in_process) -> None:
+    proc = cli_in_process("run", "--stages", "smoke,warp")
     assert proc.returncode == 2 and "warp" in proc.stderr
 
 

@@ -1,10 +1,12 @@
-"""Baseline comparison end to end: ten healthy runs raise no regression; a 25 ms slower release fails on it alone."""
+"""Baseline comparison end to end: healthy runs (ten in a soak) raise no regression; a 25 ms slower release
+fails on it alone."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import soak
 from verdicts import read_verdict
 
 from synthgate.demo import releases
@@ -24,27 +26,27 @@ def test_healthy_runs_raise_no_regression_and_latency_regression_fails_on_compar
     with EmbeddedTarget() as target:
         first = gate(0)
         assert first.verdict == "pass" and first.baseline is None  # no history yet
-        healthy = [gate(n) for n in range(1, 11)]
+        healthy = [gate(n) for n in range(1, 1 + soak.rounds(full=10, quick=5))]  # ten in a soak run
         for verdict in healthy:
             assert verdict.baseline is not None
             decisions = [m.decision for m in verdict.baseline.metrics]
             assert decisions and set(decisions) == {"no regression"}, verdict.baseline.metrics
             assert verdict.verdict == "pass"
         releases.deploy(target.state_path, "latency-regression")
-        slow = gate(11)
+        slow = gate(99)
     assert slow.verdict == "fail" and slow.exit_code == 1
     failed = {(s, c.id) for s, c in slow.failed_checks()}
     assert failed and {s for s, _ in failed} == {"baseline"}  # the absolute thresholds all passed
     assert ("baseline", "latency:GET /v1/health") in failed
     assert ("baseline", "latency:GET /") not in failed  # pages are not slowed by this fault
     assert slow.load is not None and slow.load.p95_ms is not None and slow.load.p95_ms < 500
-    summary = (tmp_path / "11" / "summary.md").read_text()
+    summary = (tmp_path / "99" / "summary.md").read_text()
     assert summary.index("What changed since the baseline") < summary.index("## Stages")
     assert "the gate fails on the comparison alone" in summary
-    saved = read_verdict(tmp_path / "11")
+    saved = read_verdict(tmp_path / "99")
     assert saved["baseline"]["release"] == "1.4.0"
     assert "samples_ms" not in json.dumps(saved)  # raw samples live in load/samples.json
-    assert (tmp_path / "11" / "load" / "samples.json").exists()
+    assert (tmp_path / "99" / "load" / "samples.json").exists()
 
 
 def test_baseline_from_a_saved_reports_dir(tmp_path: Path) -> None:
