@@ -25,6 +25,8 @@ SOAKS = {
     "20 smoke gates in a row": "tests/self/test_gate.py::test_healthy_target_passes_gate_after_gate",
     "10 fuzz rounds": "tests/self/test_fuzz_stage.py::test_healthy_demo_passes_every_round_without_flake",
     "10 journey runs": "tests/self/test_e2e_stage.py::test_healthy_target_passes_the_journeys_round_after_round",
+    "10 healthy load gates against their baseline": (
+        "tests/self/test_baseline_gate.py::test_healthy_runs_raise_no_regression_and_latency_regression_fails_on_comparison"),
 }
 
 
