@@ -20,7 +20,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -159,7 +159,7 @@ class Exchange:
     error_kind: str | None = None  # "unreachable" when no answer could be had at all, else "error"
     answered_status: int | None = None  # the status of an answer rejected for a bound (too slow, too large)
     duration_ms: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    cold: bool = False  # the run's first request to this endpoint (set by the cold-start ledger, a listener)
 
     @property
     def status(self) -> int | None:

@@ -144,7 +144,7 @@ def observe(ex: http.Exchange, by: str | None = None) -> bool:
         known.update(recorded)
         if endpoint in recorded:
             return False
-        ex.extra["cold"] = True
+        ex.cold = True
         sample = {
             "endpoint": endpoint,
             "method": ex.method,

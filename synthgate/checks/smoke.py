@@ -152,9 +152,9 @@ def _transport_kind(outcome_exchanges: list[Any]) -> str:
 def _single(profile: Profile, base_url: str, request: Request, expect: Expect, budget: float) -> Outcome:
     with make_client(profile) as client:
         ex = send(client, base_url, profile, request)
-        if ex.extra.get("cold") and request.method in cold.SAFE_METHODS:
+        if ex.cold and request.method in cold.SAFE_METHODS:
             ex = send(client, base_url, profile, request)  # that was the endpoint's cold start: judge a warm one
-    failures = check_response(ex, expect, None if ex.extra.get("cold") else budget)
+    failures = check_response(ex, expect, None if ex.cold else budget)
     outcome = Outcome.from_failures(failures, [ex], _transport_kind([ex]), retryable=_retryable(ex, failures))
     return contract.apply(outcome, ex, expect, failures)
 
@@ -214,7 +214,7 @@ def _step(client: httpx.Client, base_url: str, profile: Profile, step: Step, sav
         polls += 1
         ex = send(client, base_url, profile, step.request, saved)
         # a cold start (the run's first request to this endpoint) is judged by its cold-start check instead
-        warm_budget = None if ex.extra.get("cold") else budget
+        warm_budget = None if ex.cold else budget
         failures = check_response(ex, step.expect, warm_budget)
         waited = time.monotonic() - started
         if step.eventually is None:

@@ -82,7 +82,7 @@ def entry(ex: Any) -> dict[str, Any]:
         "request": request, "response": response, "cache": {},
         "timings": {"send": 0, "wait": round(ex.duration_ms, 3), "receive": 0},
     }
-    if ex.extra.get("cold"):
+    if ex.cold:
         out["_cold"] = True  # the run's first request to this endpoint
     return out
 

@@ -54,15 +54,15 @@ def test_two_runs_keep_their_own_cold_ledger_memory(url: str, tmp_path: Path) ->
             with run_state.running(run_state.RunState("first")) as first:
                 cold.listen()
                 ledger = cold.begin(tmp_path / "a", url)
-                assert http.send_raw(client, "GET", url + "/one").extra.get("cold") is True
-                assert http.send_raw(client, "GET", url + "/one").extra.get("cold") is None  # warm now
+                assert http.send_raw(client, "GET", url + "/one").cold is True
+                assert http.send_raw(client, "GET", url + "/one").cold is False  # warm now
             with run_state.running(run_state.RunState("second")) as second:
                 ledger.write_text("", encoding="utf-8")  # the same ledger, emptied: a new run's
                 ex = http.send_raw(client, "GET", url + "/one")
-                assert ex.extra.get("cold") is None  # no listener of this run: nothing recorded
+                assert ex.cold is False  # no listener of this run: nothing recorded
                 cold.listen()
                 # the first run's memory (it knew /one was recorded) does not hold this run back
-                assert http.send_raw(client, "GET", url + "/one").extra.get("cold") is True
+                assert http.send_raw(client, "GET", url + "/one").cold is True
         assert first.get(cold.MEMORY).owner is not None and second.get(cold.MEMORY).owner is None
         assert list(cold.read(ledger)) == ["/one"]
     finally:
