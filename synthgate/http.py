@@ -405,7 +405,7 @@ def to_curl(method: str, url: str, headers: dict[str, str], body: bytes | None) 
 
 def _quote_with_secrets(text: str) -> str:
     """Shell-quote text, turning every occurrence of every registered secret into a "$ENV" expansion."""
-    pattern = redactor.pattern()
+    pattern = redactor.pattern(text)
     if pattern is None:
         return redactor(shlex.quote(text))
     out: list[str] = []

@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from synthgate import run_context
@@ -55,6 +55,9 @@ class Redactor:
         self._secrets: dict[str, str] = {}  # value -> env var name
         self._pattern: re.Pattern[str] | None = None
         self._lookup: dict[str, str] = {}  # each form -> env var name
+        # forms registered since `_pattern` was compiled: a text none of them occurs in is redacted by the old
+        # pattern exactly as by a new one, so a run that learns a cookie per request does not recompile per request
+        self._pending: set[str] = set()
         self._learned: set[str] = set()  # values the target handed out (cookies, saved fields), not given to us
         self._lock = threading.RLock()
         self._share: Path | None = None
@@ -135,8 +138,9 @@ class Redactor:
         if learned:
             self._learned.add(value)
         for form in forms(value):
-            self._lookup.setdefault(form, name)
-        self._pattern = None
+            if form not in self._lookup:
+                self._lookup[form] = name
+                self._pending.add(form)
 
     # -- sharing between the gate and its stage processes -------------------------------------------------
     def share(self) -> Path:
@@ -206,13 +210,20 @@ class Redactor:
         name = self._secrets.get(value)
         return f"${name}" if name else None
 
-    def pattern(self) -> re.Pattern[str] | None:
-        """One regex matching every form of every secret, longest first (None when there is none)."""
+    def pattern(self, text: str | None = None) -> re.Pattern[str] | None:
+        """One regex matching, longest first, every form of every secret (None when there is none); given the text
+        it will be used on, one that matches every secret occurring in that text."""
         with self._lock:
             self._sync()
-            if self._pattern is None and self._lookup:
-                alternatives = sorted(self._lookup, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(a) for a in alternatives))
+            pending = self._pending
+            if pending and (text is None or len(pending) > max(64, len(self._lookup) // 4)
+                            or any(form in text for form in pending)):
+                try:
+                    self._pattern = re.compile(_trie_pattern(self._lookup))
+                except (RecursionError, re.error):  # thousands of nested prefixes: the plain alternation
+                    alternatives = sorted(self._lookup, key=len, reverse=True)
+                    self._pattern = re.compile("|".join(re.escape(a) for a in alternatives))
+                pending.clear()
             return self._pattern
 
     def name_of(self, form: str) -> str:
@@ -223,7 +234,7 @@ class Redactor:
         """The text with every secret replaced by [REDACTED:ENV]."""
         if not text:
             return text
-        pattern = self.pattern()
+        pattern = self.pattern(text)
         if pattern is not None:
             text = pattern.sub(lambda m: f"[REDACTED:{self._lookup.get(m.group(0), 'SECRET')}]", text)
         return _BEARER.sub(lambda m: f"{m.group(1)} [REDACTED]", text)
@@ -279,3 +290,31 @@ redactor = Redactor()
 def redact(text: str) -> str:
     """Redact with the process-wide registry."""
     return redactor(text)
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """A regex of literal words as a trie: one pass per position whatever their number (an alternation of
+    thousands of words tries each one at each position), the longest word matching at a position wins."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def build(node: dict[str, Any]) -> str:
+        branches = []
+        for char, child in sorted(node.items()):
+            if not char:
+                continue
+            run = char
+            while len(child) == 1 and "" not in child:  # a chain without a branch or a word end: one literal
+                (char, child), = child.items()
+                run += char
+            branches.append(re.escape(run) + build(child))
+        if not branches:
+            return ""
+        body = "(?:" + "|".join(branches) + ")"
+        return body + "?" if "" in node else body  # greedy: the longer word is tried first
+
+    return build(root)

@@ -44,6 +44,7 @@ class LedgerMemory:
     """What a run knows of its ledgers: endpoints known recorded, who opened them, who this process is."""
 
     seen: dict[str, set[str]] = field(default_factory=dict)  # ledger path -> endpoints known to be recorded
+    read_up_to: dict[str, int] = field(default_factory=dict)  # ledger path -> bytes of it already read into `seen`
     owner: int | None = None  # the process that opened the ledger: the gate itself
     by: str | None = None  # who this run is, in the ledger's `by` (set by the smoke suite: observed_by)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,6 +77,7 @@ def begin(reports_dir: Path, base_url: str, label: str = "") -> Path:
     run_context.update(cold_ledger=str(path), cold_origin=_origin(base_url))  # read by every stage process
     own = memory()
     own.seen.pop(str(path), None)
+    own.read_up_to.pop(str(path), None)
     own.owner = os.getpid()
     return path
 
@@ -140,9 +142,8 @@ def observe(ex: http.Exchange, by: str | None = None) -> bool:
     if endpoint in known or len(known) >= MAX_ENDPOINTS:
         return False
     with _locked(path):
-        recorded = read(path)
-        known.update(recorded)
-        if endpoint in recorded:
+        known.update(_recorded_since(path))  # what other processes recorded since this one last looked
+        if endpoint in known:
             return False
         ex.cold = True
         sample = {
@@ -159,8 +160,34 @@ def observe(ex: http.Exchange, by: str | None = None) -> bool:
         }
         with open(path, "a", encoding="utf-8") as out:
             out.write(json.dumps(sample, ensure_ascii=False) + "\n")
-        known.add(endpoint)
+        known.add(endpoint)  # this line is read back once by the next look, and skipped as known
     return True
+
+
+def _recorded_since(path: Path) -> set[str]:
+    """The endpoints of the ledger lines appended since this process last read it (under the ledger's lock):
+    one read of the new bytes, not the whole ledger per new endpoint (fuzz reaches hundreds)."""
+    own = memory()
+    start = own.read_up_to.get(str(path), 0)
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size < start:  # begun afresh (truncated) since: read it all
+                start = 0
+            handle.seek(start)
+            data = handle.read()
+    except OSError:
+        return set()
+    complete = data.rfind(b"\n") + 1  # a line cut by a killed process is skipped, as `read` skips it
+    own.read_up_to[str(path)] = start + complete
+    out = set()
+    for line in data[:complete].splitlines():
+        try:
+            sample = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(sample, dict) and isinstance(sample.get("endpoint"), str):
+            out.add(sample["endpoint"])
+    return out
 
 
 def who() -> str:
