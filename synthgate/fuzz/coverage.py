@@ -11,6 +11,7 @@ the same way, so its curl repro is as small as the defect allows.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -53,7 +54,7 @@ def minimal_value(f: FuzzField) -> Any:
         if f.format is not None:
             return _FORMAT_VALUES[f.format]
         if f.pattern is not None:
-            return _pattern_example(f)
+            return _pattern_example(f.pattern)
         return "a" * max(f.min_length or 0, 1)
     if f.type in ("integer", "number"):
         low = f.minimum if f.minimum is not None else None
@@ -69,13 +70,13 @@ def minimal_value(f: FuzzField) -> Any:
     return []
 
 
-def _pattern_example(f: FuzzField) -> str:
-    """The simplest string matching the field's pattern: Hypothesis' shrunk example, so always the same."""
+@functools.lru_cache(maxsize=256)  # deterministic, and asked for once per probe built: a Hypothesis search each
+def _pattern_example(pattern: str) -> str:
+    """The simplest string matching a field's pattern: Hypothesis' shrunk example, so always the same."""
     from hypothesis import HealthCheck, find, settings
     from hypothesis import strategies as st
 
-    assert f.pattern is not None
-    strategy = st.from_regex(f.pattern, fullmatch=True)
+    strategy = st.from_regex(pattern, fullmatch=True)
     try:
         return str(find(strategy, lambda _: True, settings=settings(database=None, derandomize=True,
                                                                    suppress_health_check=list(HealthCheck))))
