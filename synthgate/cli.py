@@ -417,18 +417,21 @@ def versions_status(state: VersionsStateOpt,
         say(f"  {version}: {info.get('fault') or 'healthy'} (uploaded {info.get('uploaded_at')})")
 
 
-def _register_subcommands() -> None:
-    """Commands that live in their own packages (probe), imported only when the CLI runs."""
-    from synthgate.probe.cli import probe_app  # deferred: start-up speed
-    from synthgate.project.commands import register
+def _register_subcommands(args: list[str]) -> None:
+    """Commands that live in their own packages, imported only when the CLI runs; probe's (its store and
+    scheduler, a third of the CLI's start-up) only when it is the command, or when help lists every command."""
+    from synthgate.project.commands import register  # deferred: start-up speed
 
-    app.add_typer(probe_app, name="probe")
+    if not args or args[0] == "probe" or args[0].startswith("-"):
+        from synthgate.probe.cli import probe_app  # deferred: start-up speed (0.3 s of CPU per `synthgate run`)
+
+        app.add_typer(probe_app, name="probe")
     register(app)  # init, validate, schema, --version
 
 
 def main() -> None:
     """Console-script entry point."""
-    _register_subcommands()
+    _register_subcommands(sys.argv[1:2])
     app(prog_name="synthgate")
 
 
