@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,17 @@ SERIAL_TESTS = frozenset({
 # longer reads.)
 ONE_WORKER_FILES = frozenset({"test_thirdparty_apps.py", "test_ci_output.py", "test_html_report.py", "test_fuzz.py",
                               "test_detect2_faults.py", "test_e2e_diagnosis.py"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis run in this test process (pure tests of fuzz strategies, coverage's pattern examples) keeps its
+    files in a temporary folder: a `.hypothesis/` left in the checkout would fail the fuzz stage's test that the
+    stage keeps its files out of the project. Set in this process only; stage children choose their own."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = Path(tempfile.mkdtemp(prefix="synthgate-selftest-hypothesis-"))
+    set_hypothesis_home_dir(home)
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
