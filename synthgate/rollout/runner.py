@@ -60,6 +60,7 @@ from synthgate.results import (
 from synthgate.rollout import sidebyside
 from synthgate.rollout.split import SplitRun, set_split, split_back
 from synthgate.scrub import scrub_reports
+from synthgate.stage_options import StageOptions
 from synthgate.stages import STAGE_ORDER, StageContext, stage_runner
 from synthgate.version_pin import VersionPin
 
@@ -234,7 +235,7 @@ class _Run:
     def smoke(self, folder: Path, pin: VersionPin, label: str) -> StageResult:
         """The smoke stage with every request pinned (and every answer's version checked)."""
         ctx = StageContext(profile=self.profile, profile_path=self.path, base_url=self.base_url, reports_dir=folder,
-                           progress=lambda text: None, options={"pin": pin.to_option()}, label=label)
+                           progress=lambda text: None, options=StageOptions(pin=pin.to_option()), label=label)
         try:
             return stage_runner("smoke")(ctx)
         except Exception as exc:  # noqa: BLE001 - a crash is a tool error, never a lost rollout nor evidence

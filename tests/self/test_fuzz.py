@@ -23,6 +23,7 @@ from synthgate.http import Exchange
 from synthgate.profile import ProfileError, load_profile
 from synthgate.profile.fuzz import FuzzConfig, FuzzEndpoint, FuzzField
 from synthgate.redact import redactor
+from synthgate.stage_options import StageOptions
 
 hypothesis_home()  # Hypothesis' caches out of the project, as in the fuzz suite
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -230,7 +231,7 @@ def test_a_seed_replays_the_same_inputs() -> None:
     profile, _ = load_profile("demo")
 
     def inputs(seed_value: int) -> list[tuple[str, bytes | None]]:
-        env = FuzzEnv(profile, "http://127.0.0.1:9", {"seed": seed_value}, tests_total=1)
+        env = FuzzEnv(profile, "http://127.0.0.1:9", StageOptions(seed=seed_value), tests_total=1)
         seen: list[tuple[str, bytes | None]] = []
 
         @env.settings_for(40)

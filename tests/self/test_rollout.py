@@ -508,6 +508,7 @@ def test_synthgate_crashing_mid_way_is_an_error_and_the_split_goes_back(stand_in
 def _pinned_load(url: str, folder: Path, version: str) -> Any:
     """The load stage, in-process, pinned to `version` like the step-0 gate pins it."""
     from synthgate.profile.model import Profile
+    from synthgate.stage_options import StageOptions
     from synthgate.stages import StageContext, stage_runner
     from synthgate.version_pin import VersionPin
 
@@ -519,7 +520,7 @@ def _pinned_load(url: str, folder: Path, version: str) -> Any:
     path = folder / "p.yaml"
     path.write_text(yaml.safe_dump(profile.model_dump(mode="json", by_alias=True)))
     return stage_runner("load")(StageContext(profile=profile, profile_path=path, base_url=url, reports_dir=folder,
-                                             progress=lambda text: None, options={"pin": pin.to_option()}))
+                                             progress=lambda text: None, options=StageOptions(pin=pin.to_option())))
 
 
 def test_load_counts_answers_from_another_version_as_no_data(stand_in: tuple[str, Path], tmp_path: Path) -> None:
@@ -570,6 +571,7 @@ def _pinned_fuzz(url: str, folder: Path, version: str) -> Any:
     """The fuzz stage (its suite in a child process, as the gate runs it), pinned to `version` like step 0 pins it:
     the demo's campaign reads, a few seconds."""
     from synthgate.profile.model import Profile
+    from synthgate.stage_options import StageOptions
     from synthgate.stages import StageContext, stage_runner
     from synthgate.version_pin import VersionPin
 
@@ -583,7 +585,8 @@ def _pinned_fuzz(url: str, folder: Path, version: str) -> Any:
     path = folder / "p.yaml"
     path.write_text(yaml.safe_dump(profile.model_dump(mode="json", by_alias=True, exclude_none=True)))
     return stage_runner("fuzz")(StageContext(profile=profile, profile_path=path, base_url=url, reports_dir=folder,
-                                             progress=lambda text: None, options={"pin": pin.to_option(), "seed": 3}))
+                                             progress=lambda text: None,
+                                             options=StageOptions(pin=pin.to_option(), seed=3)))
 
 
 def test_fuzz_answers_from_another_version_are_no_data(stand_in: tuple[str, Path], tmp_path: Path) -> None:
