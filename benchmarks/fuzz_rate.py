@@ -42,6 +42,7 @@ from hostinfo import cpu_model, load_average  # noqa: E402 - benchmarks/ is on s
 from synthgate.demo.server import EmbeddedTarget  # noqa: E402
 from synthgate.profile import load_profile  # noqa: E402
 from synthgate.results import StageResult  # noqa: E402
+from synthgate.stage_options import StageOptions  # noqa: E402
 from synthgate.stages import fuzz as fuzz_stage  # noqa: E402
 from synthgate.stages.base import StageContext  # noqa: E402
 from synthgate.stages.pytest_suite import run_suite  # noqa: E402
@@ -68,7 +69,8 @@ def run_stage(profile: Path | str, url: str, examples: int, only: str | None = N
     loaded, path = load_profile(str(profile))
     with tempfile.TemporaryDirectory(prefix="sg-fuzz-bench-") as reports:
         ctx = StageContext(profile=loaded, profile_path=path, base_url=url, reports_dir=Path(reports),
-                           progress=lambda _: None, options={"seed": 1, "max_examples": examples, "max_time_s": 900})
+                           progress=lambda _: None,
+                           options=StageOptions(seed=1, max_examples=examples, max_time_s=900))
         started = time.perf_counter()
         if only:
             result = run_suite(ctx, "fuzz", 960, ["--assert=plain", "-p", "no:schemathesis", "-k", only])
@@ -138,8 +140,8 @@ def latency_round(declared: Path, url: str, concurrency: int, examples: int) -> 
     with tempfile.TemporaryDirectory(prefix="sg-fuzz-bench-") as reports:
         ctx = StageContext(profile=loaded, profile_path=path, base_url=url, reports_dir=Path(reports),
                            progress=lambda _: None,
-                           options={"seed": 1, "max_examples": examples, "max_time_s": 600,
-                                    "concurrency": concurrency})
+                           options=StageOptions(seed=1, max_examples=examples, max_time_s=600,
+                                                concurrency=concurrency))
         started = time.perf_counter()
         result = run_suite(ctx, "fuzz", 700, ["--assert=plain", "-p", "no:schemathesis", "-k", "test_endpoint"])
         wall = time.perf_counter() - started

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -14,6 +14,7 @@ from synthgate.profile import ProfileError
 from synthgate.project import default_profile
 from synthgate.redact import redactor
 from synthgate.results import EXIT_ERROR, Verdict
+from synthgate.stage_options import StageOptions
 from synthgate.stages import STAGE_ORDER
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -86,7 +87,7 @@ def outcome_lines(verdict: Verdict) -> list[str]:
 
 def _gate(
     profile: str, base_url: str | None, stages: str | None, reports: Path, no_rollback: bool, demo_fault: str | None,
-    release: str | None, baseline: str | None, history_db: str | None, stage_options: dict[str, Any],
+    release: str | None, baseline: str | None, history_db: str | None, stage_options: StageOptions,
     expect_release: str | None = None, deadline_s: float | None = None,
 ) -> None:
     from synthgate.deadline import parse_deadline  # deferred: start-up speed
@@ -140,7 +141,7 @@ def run(
         help="seconds for the whole run, reports included (default: the stages' budgets plus a margin)")] = None,
 ) -> None:
     """Gate a deployment: smoke, e2e, fuzz, load; decide; report; roll back on failure."""
-    options: dict[str, Any] = {k: v for k, v in {"seed": seed, "workers": workers}.items() if v is not None}
+    options = StageOptions(seed=seed, workers=workers)
     profile = profile or default_profile()
     _gate(profile, base_url, stages, reports, no_rollback, demo_fault, release, baseline, history_db, options,
           expect_release, deadline)
@@ -172,9 +173,8 @@ def load(
     """Pre-release load test: the load stage alone, with its thresholds, for as long as asked."""
     if worker:
         _load_worker(master_host, profile)
-    raw = {"users": users, "spawn_rate": spawn_rate, "duration_s": duration, "arrival_rate": arrival_rate,
-           "workers": workers}
-    options: dict[str, Any] = {k: v for k, v in raw.items() if v is not None}
+    options = StageOptions(users=users, spawn_rate=spawn_rate, duration_s=duration, arrival_rate=arrival_rate,
+                           workers=workers)
     if master_host is not None:
         raise usage_error("--master-host: only with --worker (a master binds with --bind)")
     if master or expect_workers is not None or bind is not None:
@@ -188,7 +188,7 @@ def load(
             split_host_port(bind or "*:5557")
         except ValueError as exc:
             raise usage_error(f"--bind: {exc}") from None
-        options.update(expect_workers=expect_workers, bind=bind or "*:5557")
+        options = options.model_copy(update={"expect_workers": expect_workers, "bind": bind or "*:5557"})
     profile = profile or default_profile()
     _gate(profile, base_url, "load", reports, not rollback, demo_fault, None, "none", None, options,
           deadline_s=deadline)

@@ -23,6 +23,7 @@ from synthgate.profile import Profile, ProfileError
 from synthgate.redact import redactor
 from synthgate.results import EXIT_CODES, CheckResult, StageResult, decide
 from synthgate.scrub import scrub_reports
+from synthgate.stage_options import StageOptions
 
 MARGIN_S = 30.0  # start-up, preflight, baseline and reports on top of the stages' budgets
 SMOKE_START_S = 60.0  # the smoke suite's child pytest: start-up and collection
@@ -89,7 +90,7 @@ def probe_deadline_s(profile: Profile, planned: registry.Planned) -> float:
 
 
 def stage_budget_s(profile: Profile, stage: str, base_url: str | None = None,
-                   options: dict[str, Any] | None = None) -> float:
+                   options: StageOptions | None = None) -> float:
     """The longest a stage may run: the stage's own limit, and its share of the gate's default deadline.
 
     smoke: every check it may run (synthgate.checks.registry) at its budget, plus the suite's start-up; e2e: every
@@ -104,7 +105,7 @@ def stage_budget_s(profile: Profile, stage: str, base_url: str | None = None,
     if stage == "fuzz":
         if profile.fuzz is None:
             return 0.0
-        return float((options or {}).get("max_time_s") or profile.fuzz.max_time_s) + FUZZ_GRACE_S
+        return float((options.max_time_s if options else None) or profile.fuzz.max_time_s) + FUZZ_GRACE_S
     if stage == "load":
         if profile.load is None:
             return 0.0

@@ -10,7 +10,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from synthgate import auth, baseline, debt, reports, rollback, run_context, run_state, server_errors, version_pin
 from synthgate import deadline as _deadline
@@ -35,6 +34,7 @@ from synthgate.results import (
     decide,
 )
 from synthgate.scrub import scrub_reports
+from synthgate.stage_options import StageOptions
 from synthgate.stages import STAGE_ORDER, StageContext, stage_runner
 from synthgate.target import Target, TargetOpener, opener_for
 from synthgate.version_pin import VersionPin
@@ -60,7 +60,7 @@ class GateOptions:
     expect_release: str | None = None  # wait for the release marker to show this before judging
     baseline: str | None = None  # "last-pass" (default when history exists), "none", or a reports dir
     history_db: Path | None = None
-    stage_options: dict[str, Any] = field(default_factory=dict)
+    stage_options: StageOptions = field(default_factory=StageOptions)
     deadline_s: float | None = None  # --deadline: the whole gate, reports included (default: from the budgets)
     progress: Callable[[str], None] = print
     # every request pinned to one version (synthgate rollout): its headers, and the version answers must name
@@ -116,7 +116,7 @@ def _gate(opts: GateOptions) -> Verdict:
     profile, path = prepare(opts)
     if opts.pin is not None:  # in this process, and in every stage process through the stage options
         profile = profile.model_copy(update={"headers": {**profile.headers, **opts.pin.headers}})
-        opts.stage_options = {**opts.stage_options, version_pin.OPTION_KEY: opts.pin.to_option()}
+        opts.stage_options = opts.stage_options.model_copy(update={"pin": opts.pin.to_option()})
     ci.begin()  # GitHub Actions: no workflow command from the target's answers until the verdict (see reports/ci.py)
     started_at = datetime.now(UTC)
     clock = time.monotonic()

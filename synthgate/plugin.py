@@ -7,7 +7,6 @@ a `CheckResult` (synthgate/results.py), written and read with the same model.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from synthgate.profile import Profile, ProfileError, default_profile, load_profi
 from synthgate.redact import redactor
 from synthgate.reports.har import Collector
 from synthgate.results import TOOL_ERROR, CheckResult
+from synthgate.stage_options import StageOptions
 from synthgate.version_pin import VersionPin
 
 USER_PLUGIN = "synthgate-user-checks"
@@ -31,6 +31,7 @@ RESULTS_PLUGIN = "synthgate-result-lines"
 _PROFILE_KEY = pytest.StashKey[tuple[Profile, Path]]()
 _TARGET_KEY = pytest.StashKey[str]()
 _RESULTS_KEY = pytest.StashKey[Any]()
+_OPTIONS_KEY = pytest.StashKey[StageOptions]()
 _RUN_KEY = pytest.StashKey[Any]()  # leaves this session's run (synthgate.run_state) at unconfigure
 # the user property under which a test's `sg.set` fields (of synthgate.results.CheckResult) reach the result line
 RESULT_PROPERTY = "synthgate"
@@ -62,7 +63,7 @@ def sg_profile_of(config: pytest.Config) -> tuple[Profile, Path]:
         except ProfileError as exc:
             raise pytest.UsageError(str(exc)) from None
         redactor.add_profile(profile)
-        pin = VersionPin.from_options(json.loads(config.getoption("synthgate_options") or "{}"))
+        pin = VersionPin.from_option(stage_options_of(config).pin)
         if pin is not None:  # synthgate rollout: every request of this stage goes to one version, and must show it
             profile = profile.model_copy(update={"headers": {**profile.headers, **pin.headers}})
             version_pin.activate(pin)
@@ -88,10 +89,20 @@ def sg_profile(pytestconfig: pytest.Config) -> Profile:
     return sg_profile_of(pytestconfig)[0]
 
 
+def stage_options_of(config: pytest.Config) -> StageOptions:
+    """The stage options the gate passed (`--synthgate-options`), read once; a bad one is a usage error."""
+    if _OPTIONS_KEY not in config.stash:
+        try:
+            config.stash[_OPTIONS_KEY] = StageOptions.from_json(config.getoption("synthgate_options") or "{}")
+        except ValidationError as exc:
+            raise pytest.UsageError(f"--synthgate-options: {exc}") from None
+    return config.stash[_OPTIONS_KEY]
+
+
 @pytest.fixture(scope="session")
-def sg_options(pytestconfig: pytest.Config) -> dict[str, Any]:
+def sg_options(pytestconfig: pytest.Config) -> StageOptions:
     """Stage options passed by the gate (seed, bounds...)."""
-    return dict(json.loads(pytestconfig.getoption("synthgate_options") or "{}"))
+    return stage_options_of(pytestconfig)
 
 
 @pytest.fixture(scope="session")

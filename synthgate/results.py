@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
@@ -372,6 +372,219 @@ class ReleaseWait(BaseModel):
         return self.message
 
 
+# -- synthgate rollout: verdict.json's `rollout` block (README "Progressive delivery", Reports) ------------------
+
+RolloutOutcome = Literal["running", "promoted", "stopped", "cancelled", "deadline", "error", "not started"]
+RolloutStepStatus = Literal["running", "passed", "failed", "cancelled", "error"]
+
+
+class _Sparse(BaseModel):
+    """A block whose optional keys are absent from verdict.json until the rollout writes them (never a null)."""
+
+    model_config = WIRE
+    ABSENT_WHEN_NONE: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_unwritten(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in self.ABSENT_WHEN_NONE:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class RolloutPin(BaseModel):
+    """The profile's pin template: the header, and its value holding {version}."""
+
+    model_config = WIRE
+
+    header: str
+    value: str
+
+
+class VersionEvidenceSource(BaseModel):
+    """Where each answer names the version that served it (the profile's rollout.version_from), as it wrote it."""
+
+    model_config = WIRE
+
+    header: str | None = None
+    json_field: str | None = Field(default=None, alias="json")
+
+    @model_serializer(mode="plain")
+    def _as_the_profile_names_it(self) -> dict[str, str]:
+        return {key: value for key, value in (("header", self.header), ("json", self.json_field)) if value is not None}
+
+
+class SplitRecord(BaseModel):
+    """One run of the split command (a step's `split`)."""
+
+    model_config = WIRE
+
+    new_percent: int | float
+    command: list[str]
+    exit_code: int | None  # None: timed out
+    duration_s: float
+    output: str  # its last 1,000 characters
+
+
+class SplitBack(SplitRecord):
+    """The way back: the split command run with the old version at 100 %."""
+
+    ok: bool
+
+
+class StepGate(_Sparse):
+    """Step 0: the whole gate run against production pinned to the new version."""
+
+    ABSENT_WHEN_NONE = ("log",)
+    verdict: VerdictName
+    exit_code: int
+    reason: str
+    reports: str  # the gate's own full reports, relative to the rollout's (step-0/)
+    pinned_to: str
+    log: str | None = None  # the log to read when the gate's verdict is `error`
+
+
+class SmokeRun(_Sparse):
+    """One smoke run pinned to a version (a step's `smoke`), or unpinned after the split back (`verification`)."""
+
+    ABSENT_WHEN_NONE = ("login",)
+    status: StageStatus
+    checks: int
+    failed: list[str] = Field(default_factory=list)  # each failed check with its message
+    login: Literal["failed"] | None = None  # verification only: the login before it failed
+
+
+class StepSmoke(_Sparse):
+    """A traffic step's smoke runs: pinned to the new version, then (when compared) to the old one."""
+
+    ABSENT_WHEN_NONE = ("old",)
+    new: SmokeRun
+    old: SmokeRun | None = None
+
+
+class VersionFigures(BaseModel):
+    """One version's side of a side-by-side phase."""
+
+    model_config = WIRE
+
+    requests: int
+    errors: int
+    wrong_version: int  # answers another version served: counted, never used as samples
+    p50_ms: float | None  # None: no sample
+    p95_ms: float | None
+
+
+class SideBySideFigures(BaseModel):
+    """A traffic step's side-by-side phase: how many request pairs, how long, and each version's figures."""
+
+    model_config = WIRE
+
+    pairs: int
+    duration_s: float
+    new: VersionFigures
+    old: VersionFigures
+
+
+class RolloutComparison(BaselineMetric):
+    """One comparison of a traffic step (latency or error rate, per task and over `all tasks`): old is before."""
+
+    task: str
+
+    @model_serializer(mode="wrap")
+    def _task_first(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {"task": data.pop("task"), **data}
+
+
+class RolloutStepReport(_Sparse):
+    """One step run: its split, what judged it (the pinned gate, or smoke and the side-by-side comparison)."""
+
+    ABSENT_WHEN_NONE = ("split", "gate", "smoke", "side_by_side", "comparisons", "duration_s", "failed")
+    step: int
+    percent: int | float
+    hold_s: float
+    status: RolloutStepStatus
+    started_at: str
+    split: SplitRecord | None = None
+    gate: StepGate | None = None  # step 0
+    smoke: StepSmoke | None = None  # traffic steps
+    side_by_side: SideBySideFigures | None = None
+    comparisons: list[RolloutComparison] | None = None
+    duration_s: float | None = None  # absent: the step never finished (cancelled, crashed)
+    failed: list[str] | None = None  # each failed check with its message
+
+
+class StoppedAt(BaseModel):
+    """The step that failed or was cancelled."""
+
+    model_config = WIRE
+
+    step: int
+    percent: int | float
+
+
+class SnapshotRun(BaseModel):
+    """The data snapshot taken before the release (rollback.snapshot); its output feeds the restore."""
+
+    model_config = WIRE
+
+    command: list[str]
+    exit_code: int | None
+    output: str
+    stderr: str
+    duration_s: float
+    ok: bool
+
+
+class RestoreRun(BaseModel):
+    """The data restore after a failure (rollback.restore with the snapshot): what ran, or why it did not."""
+
+    model_config = WIRE
+
+    ran: bool
+    command: list[str] | None = None
+    exit_code: int | None = None  # None when it ran: timed out
+    ok: bool | None = None
+    duration_s: float | None = None
+    output: str | None = None
+    message: str
+
+    @model_serializer(mode="wrap")
+    def _only_what_ran(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return data if self.ran else {"ran": data["ran"], "message": data["message"]}
+
+
+class RolloutData(_Sparse):
+    """What happened to the data: whether the release changes it, the snapshot and the restore."""
+
+    ABSENT_WHEN_NONE = ("snapshot", "restore")
+    changes_data: bool
+    message: str
+    snapshot: SnapshotRun | None = None
+    restore: RestoreRun | None = None
+
+
+class RolloutReport(_Sparse):
+    """verdict.json's `rollout` block: the steps, where it stopped, the way back, the data."""
+
+    ABSENT_WHEN_NONE = ("recorded_as_last_good",)
+    new: str
+    old: str
+    outcome: RolloutOutcome = "running"
+    promoted: bool = False
+    stopped_at: StoppedAt | None = None  # None: promoted (or still running)
+    deadline_s: int | float
+    pin: RolloutPin
+    version_from: VersionEvidenceSource | None = None
+    steps: list[RolloutStepReport] = Field(default_factory=list)
+    split_back: SplitBack | None = None
+    verification: SmokeRun | None = None
+    data: RolloutData
+    recorded_as_last_good: bool | None = None  # written once a promoted release is in the run history
+
+
 class Verdict(BaseModel):
     """The whole outcome of one gate run: what verdict.json holds."""
 
@@ -388,7 +601,7 @@ class Verdict(BaseModel):
     rollback: RollbackResult = Field(default_factory=RollbackResult)
     baseline: BaselineComparison | None = None
     release_wait: ReleaseWait | None = None  # --expect-release: the wait for the new release to be live
-    rollout: dict[str, Any] | None = None  # synthgate rollout: steps, comparisons, where it stopped (README)
+    rollout: RolloutReport | None = None  # synthgate rollout: steps, comparisons, where it stopped (README)
     reason: str = ""
     # profile `accept:` entries that matched no failing check in this run (the defect is gone: clean them up)
     stale_acceptances: list[StaleAcceptance] = Field(default_factory=list)

@@ -18,7 +18,7 @@ from typing import IO
 from synthgate import filelock, procs
 from synthgate.profile.model import Rollback
 from synthgate.redact import redactor
-from synthgate.results import RollbackResult, StageResult
+from synthgate.results import RestoreRun, RollbackResult, SnapshotRun, StageResult
 from synthgate.store import BaseStore, Store, is_postgres, resolve_db
 
 
@@ -223,13 +223,14 @@ def _run_capture(command: list[str], spec: Rollback, extra_env: dict[str, str]) 
     return code, stdout, stderr, time.monotonic() - started
 
 
-def take_snapshot(spec: Rollback, extra_env: dict[str, str]) -> dict[str, object]:
-    """Run rollback.snapshot once (before the release is judged) and keep its output for the restore."""
+def take_snapshot(spec: Rollback, extra_env: dict[str, str]) -> SnapshotRun:
+    """Run rollback.snapshot once (before the release is judged) and keep its output for the restore (raw: the
+    reports' copy is redacted by the caller)."""
     assert spec.snapshot is not None
     code, stdout, stderr, seconds = _run_capture(list(spec.snapshot), spec, extra_env)
-    return {"command": [redactor(c) for c in spec.snapshot], "exit_code": code, "output": stdout.strip(),
-            "stderr": redactor(stderr.strip()[-2000:]), "duration_s": round(seconds, 3),
-            "ok": code == 0 and bool(stdout.strip())}
+    return SnapshotRun(command=[redactor(c) for c in spec.snapshot], exit_code=code, output=stdout.strip(),
+                       stderr=redactor(stderr.strip()[-2000:]), duration_s=round(seconds, 3),
+                       ok=code == 0 and bool(stdout.strip()))
 
 
 def fill_snapshot(template: list[str], snapshot: str) -> list[str]:
@@ -251,21 +252,21 @@ def fill_snapshot(template: list[str], snapshot: str) -> list[str]:
     return out
 
 
-def restore_data(spec: Rollback, snapshot: dict[str, object], profile_name: str, base_url: str,
+def restore_data(spec: Rollback, snapshot: SnapshotRun | None, profile_name: str, base_url: str,
                  extra_env: dict[str, str], progress: Callable[[str], None],
-                 db: str | Path | None = None) -> dict[str, object]:
+                 db: str | Path | None = None) -> RestoreRun:
     """Run rollback.restore once with the snapshot, under the deployment's rollback lock; what happened."""
     assert spec.restore is not None
-    if not snapshot.get("ok"):
-        return {"ran": False, "message": "no usable snapshot was taken: the data was not restored"}
-    command = fill_snapshot(list(spec.restore), str(snapshot.get("output", "")))
+    if snapshot is None or not snapshot.ok:
+        return RestoreRun(ran=False, message="no usable snapshot was taken: the data was not restored")
+    command = fill_snapshot(list(spec.restore), snapshot.output)
     with shared_lock(db, profile_name, base_url, wait_s=spec.timeout_s + 30) as lock:
         if lock is None:
-            return {"ran": False, "message": "another gate held the rollback lock for too long; data not restored"}
+            return RestoreRun(ran=False, message="another gate held the rollback lock for too long; data not restored")
         progress(f"rollback: restoring data: {redactor(' '.join(command))}")
         code, stdout, stderr, seconds = _run_capture(command, spec, extra_env)
     ok = code == 0
-    return {"ran": True, "command": [redactor(c) for c in command], "exit_code": code, "ok": ok,
-            "duration_s": round(seconds, 3), "output": redactor((stdout + stderr).strip()[-2000:]),
-            "message": "data restored from the snapshot" if ok else
-            (f"restore timed out after {spec.timeout_s:.0f} s" if code is None else f"restore exited {code}")}
+    return RestoreRun(ran=True, command=[redactor(c) for c in command], exit_code=code, ok=ok,
+                      duration_s=round(seconds, 3), output=redactor((stdout + stderr).strip()[-2000:]),
+                      message="data restored from the snapshot" if ok else
+                      (f"restore timed out after {spec.timeout_s:.0f} s" if code is None else f"restore exited {code}"))

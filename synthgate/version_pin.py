@@ -18,8 +18,7 @@ import httpx
 import yaml
 
 from synthgate import run_state
-
-OPTION_KEY = "pin"
+from synthgate.stage_options import PinOption
 
 
 @dataclass(frozen=True)
@@ -31,19 +30,18 @@ class VersionPin:
     evidence_header: str | None = None
     evidence_json: str | None = None  # dotted path of a JSON field
 
-    def to_option(self) -> dict[str, Any]:
-        """The pin as a JSON-able stage option."""
-        return {"version": self.version, "headers": self.headers, "evidence_header": self.evidence_header,
-                "evidence_json": self.evidence_json}
+    def to_option(self) -> PinOption:
+        """The pin as a stage option (StageOptions.pin, the load generator's --sg-pin)."""
+        return PinOption(version=self.version, headers=self.headers, evidence_header=self.evidence_header,
+                         evidence_json=self.evidence_json)
 
     @classmethod
-    def from_options(cls, options: dict[str, Any]) -> VersionPin | None:
-        """The pin in a stage's options, if any."""
-        raw = options.get(OPTION_KEY)
-        if not isinstance(raw, dict) or not raw.get("version"):
+    def from_option(cls, option: PinOption | None) -> VersionPin | None:
+        """The pin a stage option carries, if any."""
+        if option is None or not option.version:
             return None
-        return cls(version=str(raw["version"]), headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
-                   evidence_header=raw.get("evidence_header"), evidence_json=raw.get("evidence_json"))
+        return cls(version=option.version, headers=dict(option.headers), evidence_header=option.evidence_header,
+                   evidence_json=option.evidence_json)
 
     @property
     def verifiable(self) -> bool:

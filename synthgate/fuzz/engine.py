@@ -37,6 +37,7 @@ from synthgate.profile import Profile
 from synthgate.profile.fuzz import SAFE_METHODS, FuzzConfig
 from synthgate.redact import redactor
 from synthgate.reports.har import write_exchanges  # the shrunk failing example as a HAR (reports/har/)
+from synthgate.stage_options import StageOptions
 
 MESSAGE_CURL_LIMIT = 1_500  # the message quotes the curl line up to this; the check's curl field has all of it
 SHRINK_EXTRA_MIN_S, SHRINK_EXTRA_MAX_S = 2.0, 10.0  # shrinking time beyond a test's share
@@ -182,25 +183,25 @@ def _is_final() -> bool:
 class FuzzEnv:
     """Everything the fuzz tests share: profile, target, client, pacer, budget, seed and counters."""
 
-    def __init__(self, profile: Profile, base_url: str, options: dict[str, Any], tests_total: int,
+    def __init__(self, profile: Profile, base_url: str, options: StageOptions, tests_total: int,
                  reports_dir: Path | None = None) -> None:
         self.profile = profile
         self.config: FuzzConfig = profile.fuzz or FuzzConfig()
         self.base_url = base_url.rstrip("/")
         self.reports_dir = reports_dir
         self.max_examples = self.config.max_examples
-        self.options_examples = int(options["max_examples"]) if options.get("max_examples") else None
-        given = options.get("seed", self.config.seed)
+        self.options_examples = options.max_examples or None
+        given = self.config.seed if options.seed is None else options.seed
         # Without a seed, pick one and report it: every run can be replayed with `synthgate run --seed N`.
         self.seed = int(given) if given is not None else random.SystemRandom().randrange(2**31)
         self.allow_writes = self.config.allow_writes
         self.latency_ms = self.config.latency_ms or profile.defaults.latency_budget_ms
         self.huge = self.config.huge_length
-        self.pacer = Pacer(float(options.get("max_rps") or self.config.max_rps))
-        self.budget = Budget(float(options.get("max_time_s") or self.config.max_time_s), tests_total)
+        self.pacer = Pacer(float(options.max_rps or self.config.max_rps))
+        self.budget = Budget(float(options.max_time_s or self.config.max_time_s), tests_total)
         self.client = make_client(profile)
-        self.concurrency = int(options.get("concurrency") or self.config.concurrency)
-        self.coverage_on = bool(options.get("coverage", self.config.coverage))
+        self.concurrency = int(options.concurrency or self.config.concurrency)
+        self.coverage_on = bool(self.config.coverage if options.coverage is None else options.coverage)
         self._local = threading.local()
         self._clients: list[httpx.Client] = []
         self._clients_lock = threading.Lock()

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from synthgate import run_context
 from synthgate.loadgen.hdr import WRONG_VERSION, decode, encode, merge, percentiles_ms
+from synthgate.stage_options import PinOption
 
 PROGRESS_PREFIX = "SYNTHGATE_PROGRESS "
 PACKAGE_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -105,7 +106,7 @@ class LoadRunSpec:
     expect_workers: int = 0  # > 0: a master for this many remote workers (`synthgate load --worker`)
     bind: str | None = None  # the master's HOST:PORT for remote workers (default: all interfaces, 5557)
     workers_wait_s: float = 120.0  # how long the master waits for its remote workers to connect
-    pin: dict[str, Any] | None = None  # synthgate rollout: VersionPin.to_option(); each answer's version checked
+    pin: PinOption | None = None  # synthgate rollout: VersionPin.to_option(); each answer's version checked
 
 
 def split_host_port(text: str, default_port: int = DEFAULT_MASTER_PORT) -> tuple[str, int]:
@@ -189,7 +190,7 @@ def run_load(spec: LoadRunSpec, progress: Progress | None = None) -> LoadRunResu
     if spec.insecure_tls:
         options.append("--insecure-tls")
     if spec.pin:
-        options += ["--sg-pin", json.dumps(spec.pin)]
+        options += ["--sg-pin", spec.pin.model_dump_json()]
     main_cmd = [
         *common, "--headless", "-u", str(users), "-r", f"{spawn_rate:g}", "--only-summary",
         "--csv", str(out_dir / "locust"), "--csv-full-history", "--html", str(out_dir / "report.html"),

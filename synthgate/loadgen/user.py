@@ -8,7 +8,6 @@ Locust's per-task scheduling overhead, and in open-model mode paces them by the 
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import sys
@@ -31,6 +30,7 @@ from synthgate.loadgen import client as client_module
 from synthgate.loadgen import plugin
 from synthgate.loadgen.client import FastClient, PreparedRequest, perf_counter
 from synthgate.loadgen.plan import PlannedRequest, build_plan, host_from_env, profile_from_env
+from synthgate.stage_options import PinOption
 
 log = logging.getLogger("synthgate.load")
 YIELD_EVERY = 64  # iterations between forced yields when every response was already buffered
@@ -62,7 +62,7 @@ class FastUser(User):
             verify_tls=self.verify_tls and not self.sg.option("insecure_tls", False),
         )
         raw_pin = self.sg.option("sg_pin", "")
-        pin = version_pin.VersionPin.from_options({version_pin.OPTION_KEY: json.loads(raw_pin)}) if raw_pin else None
+        pin = version_pin.VersionPin.from_option(PinOption.model_validate_json(raw_pin)) if raw_pin else None
         if pin is not None and pin.verifiable:
             self.client.judge = version_judge(pin)
         if seen.ledger() is not None:  # a gate's run: hygiene judges the load's answers too (checks/hygiene_late.py)

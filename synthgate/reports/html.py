@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from synthgate.redact import redactor
@@ -27,6 +27,8 @@ from synthgate.results import (
     HistoryPoint,
     LoadSummary,
     RequestStats,
+    RolloutReport,
+    RolloutStepReport,
     StageResult,
     Verdict,
 )
@@ -456,40 +458,40 @@ def _rollback(v: Verdict) -> str:
     return "\n".join(out)
 
 
-def _rollout(r: dict[str, Any]) -> str:
+def _rollout(r: RolloutReport) -> str:
     """synthgate rollout: each step, both versions side by side, where it stopped and the way back."""
-    stopped = r.get("stopped_at")
-    where = (f"stopped at step {stopped['step']} ({stopped['percent']} %)" if stopped
-             else "promoted to 100 %" if r.get("promoted") else str(r.get("outcome")))
+    stopped = r.stopped_at
+    where = (f"stopped at step {stopped.step} ({stopped.percent} %)" if stopped
+             else "promoted to 100 %" if r.promoted else r.outcome)
     out = ['<h2 id="rollout">Rollout</h2>',
-           f"<p><code>{escape(str(r.get('new')))}</code> replacing <code>{escape(str(r.get('old')))}</code>: "
-           f"<strong>{escape(str(r.get('outcome')))}</strong>, {escape(where)}</p>",
+           f"<p><code>{escape(r.new)}</code> replacing <code>{escape(r.old)}</code>: "
+           f"<strong>{escape(r.outcome)}</strong>, {escape(where)}</p>",
            '<table class="rollout"><tr><th>step</th><th class="num">percent</th><th>status</th>'
            "<th>new</th><th>old</th></tr>"]
-    for step in r.get("steps") or []:
-        fig = step.get("side_by_side") or {}
-
-        def side(label: str, fig: dict[str, Any] = fig, step: dict[str, Any] = step) -> str:
-            s = fig.get(label)
-            if s:
-                return f"P50 {s['p50_ms']} ms, P95 {s['p95_ms']} ms, {s['errors']} errors of {s['requests']}"
-            gate = step.get("gate")
-            return f"gate pinned: {gate['verdict']}" if gate and label == "new" else ""
-
-        out.append(f"<tr><td>{step['step']}</td><td class=\"num\">{step['percent']}</td>"
-                   f"<td>{escape(str(step['status']))}</td><td>{escape(side('new'))}</td>"
-                   f"<td>{escape(side('old'))}</td></tr>")
+    for step in r.steps:
+        out.append(f"<tr><td>{step.step}</td><td class=\"num\">{step.percent}</td>"
+                   f"<td>{escape(step.status)}</td><td>{escape(_rollout_side(step, 'new'))}</td>"
+                   f"<td>{escape(_rollout_side(step, 'old'))}</td></tr>")
     out.append("</table>")
-    failures = [f"step {s['step']}: {f}" for s in r.get("steps") or [] for f in s.get("failed") or []]
+    failures = [f"step {s.step}: {f}" for s in r.steps for f in s.failed or []]
     if failures:
         out.append("<ul>" + "".join(f"<li>{escape(_short(f))}</li>" for f in failures) + "</ul>")
-    back = r.get("split_back")
+    back = r.split_back
     if back:
-        out.append(f"<p>Split back: <code>{escape(' '.join(back.get('command') or []))}</code>, exit "
-                   f"{escape(str(back.get('exit_code')))}; verification: "
-                   f"{escape(str((r.get('verification') or {}).get('status')))}</p>")
-    out.append(f"<p>Data: {escape(str((r.get('data') or {}).get('message', '')))}</p>")
+        verification = r.verification.status if r.verification else None
+        out.append(f"<p>Split back: <code>{escape(' '.join(back.command))}</code>, exit "
+                   f"{escape(str(back.exit_code))}; verification: {escape(str(verification))}</p>")
+    out.append(f"<p>Data: {escape(r.data.message)}</p>")
     return "\n".join(out)
+
+
+def _rollout_side(step: RolloutStepReport, label: Literal["new", "old"]) -> str:
+    """One version's cell of a rollout step: its side-by-side figures, else (step 0) the pinned gate's verdict."""
+    fig = step.side_by_side
+    if fig:
+        s = fig.new if label == "new" else fig.old
+        return f"P50 {s.p50_ms} ms, P95 {s.p95_ms} ms, {s.errors} errors of {s.requests}"
+    return f"gate pinned: {step.gate.verdict}" if step.gate and label == "new" else ""
 
 
 def _baseline(baseline: BaselineComparison) -> str:

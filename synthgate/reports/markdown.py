@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from synthgate.redact import redactor
-from synthgate.results import BaselineComparison, CheckResult, DebtNote, Verdict
+from synthgate.results import BaselineComparison, CheckResult, DebtNote, RolloutReport, Verdict
 
 BADGE = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE", "error": "ERROR"}
 ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "error": "🛠️"}
@@ -224,40 +224,37 @@ def _baseline_section(baseline: BaselineComparison) -> list[str]:
     return out
 
 
-def _rollout_section(r: dict) -> list[str]:
+def _rollout_section(r: RolloutReport) -> list[str]:
     """synthgate rollout: where it went, where it stopped, the way back, the data."""
     out = ["## Rollout", ""]
-    stopped = r.get("stopped_at")
-    where = (f"stopped at step {stopped['step']} ({stopped['percent']} %)" if stopped
-             else "promoted to 100 %" if r.get("promoted") else str(r.get("outcome")))
-    out.append(f"`{r.get('new')}` replacing `{r.get('old')}`: **{r.get('outcome')}**, {where}")
+    stopped = r.stopped_at
+    where = (f"stopped at step {stopped.step} ({stopped.percent} %)" if stopped
+             else "promoted to 100 %" if r.promoted else r.outcome)
+    out.append(f"`{r.new}` replacing `{r.old}`: **{r.outcome}**, {where}")
     out += ["", "| step | percent | hold | status | new vs old (side by side) |", "|---|---|---|---|---|"]
-    for step in r.get("steps") or []:
-        fig = step.get("side_by_side")
+    for step in r.steps:
+        fig = step.side_by_side
         side = ""
         if fig:
-            side = "; ".join(f"{k} P50 {fig[k]['p50_ms']} ms, P95 {fig[k]['p95_ms']} ms, {fig[k]['errors']} errors"
-                             for k in ("new", "old"))
-        elif step.get("gate"):
-            gate = step["gate"]
-            side = f"gate pinned to {gate['pinned_to']}: {gate['verdict']} (reports {gate['reports']})"
-        out.append(f"| {step['step']} | {step['percent']} % | {step.get('hold_s', 0):g} s | {step['status']} | "
-                   f"{_cell(side, 200)} |")
+            side = "; ".join(f"{k} P50 {s.p50_ms} ms, P95 {s.p95_ms} ms, {s.errors} errors"
+                             for k, s in (("new", fig.new), ("old", fig.old)))
+        elif step.gate:
+            gate = step.gate
+            side = f"gate pinned to {gate.pinned_to}: {gate.verdict} (reports {gate.reports})"
+        out.append(f"| {step.step} | {step.percent} % | {step.hold_s:g} s | {step.status} | {_cell(side, 200)} |")
     out.append("")
-    for step in r.get("steps") or []:
-        for line in step.get("failed") or []:
-            out.append(f"- step {step['step']}: {_cell(line, 300)}")
-    back = r.get("split_back")
+    for step in r.steps:
+        for line in step.failed or []:
+            out.append(f"- step {step.step}: {_cell(line, 300)}")
+    back = r.split_back
     if back:
-        out.append(f"- split back: `{' '.join(back.get('command') or [])}` exit {back.get('exit_code')} "
-                   f"in {back.get('duration_s')} s")
-    if r.get("verification"):
-        out.append(f"- verification (users get `{r.get('old')}`): {r['verification'].get('status')}")
-    data = r.get("data") or {}
-    out.append(f"- data: {data.get('message', '')}"
-               + (f"; restore: {data['restore'].get('message')}" if data.get("restore") else ""))
-    if r.get("recorded_as_last_good"):
-        out.append(f"- `{r.get('new')}` recorded as the last good release")
+        out.append(f"- split back: `{' '.join(back.command)}` exit {back.exit_code} in {back.duration_s} s")
+    if r.verification:
+        out.append(f"- verification (users get `{r.old}`): {r.verification.status}")
+    data = r.data
+    out.append(f"- data: {data.message}" + (f"; restore: {data.restore.message}" if data.restore else ""))
+    if r.recorded_as_last_good:
+        out.append(f"- `{r.new}` recorded as the last good release")
     out.append("")
     return out
 

@@ -20,7 +20,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,14 +40,27 @@ from synthgate.results import (
     EXIT_ROLLBACK_FAILED,
     TOOL_ERROR,
     CheckResult,
+    RestoreRun,
     RollbackResult,
+    RolloutData,
+    RolloutPin,
+    RolloutReport,
+    RolloutStepReport,
+    SideBySideFigures,
+    SmokeRun,
+    SnapshotRun,
     StageResult,
+    StepGate,
+    StepSmoke,
+    StoppedAt,
     Verdict,
     VerdictName,
+    VersionEvidenceSource,
 )
 from synthgate.rollout import sidebyside
 from synthgate.rollout.split import SplitRun, set_split, split_back
 from synthgate.scrub import scrub_reports
+from synthgate.stage_options import StageOptions
 from synthgate.stages import STAGE_ORDER, StageContext, stage_runner
 from synthgate.version_pin import VersionPin
 
@@ -102,9 +115,9 @@ class _Run:
     verdict: Verdict
     changes_data: bool
     ends_at: float
-    report: dict[str, Any] = field(default_factory=dict)
+    report: RolloutReport
     stopping: bool = False
-    snapshot_taken: dict[str, object] = field(default_factory=dict)
+    snapshot_taken: SnapshotRun | None = None  # raw, for the restore; the report's copy is redacted
 
     # -- pins ------------------------------------------------------------------------------------------------
 
@@ -123,13 +136,13 @@ class _Run:
         if self.changes_data:
             self.snapshot()
         for index, step in enumerate(self.spec.steps):
-            record: dict[str, Any] = {"step": index, "percent": _num(step.percent), "hold_s": step.hold_s,
-                                      "status": "running", "started_at": _now()}
-            self.report["steps"].append(record)
+            record = RolloutStepReport(step=index, percent=_num(step.percent), hold_s=step.hold_s, status="running",
+                                       started_at=_now())
+            self.report.steps.append(record)
             self.say(f"step {index}: {step.percent:g} % of the traffic to {self.opts.new}")
             started = time.monotonic()
             split = set_split(self.spec, self.opts.new, self.opts.old, step.percent)
-            record["split"] = split.as_dict()
+            record.split = split.record()
             if not split.ok:
                 # the platform refused the split (or the command broke): a tool error, nothing learned about the
                 # new version; the split still goes back, since the command may have moved some traffic
@@ -143,9 +156,9 @@ class _Run:
                 checks = self.traffic_step(index, step, record)
             stage = StageResult.from_checks(f"step {index} ({step.percent:g} %)", checks, time.monotonic() - started)
             self.verdict.stages.append(stage)
-            record["status"] = stage.status
-            record["duration_s"] = round(time.monotonic() - started, 3)
-            record["failed"] = [f"{c.id}: {c.message}"[:400] for c in stage.failed_checks]
+            record.status = stage.status
+            record.duration_s = round(time.monotonic() - started, 3)
+            record.failed = [f"{c.id}: {c.message}"[:400] for c in stage.failed_checks]
             reports.write_verdict_json(self.verdict, self.opts.reports_dir)
             if stage.status == "failed":
                 evidence = any(c.is_evidence_failure for c in stage.failed_checks)
@@ -154,7 +167,7 @@ class _Run:
             self.say(f"step {index} ({step.percent:g} %) passed")
         self.promote()
 
-    def gate_step(self, index: int, record: dict[str, Any]) -> list[CheckResult]:
+    def gate_step(self, index: int, record: RolloutStepReport) -> list[CheckResult]:
         """The whole gate against production, pinned to the new version."""
         folder = self.opts.reports_dir / f"step-{index}"
         stages = list(self.spec.gate_stages or STAGE_ORDER)
@@ -168,17 +181,16 @@ class _Run:
             reports_dir=folder, no_rollback=True, baseline="none", history_db=self.opts.history_db,
             pin=self.pin(self.opts.new), record_history=False, deadline_s=gate_deadline,
             progress=lambda text: self.opts.progress(f"  [step {index}] {text}")))
-        record["gate"] = {"verdict": gate.verdict, "exit_code": gate.exit_code, "reason": gate.reason,
-                          "reports": f"step-{index}/", "pinned_to": self.opts.new}
+        record.gate = StepGate(verdict=gate.verdict, exit_code=gate.exit_code, reason=gate.reason,
+                               reports=f"step-{index}/", pinned_to=self.opts.new)
         if gate.verdict == "error":  # the step gate's own log, as the rollout's reports name it
-            self.verdict.log = f"step-{index}/{gate.log or 'logs/'}"
-            record["gate"]["log"] = self.verdict.log
+            self.verdict.log = record.gate.log = f"step-{index}/{gate.log or 'logs/'}"
         checks = [c.model_copy(update={"id": f"gate.{stage}/{c.id}"}) for stage, c in gate.all_checks()]
         if gate.verdict != "pass" and not any(c.status == "failed" for c in checks):
             checks.append(CheckResult(id="gate.verdict", status="failed", kind="no-data", message=gate.reason))
         return checks
 
-    def traffic_step(self, index: int, step: RolloutStep, record: dict[str, Any]) -> list[CheckResult]:
+    def traffic_step(self, index: int, step: RolloutStep, record: RolloutStepReport) -> list[CheckResult]:
         """Smoke pinned to each version, then the side-by-side comparison for the hold time."""
         folder = self.opts.reports_dir / f"step-{index}"
         checks: list[CheckResult] = []
@@ -188,13 +200,13 @@ class _Run:
                 return [c.model_copy(update={"id": f"auth/{c.id}"}) for c in login.checks]
             new_smoke = self.smoke(folder, self.pin(self.opts.new), f"step{index}-new")
             checks += [c.model_copy(update={"id": f"new/{c.id}"}) for c in new_smoke.checks]
-            record["smoke"] = {"new": _smoke_record(new_smoke)}
+            record.smoke = smoke = StepSmoke(new=_smoke_record(new_smoke))
             if new_smoke.status == "failed":
                 return checks
             compare = step.hold_s > 0 or step.percent < 100
             if compare:
                 old_smoke = self.smoke(folder, self.pin(self.opts.old), f"step{index}-old")
-                record["smoke"]["old"] = _smoke_record(old_smoke)
+                smoke.old = _smoke_record(old_smoke)
                 if old_smoke.status == "failed":  # the stable side's own trouble: said, not held against the new
                     self.say(f"step {index}: the old version fails smoke checks too: "
                              + ", ".join(c.id for c in old_smoke.failed_checks))
@@ -209,13 +221,13 @@ class _Run:
                     return [*checks, CheckResult(id="compare.executed", status="failed", kind="no-data",
                                                  message=f"inconclusive: {exc}")]
                 found, compared = sidebyside.judge(pairs, self.profile, self.spec.compare)
-                record["side_by_side"] = sidebyside.figures(pairs)
-                record["comparisons"] = compared
+                record.side_by_side = sidebyside.figures(pairs)
+                record.comparisons = compared
                 checks += found
                 passed_compare = [CheckResult(id="compare.side-by-side", status="passed",
-                                              message=_figures_line(record["side_by_side"]))]
+                                              message=_figures_line(record.side_by_side))]
                 checks += passed_compare if not found else []
-                self.say(f"step {index}: {_figures_line(record['side_by_side'])}")
+                self.say(f"step {index}: {_figures_line(record.side_by_side)}")
         finally:
             auth.end()
         return checks
@@ -223,7 +235,7 @@ class _Run:
     def smoke(self, folder: Path, pin: VersionPin, label: str) -> StageResult:
         """The smoke stage with every request pinned (and every answer's version checked)."""
         ctx = StageContext(profile=self.profile, profile_path=self.path, base_url=self.base_url, reports_dir=folder,
-                           progress=lambda text: None, options={"pin": pin.to_option()}, label=label)
+                           progress=lambda text: None, options=StageOptions(pin=pin.to_option()), label=label)
         try:
             return stage_runner("smoke")(ctx)
         except Exception as exc:  # noqa: BLE001 - a crash is a tool error, never a lost rollout nor evidence
@@ -236,8 +248,8 @@ class _Run:
     # -- ends ------------------------------------------------------------------------------------------------
 
     def promote(self) -> None:
-        self.report["outcome"] = "promoted"
-        self.report["promoted"] = True
+        self.report.outcome = "promoted"
+        self.report.promoted = True
         self.verdict.verdict, self.verdict.exit_code = "pass", EXIT_PASS
         self.verdict.reason = f"{self.opts.new} promoted: every step passed, it takes 100 % of the traffic"
         self.say(self.verdict.reason)
@@ -245,12 +257,12 @@ class _Run:
         history = GateOptions(profile=str(self.path), reports_dir=self.opts.reports_dir,
                               history_db=self.opts.history_db)
         baseline.record(self.verdict, self.profile, history, self.verdict.base_url)
-        self.report["recorded_as_last_good"] = True
+        self.report.recorded_as_last_good = True
 
     def stop(self, index: int, step: RolloutStep, evidence: bool, why: str = "") -> None:
         """Split back at once, restore data, verify, roll the code back if still broken."""
-        self.report["stopped_at"] = {"step": index, "percent": _num(step.percent)}
-        self.report["outcome"] = "stopped"
+        self.report.stopped_at = StoppedAt(step=index, percent=_num(step.percent))
+        self.report.outcome = "stopped"
         self.say(f"stopped at step {index} ({step.percent:g} %){': ' + why if why else ''}; "
                  f"the split goes back to {self.opts.old} at 100 %")
         back = self.split_back()
@@ -289,17 +301,18 @@ class _Run:
     def cancel(self, cancelled: Cancelled) -> None:
         """A signal or the deadline: split back first, then say why."""
         self.stopping = True
-        index = len(self.report["steps"]) - 1
-        percent = self.report["steps"][-1]["percent"] if self.report["steps"] else 0
-        if self.report["steps"]:
-            self.report["steps"][-1]["status"] = "cancelled"
+        steps = self.report.steps
+        index = len(steps) - 1
+        percent = steps[-1].percent if steps else 0
+        if steps:
+            steps[-1].status = "cancelled"
         if cancelled.verify:  # the deadline: the usual way back, verification included
             step = self.spec.steps[max(0, index)]
             self.stop(max(0, index), step, evidence=True, why=cancelled.why)
-            self.report["outcome"] = "deadline"
+            self.report.outcome = "deadline"
             return
-        self.report["stopped_at"] = {"step": max(0, index), "percent": percent}
-        self.report["outcome"] = "cancelled"
+        self.report.stopped_at = StoppedAt(step=max(0, index), percent=percent)
+        self.report.outcome = "cancelled"
         self.say(f"{cancelled.why}: the split goes back to {self.opts.old} at 100 %")
         back = self.split_back()
         self.verdict.rollback = RollbackResult(triggered=True, command=back.command, exit_code=back.exit_code,
@@ -318,11 +331,11 @@ class _Run:
         check = CheckResult(id="synthgate.internal", status="failed", kind=TOOL_ERROR,
                             message=redactor(f"synthgate itself failed: {exc.__class__.__name__}: {exc} (see {log})"))
         self.verdict.stages.append(StageResult.from_checks("synthgate", [check], 0.0))
-        self.report["outcome"] = "error"
-        if self.report["steps"]:
-            self.report["steps"][-1]["status"] = "error"
-        promoted = bool(self.report["promoted"])  # every step passed: the new version stays where it is
-        moved = bool(self.report["steps"]) and not promoted  # a split command ran: traffic may have moved
+        self.report.outcome = "error"
+        if self.report.steps:
+            self.report.steps[-1].status = "error"
+        promoted = self.report.promoted  # every step passed: the new version stays where it is
+        moved = bool(self.report.steps) and not promoted  # a split command ran: traffic may have moved
         back = self.split_back() if moved else None
         if back is not None:
             self.verdict.rollback = RollbackResult(triggered=True, command=back.command, exit_code=back.exit_code,
@@ -354,7 +367,7 @@ class _Run:
 
     def split_back(self) -> SplitRun:
         back = split_back(self.spec, self.opts.new, self.opts.old)
-        self.report["split_back"] = {**back.as_dict(), "ok": back.ok}
+        self.report.split_back = back.back_record()
         self.say(f"split back: {' '.join(back.command)} -> exit {back.exit_code} ({back.duration_s:.1f} s)")
         return back
 
@@ -367,7 +380,7 @@ class _Run:
             stage = self.smoke(self.opts.reports_dir / "verify", self.pin(self.opts.old, with_header=False), "verify")
         finally:
             auth.end()
-        self.report["verification"] = _smoke_record(stage) | ({"login": "failed"} if login is not None else {})
+        self.report.verification = _smoke_record(stage, login_failed=login is not None)
         if stage.status == "passed":
             return True
         return False if any(c.is_evidence_failure for c in stage.failed_checks) else None
@@ -391,23 +404,23 @@ class _Run:
         assert spec is not None and spec.snapshot is not None
         self.say(f"the release changes data: snapshot first ({' '.join(spec.snapshot)})")
         taken = rollback.take_snapshot(spec, {})
-        self.snapshot_taken = taken  # raw, for the restore; the report's copy is redacted
-        self.report["data"]["snapshot"] = {**taken, "output": redactor(str(taken["output"]))[-2000:]}
-        if not taken["ok"]:
-            log = self.write_log("snapshot.log", list(spec.snapshot), str(taken["output"]) + str(taken["stderr"]))
-            raise _SnapshotFailed(redactor(f"the snapshot command failed (exit {taken['exit_code']}): "
-                                           f"{str(taken['stderr'])[-300:]}"), log)
+        self.snapshot_taken = taken
+        self.report.data.snapshot = taken.model_copy(update={"output": redactor(taken.output)[-2000:]})
+        if not taken.ok:
+            log = self.write_log("snapshot.log", list(spec.snapshot), taken.output + taken.stderr)
+            raise _SnapshotFailed(redactor(f"the snapshot command failed (exit {taken.exit_code}): "
+                                           f"{taken.stderr[-300:]}"), log)
 
     def restore_data(self) -> None:
-        data = self.report["data"]
+        data = self.report.data
         if not self.changes_data:
-            data["restore"] = {"ran": False, "message": "the release does not change data: no restore"}
+            data.restore = RestoreRun(ran=False, message="the release does not change data: no restore")
             return
         spec = self.profile.rollback
         assert spec is not None
-        data["restore"] = rollback.restore_data(spec, self.snapshot_taken, self.profile.name, self.base_url,
-                                                {}, self.say, db=self.opts.history_db)
-        self.say(f"data: {data['restore'].get('message')}")
+        data.restore = rollback.restore_data(spec, self.snapshot_taken, self.profile.name, self.base_url,
+                                             {}, self.say, db=self.opts.history_db)
+        self.say(f"data: {data.restore.message}")
 
 
 class _SnapshotFailed(Exception):
@@ -436,17 +449,18 @@ def _epoch(verdict: Verdict) -> float:
     return datetime.fromisoformat(verdict.started_at).timestamp()
 
 
-def _smoke_record(stage: StageResult) -> dict[str, Any]:
-    return {"status": stage.status, "checks": len(stage.checks),
-            "failed": [f"{c.id}: {c.message}"[:300] for c in stage.failed_checks]}
+def _smoke_record(stage: StageResult, login_failed: bool = False) -> SmokeRun:
+    return SmokeRun(status=stage.status, checks=len(stage.checks),
+                    failed=[f"{c.id}: {c.message}"[:300] for c in stage.failed_checks],
+                    login="failed" if login_failed else None)
 
 
-def _figures_line(fig: dict[str, Any]) -> str:
+def _figures_line(fig: SideBySideFigures) -> str:
     def side(label: str) -> str:
-        s = fig[label]
-        return (f"{label} P50 {s['p50_ms']} ms, P95 {s['p95_ms']} ms, {s['errors']} errors of {s['requests']}"
-                if s["p50_ms"] is not None else f"{label}: no sample")
-    return f"{fig['pairs']} pairs in {fig['duration_s']:g} s: {side('new')}; {side('old')}"
+        s = fig.new if label == "new" else fig.old
+        return (f"{label} P50 {s.p50_ms} ms, P95 {s.p95_ms} ms, {s.errors} errors of {s.requests}"
+                if s.p50_ms is not None else f"{label}: no sample")
+    return f"{fig.pairs} pairs in {fig.duration_s:g} s: {side('new')}; {side('old')}"
 
 
 @contextmanager
@@ -495,15 +509,14 @@ def run_rollout(opts: RolloutOptions) -> Verdict:
     verdict = Verdict(verdict="inconclusive", exit_code=EXIT_INCONCLUSIVE, target=profile.name,
                       base_url=mask_url(base_url), started_at=_now(), duration_s=0.0, profile=str(path),
                       release=opts.new)
-    report: dict[str, Any] = {
-        "new": opts.new, "old": opts.old, "outcome": "running", "promoted": False, "stopped_at": None,
-        "deadline_s": total_s, "pin": {"header": spec.pin.header, "value": spec.pin.value},
-        "version_from": spec.version_from.model_dump(by_alias=True, exclude_none=True) if spec.version_from else None,
-        "steps": [], "split_back": None, "verification": None,
-        "data": {"changes_data": changes_data,
-                 "message": "the release changes data: snapshot before, restore on failure" if changes_data
-                 else "the release does not change data: no snapshot, no restore"},
-    }
+    report = RolloutReport(
+        new=opts.new, old=opts.old, deadline_s=total_s,
+        pin=RolloutPin(header=spec.pin.header, value=spec.pin.value),
+        version_from=VersionEvidenceSource.model_validate(spec.version_from.model_dump(by_alias=True))
+        if spec.version_from else None,
+        data=RolloutData(changes_data=changes_data,
+                         message="the release changes data: snapshot before, restore on failure" if changes_data
+                         else "the release does not change data: no snapshot, no restore"))
     verdict.rollout = report
     run = _Run(opts, profile, path, spec, base_url, verdict, changes_data, clock + total_s, report)
     ci.begin()  # no workflow command from the target's answers until the verdict (see reports/ci.py)
@@ -517,7 +530,7 @@ def run_rollout(opts: RolloutOptions) -> Verdict:
             except Cancelled as cancelled:
                 run.cancel(cancelled)
             except _SnapshotFailed as exc:  # a tool error before any split: nothing moved, nothing to put back
-                report["outcome"] = "not started"
+                report.outcome = "not started"
                 verdict.stages.append(StageResult.from_checks("snapshot", [CheckResult(
                     id="data.snapshot", status="failed", kind=TOOL_ERROR, message=f"{exc} (see {exc.log})")], 0.0))
                 verdict.verdict, verdict.exit_code, verdict.log = "error", EXIT_CODES["error"], exc.log

@@ -30,7 +30,7 @@ from synthgate.http import Exchange, make_client, send_raw
 from synthgate.loadgen.plan import PlannedRequest, build_plan
 from synthgate.profile.model import BaselineConfig, Profile
 from synthgate.profile.rollout import Comparison
-from synthgate.results import CheckResult
+from synthgate.results import CheckResult, RolloutComparison, SideBySideFigures, VersionFigures
 from synthgate.version_pin import VersionPin, mismatch
 
 ALL = "all tasks"
@@ -133,18 +133,18 @@ def run_pairs(profile: Profile, base_url: str, new: VersionPin, old: VersionPin,
     return SideBySide(sides["new"], sides["old"], pairs, round(time.monotonic() - started, 3), tasks)
 
 
-def judge(result: SideBySide, profile: Profile, cfg: Comparison) -> tuple[list[CheckResult], list[dict[str, Any]]]:
+def judge(result: SideBySide, profile: Profile, cfg: Comparison) -> tuple[list[CheckResult], list[RolloutComparison]]:
     """The step's comparison checks (each failed one stops the rollout) and every comparison made, for reports."""
     base = BaselineConfig(confidence=cfg.confidence, min_effect_ms=cfg.min_effect_ms,
                           max_regression=cfg.max_regression, min_samples=cfg.min_samples)
     new, old = result.new, result.old
     checks: list[CheckResult] = []
-    compared: list[dict[str, Any]] = []
+    compared: list[RolloutComparison] = []
     groups = [(ALL, _merged(new.samples), _merged(old.samples))]
     groups += [(t, new.samples.get(t, []), old.samples.get(t, [])) for t in result.tasks]
     for name, after, before in groups:
         decision = compare_latency(f"latency[{name}]", before, after, base)
-        compared.append({"task": name, **decision.as_dict()})
+        compared.append(RolloutComparison(task=name, **dict(decision.metric())))
         thin = min(len(before), len(after)) < cfg.min_samples
         if name == ALL and thin:
             checks.append(CheckResult(id="compare.latency", status="failed", kind="no-data",
@@ -157,7 +157,7 @@ def judge(result: SideBySide, profile: Profile, cfg: Comparison) -> tuple[list[C
         n_err, n_req = (new.total() if name == ALL else (new.errors.get(name, 0), new.requests.get(name, 0)))
         o_err, o_req = (old.total() if name == ALL else (old.errors.get(name, 0), old.requests.get(name, 0)))
         decision = compare_error_rate(f"error_rate[{name}]", (o_err, o_req), (n_err, n_req), base)
-        compared.append({"task": name, **decision.as_dict()})
+        compared.append(RolloutComparison(task=name, **dict(decision.metric())))
     n_err, n_req = new.total()
     o_err, o_req = old.total()
     if n_err:
@@ -205,13 +205,15 @@ def _floors(new: Side, profile: Profile) -> list[CheckResult]:
     return out
 
 
-def figures(result: SideBySide) -> dict[str, Any]:
+def figures(result: SideBySide) -> SideBySideFigures:
     """Headline numbers of both sides, for reports."""
-    out: dict[str, Any] = {"pairs": result.pairs, "duration_s": result.duration_s}
-    for label, side in (("new", result.new), ("old", result.old)):
+
+    def side(side: Side) -> VersionFigures:
         values = _merged(side.samples)
         errors, requests = side.total()
-        out[label] = {"requests": requests, "errors": errors, "wrong_version": sum(side.wrong_version.values()),
-                      "p50_ms": round(percentile(values, 50), 3) if values else None,
-                      "p95_ms": round(percentile(values, 95), 3) if values else None}
-    return out
+        return VersionFigures(requests=requests, errors=errors, wrong_version=sum(side.wrong_version.values()),
+                              p50_ms=round(percentile(values, 50), 3) if values else None,
+                              p95_ms=round(percentile(values, 95), 3) if values else None)
+
+    return SideBySideFigures(pairs=result.pairs, duration_s=result.duration_s, new=side(result.new),
+                             old=side(result.old))

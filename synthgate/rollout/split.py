@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from synthgate import rollback
 from synthgate.profile.model import Rollback
 from synthgate.profile.rollout import Rollout
+from synthgate.results import SplitBack, SplitRecord
 
 
 @dataclass
@@ -24,11 +25,15 @@ class SplitRun:
         """The command exited 0 within its timeout."""
         return self.exit_code == 0
 
-    def as_dict(self) -> dict[str, object]:
-        """JSON form for verdict.json."""
+    def record(self) -> SplitRecord:
+        """A step's `split` in verdict.json."""
         percent = int(self.new_percent) if float(self.new_percent).is_integer() else self.new_percent
-        return {"new_percent": percent, "command": self.command, "exit_code": self.exit_code,
-                "duration_s": round(self.duration_s, 3), "output": self.output[-1000:]}
+        return SplitRecord(new_percent=percent, command=self.command, exit_code=self.exit_code,
+                           duration_s=round(self.duration_s, 3), output=self.output[-1000:])
+
+    def back_record(self) -> SplitBack:
+        """The rollout's `split_back` in verdict.json: the record, and whether it worked."""
+        return SplitBack(**dict(self.record()), ok=self.ok)
 
 
 def set_split(spec: Rollout, new: str, old: str, new_percent: float) -> SplitRun:

@@ -6,10 +6,10 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from synthgate.profile import Profile
 from synthgate.results import StageResult
+from synthgate.stage_options import StageOptions
 
 STAGE_ORDER = ("smoke", "e2e", "fuzz", "load")
 
@@ -23,8 +23,8 @@ class StageContext:
     base_url: str
     reports_dir: Path
     progress: Callable[[str], None] = print
-    # per-run overrides from the CLI (seed, workers, duration, max examples...); stage-specific keys
-    options: dict[str, Any] = field(default_factory=dict)
+    # per-run overrides of the profile (seed, workers, duration, max examples, the rollout's pin...)
+    options: StageOptions = field(default_factory=StageOptions)
     label: str = ""  # "" for the gate's own run, "verify" for the re-run after rollback
     deadline: float | None = None  # time.monotonic() by which the stage must have ended (the gate's --deadline)
 

@@ -51,7 +51,7 @@ def run(ctx: StageContext) -> StageResult:
         return StageResult.skipped(STAGE, "the profile declares no load section")
     if cfg is None:
         return _no_data(started, "inconclusive: the profile declares no load tasks (add a 'load:' section)")
-    remote = bool(ctx.options.get("expect_workers") or cfg.distributed)
+    remote = bool(ctx.options.expect_workers or cfg.distributed)
     try:
         plan = build_plan(ctx.profile, resolve=not remote)  # remote workers resolve secrets themselves
     except ValueError as exc:  # an unresolvable ${secrets.X} / ${vars.X}
@@ -84,7 +84,7 @@ def run(ctx: StageContext) -> StageResult:
     if plan.skipped_writes:
         notes.append(f"write tasks not sent (load.allow_writes is off): {', '.join(plan.skipped_writes)}")
     checks = threshold_checks(result, cfg)
-    pinned = version_check(result, VersionPin.from_options(ctx.options))
+    pinned = version_check(result, VersionPin.from_option(ctx.options.pin))
     if pinned is not None:
         if pinned.status == "failed":  # the figures are not the pinned version's: nothing they say is evidence
             checks = [c.model_copy(update={"kind": "no-data"}) if c.is_evidence_failure else c for c in checks]
@@ -207,32 +207,31 @@ def _spec(ctx: StageContext, cfg: LoadConfig, out_dir: Path) -> LoadRunSpec:
     """Run settings: the profile's, overridden by ctx.options, bounded."""
     opts = ctx.options
 
-    def pick(key: str, default: Any) -> Any:
-        value = opts.get(key)
+    def pick(value: Any, default: Any) -> Any:
         return default if value is None else value
 
-    arrival = pick("arrival_rate", cfg.arrival_rate)
-    max_requests = pick("max_requests", cfg.max_requests)
+    arrival = pick(opts.arrival_rate, cfg.arrival_rate)
+    max_requests = pick(opts.max_requests, cfg.max_requests)
     dist = cfg.distributed
-    expect_workers = int(pick("expect_workers", dist.expect_workers if dist else 0) or 0)
-    pin = VersionPin.from_options(opts)
+    expect_workers = int(pick(opts.expect_workers, dist.expect_workers if dist else 0) or 0)
+    pin = VersionPin.from_option(opts.pin)
     return LoadRunSpec(
         # pinned to one version (synthgate rollout): the generator reads its headers from a pinned copy
         profile=str(version_pin.apply_headers(ctx.profile_path, pin, out_dir)),
         pin=pin.to_option() if pin is not None else None,
         base_url=ctx.base_url,
-        users=max(1, min(int(pick("users", cfg.users)), MAX_USERS)),
-        spawn_rate=float(pick("spawn_rate", cfg.spawn_rate)),
-        duration_s=max(0.5, min(float(pick("duration_s", cfg.duration_s)), MAX_DURATION_S)),
+        users=max(1, min(int(pick(opts.users, cfg.users)), MAX_USERS)),
+        spawn_rate=float(pick(opts.spawn_rate, cfg.spawn_rate)),
+        duration_s=max(0.5, min(float(pick(opts.duration_s, cfg.duration_s)), MAX_DURATION_S)),
         arrival_rate=float(arrival) if arrival else None,
         max_requests=int(max_requests) if max_requests else None,
-        workers=max(0, min(int(pick("workers", cfg.workers)), MAX_WORKERS)),
+        workers=max(0, min(int(pick(opts.workers, cfg.workers)), MAX_WORKERS)),
         request_timeout_s=cfg.timeout_s or ctx.profile.defaults.timeout_s,
-        user_class=str(pick("user_class", cfg.user_class)),
+        user_class=str(pick(opts.user_class, cfg.user_class)),
         out_dir=out_dir,
-        insecure_tls=bool(opts.get("insecure_tls", False)),
+        insecure_tls=bool(opts.insecure_tls),
         expect_workers=max(0, min(expect_workers, MAX_WORKERS)),
-        bind=pick("bind", dist.bind if dist else None),
+        bind=pick(opts.bind, dist.bind if dist else None),
         workers_wait_s=float(dist.wait_s if dist else 120.0),
     )
 

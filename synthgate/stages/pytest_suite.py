@@ -6,7 +6,6 @@ and lets the same suite run unchanged under plain `pytest`.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -68,7 +67,7 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
         "--base-url", ctx.base_url,
         "--synthgate-results", str(results_file),
         "--synthgate-reports", str(reports_dir),
-        "--synthgate-options", json.dumps(ctx.options),
+        "--synthgate-options", ctx.options.to_json(),
         "-p", "no:cacheprovider", "-q", "-rN", "--color=no",
         "--rootdir", str(folder.parent.parent),
     ]

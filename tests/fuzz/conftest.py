@@ -8,7 +8,6 @@ deployment with `--base-url URL`; `--synthgate-options '{"seed": 1, "max_example
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ import pytest
 from synthgate.checks import seen
 from synthgate.fuzz import plan
 from synthgate.fuzz.engine import FuzzEnv, hypothesis_home
-from synthgate.plugin import sg_profile_of, target_url
+from synthgate.plugin import sg_profile_of, stage_options_of, target_url
+from synthgate.stage_options import StageOptions
 
 _PLAN = pytest.StashKey[list[plan.FuzzItem]]()
 FIXTURES = {"fuzz_endpoint": "endpoint", "fuzz_operation": "openapi", "fuzz_flow": "flow"}
@@ -29,16 +29,12 @@ def pytest_configure(config: pytest.Config) -> None:
     hypothesis_home()
 
 
-def _options(config: pytest.Config) -> dict[str, Any]:
-    return dict(json.loads(config.getoption("synthgate_options", None) or "{}"))
-
-
 def fuzz_plan(config: pytest.Config) -> list[plan.FuzzItem]:
     """The fuzz tests of this run, built once (fetching the OpenAPI document when the profile names one)."""
     if _PLAN not in config.stash:
         profile, _ = sg_profile_of(config)
         items = plan.build(profile, target_url(config)) if profile.fuzz else []
-        rounds = max(1, int(_options(config).get("repeat", 1)))
+        rounds = max(1, stage_options_of(config).repeat or 1)
         config.stash[_PLAN] = [dataclasses.replace(i, round=r) for r in range(rounds) for i in items]
     return config.stash[_PLAN]
 
@@ -52,7 +48,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def fuzz(pytestconfig: pytest.Config, sg_profile: Any, sg_target: str, sg_options: dict[str, Any],
+def fuzz(pytestconfig: pytest.Config, sg_profile: Any, sg_target: str, sg_options: StageOptions,
          sg_reports_dir: Path) -> Iterator[FuzzEnv]:
     """The run's shared client, pacer, time budget and seed."""
     env = FuzzEnv(sg_profile, sg_target, sg_options, plan.runnable(fuzz_plan(pytestconfig)), sg_reports_dir)

@@ -12,6 +12,7 @@ from verdicts import read_verdict
 from synthgate.demo import releases
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.gate import GateOptions, run_gate
+from synthgate.stage_options import StageOptions
 
 
 def test_healthy_runs_raise_no_regression_and_latency_regression_fails_on_comparison(tmp_path: Path) -> None:
@@ -20,7 +21,7 @@ def test_healthy_runs_raise_no_regression_and_latency_regression_fails_on_compar
     def gate(n: int, **extra):
         opts = GateOptions(profile="demo", base_url=target.url, stages=["load"], reports_dir=tmp_path / str(n),
                            history_db=db, progress=lambda _: None, no_rollback=True,
-                           stage_options={"duration_s": 2}, **extra)
+                           stage_options=StageOptions(duration_s=2), **extra)
         return run_gate(opts)
 
     with EmbeddedTarget() as target:
@@ -53,12 +54,12 @@ def test_baseline_from_a_saved_reports_dir(tmp_path: Path) -> None:
     with EmbeddedTarget() as target:
         base = GateOptions(profile="demo", base_url=target.url, stages=["load"], reports_dir=tmp_path / "base",
                            history_db=tmp_path / "h.db", progress=lambda _: None, baseline="none",
-                           stage_options={"duration_s": 2})
+                           stage_options=StageOptions(duration_s=2))
         assert run_gate(base).verdict == "pass"
         releases.deploy(target.state_path, "latency-regression")
         again = GateOptions(profile="demo", base_url=target.url, stages=["load"], reports_dir=tmp_path / "new",
                             history_db=tmp_path / "other.db", progress=lambda _: None, no_rollback=True,
-                            baseline=str(tmp_path / "base"), stage_options={"duration_s": 2})
+                            baseline=str(tmp_path / "base"), stage_options=StageOptions(duration_s=2))
         verdict = run_gate(again)
     assert verdict.verdict == "fail"
     assert verdict.baseline and verdict.baseline.source.startswith("saved run")

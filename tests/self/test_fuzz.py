@@ -23,6 +23,7 @@ from synthgate.http import Exchange
 from synthgate.profile import ProfileError, load_profile
 from synthgate.profile.fuzz import FuzzConfig, FuzzEndpoint, FuzzField
 from synthgate.redact import redactor
+from synthgate.stage_options import StageOptions
 
 hypothesis_home()  # Hypothesis' caches out of the project, as in the fuzz suite
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -230,7 +231,7 @@ def test_a_seed_replays_the_same_inputs() -> None:
     profile, _ = load_profile("demo")
 
     def inputs(seed_value: int) -> list[tuple[str, bytes | None]]:
-        env = FuzzEnv(profile, "http://127.0.0.1:9", {"seed": seed_value}, tests_total=1)
+        env = FuzzEnv(profile, "http://127.0.0.1:9", StageOptions(seed=seed_value), tests_total=1)
         seen: list[tuple[str, bytes | None]] = []
 
         @env.settings_for(40)
@@ -248,3 +249,21 @@ def test_a_seed_replays_the_same_inputs() -> None:
     first = inputs(5)
     assert inputs(5) == first
     assert inputs(6) != first
+
+
+def test_stage_options_cross_to_the_child_typed_and_a_misspelled_one_is_refused() -> None:
+    """A pure function: the options a stage's pytest child gets (--synthgate-options) carry only what was set, read
+    back equal, pin included; an unknown key is an error, never dropped."""
+    from pydantic import ValidationError
+
+    from synthgate.version_pin import VersionPin
+
+    pin = VersionPin("v2", {"X-Pin": "v2"}, evidence_header="X-Version")
+    options = StageOptions(seed=3, max_time_s=2, pin=pin.to_option())
+    assert json.loads(options.to_json()) == {"seed": 3, "max_time_s": 2.0, "pin": {
+        "version": "v2", "headers": {"X-Pin": "v2"}, "evidence_header": "X-Version"}}
+    again = StageOptions.from_json(options.to_json())
+    assert again == options and VersionPin.from_option(again.pin) == pin
+    assert StageOptions.from_json("") == StageOptions() and VersionPin.from_option(None) is None
+    with pytest.raises(ValidationError, match="sed"):
+        StageOptions.from_json('{"sed": 3}')

@@ -22,6 +22,7 @@ from synthgate.fuzz import coverage, strategies
 from synthgate.fuzz.strategies import Probe
 from synthgate.profile import load_profile
 from synthgate.profile.fuzz import FuzzEndpoint
+from synthgate.stage_options import StageOptions
 from synthgate.stages import fuzz as fuzz_stage
 from synthgate.stages.base import StageContext
 
@@ -114,13 +115,13 @@ def slow_buggy() -> Iterator[str]:
     server.shutdown()
 
 
-def _run_fuzz(tmp_path: Path, fuzz: dict[str, Any], url: str, options: dict[str, Any] | None = None) -> Any:
+def _run_fuzz(tmp_path: Path, fuzz: dict[str, Any], url: str) -> Any:
     doc = {"name": "cov", "health": {"path": "/"}, "fuzz": fuzz}
     path = tmp_path / "profile.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     profile, resolved = load_profile(str(path))
     ctx = StageContext(profile=profile, profile_path=resolved, base_url=url, reports_dir=tmp_path / "reports",
-                       progress=lambda _: None, options={"seed": 7, **(options or {})})
+                       progress=lambda _: None, options=StageOptions(seed=7))
     return fuzz_stage.run(ctx)
 
 

@@ -23,6 +23,7 @@ from verdicts import read_verdict
 from synthgate.demo.server import EmbeddedTarget
 from synthgate.profile import load_profile
 from synthgate.results import StageResult
+from synthgate.stage_options import StageOptions
 from synthgate.stages import fuzz as fuzz_stage
 from synthgate.stages.base import StageContext
 from synthgate.stages.pytest_suite import run_suite
@@ -32,12 +33,11 @@ DEMO = ROOT / "targets" / "demo.yaml"
 SUITE_ARGS = ["--assert=plain", "-p", "no:schemathesis"]
 
 
-def stage(profile: str | Path, url: str, reports: Path, options: dict[str, Any],
-          only: str | None = None) -> StageResult:
+def stage(profile: str | Path, url: str, reports: Path, only: str | None = None, **options: Any) -> StageResult:
     """The fuzz stage as the gate runs it (its suite in a child process); `only` selects tests with -k."""
     loaded, path = load_profile(str(profile))
     ctx = StageContext(profile=loaded, profile_path=path, base_url=url, reports_dir=reports,
-                       progress=lambda _: None, options=options)
+                       progress=lambda _: None, options=StageOptions(**options))
     if only:
         return run_suite(ctx, "fuzz", timeout_s=180, extra_args=[*SUITE_ARGS, "-k", only])
     return fuzz_stage.run(ctx)
@@ -64,7 +64,7 @@ def run_by_hand(command: str) -> str:
 def test_healthy_demo_passes_every_round_without_flake(demo_target: Any, tmp_path: Path) -> None:
     # rounds in one run (ten in a soak): the same tests under seeds 11, 12..., at least 200 examples per endpoint each
     repeat = soak.rounds(full=10, quick=2)
-    result = stage("demo", demo_target.url, tmp_path, {"repeat": repeat, "seed": 11, "max_time_s": 900})
+    result = stage("demo", demo_target.url, tmp_path, repeat=repeat, seed=11, max_time_s=900)
     assert result.status == "passed", [(c.id, c.message) for c in result.failed_checks]
     rounds = Counter(c.id.split("#")[0] for c in result.checks)
     assert len(rounds) >= 10 and set(rounds.values()) == {repeat}, rounds
@@ -114,7 +114,7 @@ def test_fault_fails_the_gate_with_a_curl_that_reproduces_it(fault: str, evidenc
 
 def test_rate_limit_off_is_caught_by_the_quota_flow(tmp_path: Path) -> None:
     with EmbeddedTarget(fault="rate-limit-off") as target:
-        result = stage("demo", target.url, tmp_path, {"seed": 5}, only="quota")
+        result = stage("demo", target.url, tmp_path, seed=5, only="quota")
         [check] = result.checks
         assert check.status == "failed" and check.id == "fuzz.flow.quota-generate"
         assert check.details["properties"] == ["quota"] and "answered 200, expected [402]" in check.message
@@ -122,7 +122,7 @@ def test_rate_limit_off_is_caught_by_the_quota_flow(tmp_path: Path) -> None:
         assert script.count("curl ") == 2 and "-b \"$jar1\" -c \"$jar1\"" in script  # shrunk to two requests
         replies = re.findall(r"^HTTP/1.1 (\d{3})", run_by_hand(script), flags=re.M)
         assert replies == ["200", "200"]  # the second generation is not refused
-        healthy = stage("demo", target.url, tmp_path / "again", {"seed": 5, "max_examples": 40}, only="create")
+        healthy = stage("demo", target.url, tmp_path / "again", seed=5, max_examples=40, only="create")
         assert healthy.status == "passed"  # the other flow holds on this release
 
 
@@ -178,7 +178,7 @@ def proxy(demo_target: Any) -> Iterator[CountingProxy]:
 
 def test_without_allow_writes_only_get_and_head_reach_the_target(proxy: CountingProxy, tmp_path: Path) -> None:
     profile = demo_variant(tmp_path, allow_writes=False, max_examples=25)
-    result = stage(profile, proxy.url, tmp_path / "reports", {"seed": 3})
+    result = stage(profile, proxy.url, tmp_path / "reports", seed=3)
     methods = Counter(method for method, _ in proxy.seen)
     assert methods["GET"] > 60 and set(methods) <= {"GET", "HEAD"}, methods
     assert {header for _, header in proxy.seen} == {"synthgate"}  # every request marked as synthetic traffic
@@ -192,12 +192,12 @@ def test_without_allow_writes_only_get_and_head_reach_the_target(proxy: Counting
 def test_declared_fields_drive_the_fuzzing_without_an_openapi_document(tmp_path: Path) -> None:
     profile = demo_variant(tmp_path, openapi=None, max_examples=60)
     with EmbeddedTarget() as healthy:
-        result = stage(profile, healthy.url, tmp_path / "healthy", {"seed": 9}, only="test_endpoint")
+        result = stage(profile, healthy.url, tmp_path / "healthy", seed=9, only="test_endpoint")
     assert result.status == "passed", [(c.id, c.message) for c in result.failed_checks]
     assert {c.id for c in result.checks} == {"fuzz.generate", "fuzz.intake", "fuzz.login", "fuzz.password-reset",
                                              "fuzz.campaign"}
     with EmbeddedTarget(fault="crash-on-bad-input") as broken:
-        result = stage(profile, broken.url, tmp_path / "broken", {"seed": 9}, only="test_endpoint")
+        result = stage(profile, broken.url, tmp_path / "broken", seed=9, only="test_endpoint")
         crashed = {c.id: c for c in result.checks if c.status == "failed"}
         assert {"fuzz.generate", "fuzz.intake"} <= set(crashed), [(c.id, c.status) for c in result.checks]
         for check in crashed.values():
@@ -207,7 +207,7 @@ def test_declared_fields_drive_the_fuzzing_without_an_openapi_document(tmp_path:
 
 def test_an_unavailable_openapi_document_fails_with_a_clear_message(demo_target: Any, tmp_path: Path) -> None:
     profile = demo_variant(tmp_path, openapi="/nope.json", max_examples=5)
-    result = stage(profile, demo_target.url, tmp_path / "reports", {"seed": 1}, only="test_operation")
+    result = stage(profile, demo_target.url, tmp_path / "reports", seed=1, only="test_operation")
     [check] = result.checks
     assert check.id == "fuzz.openapi" and check.status == "failed" and check.kind == "assertion"
     assert "/nope.json answered 404, expected 200" in check.message

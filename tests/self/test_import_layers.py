@@ -18,7 +18,7 @@ ROOT = Path(synthgate.__file__).parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("synthgate", "synthgate._bundled", "synthgate.bundled", "synthgate.redact", "synthgate.bounded",
                     "synthgate.filelock", "synthgate.procs", "synthgate.results", "synthgate.hookspecs",
-                    "synthgate.session", "synthgate.console", "synthgate.run_context",
+                    "synthgate.session", "synthgate.console", "synthgate.run_context", "synthgate.stage_options",
                     "synthgate.run_state")),
     ("reports", ("synthgate.reports", "synthgate.scrub", "synthgate.e2e.evidence")),
     ("profile", ("synthgate.profile", "synthgate.fuzz.local_spec")),

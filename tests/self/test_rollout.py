@@ -80,6 +80,15 @@ def profile_for(state: Path, out: Path, holds: float = 3.0, **extra: Any) -> Pat
     return out
 
 
+def saved_verdict(reports: Path) -> dict[str, Any]:
+    """verdict.json as written; it reads back into the typed Verdict (its RolloutReport) and writes out unchanged."""
+    from synthgate.results import Verdict
+
+    text = (reports / "verdict.json").read_text()
+    assert Verdict.model_validate_json(text).dump() + "\n" == text
+    return json.loads(text)
+
+
 def rollout(profile: Path, url: str, new: str, old: str, reports: Path, **kw: Any) -> Any:
     from synthgate.rollout.runner import RolloutOptions, run_rollout
 
@@ -141,7 +150,7 @@ def test_healthy_version_reaches_100(stand_in: tuple[str, Path], tmp_path: Path)
     verdict = rollout(profile_for(state, tmp_path / "p.yaml"), url, new, old, tmp_path / "r")
     assert verdict.exit_code == 0, verdict.reason
     assert versions.status(state)["split"] == {new: 100}
-    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    saved = saved_verdict(tmp_path / "r")
     r = saved["rollout"]
     assert r["outcome"] == "promoted" and r["stopped_at"] is None and r["recorded_as_last_good"]
     assert [s["percent"] for s in r["steps"]] == [0, 10, 100]
@@ -167,11 +176,13 @@ def test_broken_version_is_stopped_at_0_and_its_data_restored(stand_in: tuple[st
     verdict = rollout(profile, url, new, old, tmp_path / "r")
     assert verdict.exit_code == 1, verdict.reason
     assert versions.status(state)["split"] == {old: 100}
+    saved_verdict(tmp_path / "r")
     r = verdict.rollout
-    assert r["stopped_at"] == {"step": 0, "percent": 0} and len(r["steps"]) == 1
-    assert any("health" in f for f in r["steps"][0]["failed"])
-    assert r["split_back"]["ok"] and r["verification"]["status"] == "passed" and verdict.rollback.verified
-    assert r["data"]["changes_data"] and r["data"]["snapshot"]["ok"] and r["data"]["restore"]["ok"]
+    assert r.stopped_at is not None and (r.stopped_at.step, r.stopped_at.percent) == (0, 0) and len(r.steps) == 1
+    assert any("health" in f for f in r.steps[0].failed or [])
+    assert r.split_back and r.split_back.ok and r.verification and r.verification.status == "passed"
+    assert verdict.rollback.verified
+    assert r.data.changes_data and r.data.snapshot and r.data.snapshot.ok and r.data.restore and r.data.restore.ok
     assert restored.read_text() == "bm-42"  # once, with the snapshot's bookmark
 
 
@@ -182,12 +193,12 @@ def test_latency_regression_is_stopped_at_the_first_traffic_step(stand_in: tuple
     verdict = rollout(profile_for(state, tmp_path / "p.yaml"), url, new, old, tmp_path / "r")
     assert verdict.exit_code == 1, verdict.reason
     assert versions.status(state)["split"] == {old: 100}
-    r = verdict.rollout
+    r = saved_verdict(tmp_path / "r")["rollout"]
     assert r["steps"][0]["status"] == "passed"  # every absolute threshold holds: the pinned gate passes
     assert r["stopped_at"] == {"step": 1, "percent": 10}
     assert any(f.startswith("compare.latency[all tasks]") for f in r["steps"][1]["failed"]), r["steps"][1]["failed"]
     assert not any(f.startswith("floor.") for f in r["steps"][1]["failed"])
-    assert r["data"]["restore"]["ran"] is False  # the release does not change data
+    assert r["data"]["restore"] == {"ran": False, "message": "the release does not change data: no restore"}
 
 
 def test_sigterm_puts_the_old_version_back(stand_in: tuple[str, Path], tmp_path: Path) -> None:
@@ -212,8 +223,8 @@ def test_sigterm_puts_the_old_version_back(stand_in: tuple[str, Path], tmp_path:
             proc.kill()
     assert proc.returncode == 143, out[-2000:]
     assert versions.status(state)["split"] == {old: 100}
-    r = json.loads((tmp_path / "r" / "verdict.json").read_text())["rollout"]
-    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    saved = saved_verdict(tmp_path / "r")
+    r = saved["rollout"]
     assert saved["reason"].startswith("cancelled") and saved["exit_code"] == 143
     assert r["outcome"] == "cancelled" and r["stopped_at"]["percent"] == 10 and r["split_back"]["ok"]
 
@@ -341,6 +352,61 @@ def test_version_evidence_from_a_json_field() -> None:
     assert mismatch(httpx.Response(200, headers={"X-Version": "v2"}), by_header) is None
 
 
+def test_rollout_block_reads_back_typed_and_writes_out_unchanged() -> None:
+    """A pure function: verdict.json's `rollout` block as `synthgate rollout` writes it (keys it has not written
+    stay absent, never null) reads into RolloutReport and dumps back key for key; a misspelled key is an error."""
+    from pydantic import ValidationError
+
+    from synthgate.results import RolloutReport
+
+    split = {"new_percent": 10, "command": ["deploy", "v2@10%", "v1@90%"], "exit_code": 0, "duration_s": 0.9,
+             "output": "deployed\n"}
+    side = {"requests": 375, "errors": 0, "wrong_version": 0, "p50_ms": 31.376, "p95_ms": None}
+    block = {
+        "new": "v2", "old": "v1", "outcome": "stopped", "promoted": False, "stopped_at": {"step": 1, "percent": 10},
+        "deadline_s": 2082, "pin": {"header": OVERRIDE, "value": 'demo="{version}"'}, "version_from": {"json": "m.v"},
+        "steps": [
+            {"step": 0, "percent": 0, "hold_s": 0.0, "status": "passed", "started_at": "2026-12-06T23:27:10+00:00",
+             "split": {**split, "new_percent": 0}, "gate": {"verdict": "error", "exit_code": 5, "reason": "r",
+                                                             "reports": "step-0/", "pinned_to": "v2",
+                                                             "log": "step-0/logs/x.log"},
+             "duration_s": 3.9, "failed": []},
+            {"step": 1, "percent": 12.5, "hold_s": 3.0, "status": "failed", "started_at": "2026-12-06T23:27:21+00:00",
+             "split": split, "smoke": {"new": {"status": "passed", "checks": 46, "failed": []}},
+             "side_by_side": {"pairs": 380, "duration_s": 3.017, "new": side, "old": side},
+             "comparisons": [{"task": "all tasks", "name": "latency[all tasks]", "kind": "latency",
+                              "before": {"n": 375, "p50_ms": 5.657}, "after": {"n": 375, "p50_ms": 31.376},
+                              "change": "P50 5.7->31.4 ms", "statistic": 126724.0, "p_value": 6.4e-81,
+                              "decision": "regression", "reason": "slower"}],
+             "duration_s": 9.2, "failed": ["compare.latency[all tasks]: slower"]},
+            {"step": 2, "percent": 50, "hold_s": 60.0, "status": "cancelled",
+             "started_at": "2026-12-06T23:27:36+00:00"},
+        ],
+        "split_back": {**split, "new_percent": 0, "exit_code": None, "ok": False},
+        "verification": {"status": "failed", "checks": 3, "failed": ["health: 500"], "login": "failed"},
+        "data": {"changes_data": True, "message": "m",
+                 "snapshot": {"command": ["snap"], "exit_code": 0, "output": "{}", "stderr": "", "duration_s": 0.1,
+                              "ok": True},
+                 "restore": {"ran": True, "command": ["restore", "{}"], "exit_code": None, "ok": False,
+                             "duration_s": 30.0, "output": "", "message": "restore timed out after 30 s"}},
+        "recorded_as_last_good": True,
+    }
+    typed = RolloutReport.model_validate(block)
+    assert json.dumps(typed.model_dump(mode="json")) == json.dumps(block)  # same keys, same order, same values
+    assert typed.steps[1].side_by_side and typed.steps[1].side_by_side.new.p50_ms == 31.376
+    assert typed.steps[2].duration_s is None and typed.version_from and typed.version_from.json_field == "m.v"
+    fresh = RolloutReport(new="v2", old="v1", deadline_s=60.5, pin=typed.pin, data={"changes_data": False,
+                                                                                    "message": "m"})
+    fresh.data.restore = typed.data.restore.model_copy(update={"ran": False}) if typed.data.restore else None
+    assert fresh.model_dump(mode="json") == {
+        "new": "v2", "old": "v1", "outcome": "running", "promoted": False, "stopped_at": None, "deadline_s": 60.5,
+        "pin": block["pin"], "version_from": None, "steps": [], "split_back": None, "verification": None,
+        "data": {"changes_data": False, "message": "m", "restore": {"ran": False, "message": block["data"][
+            "restore"]["message"]}}}
+    with pytest.raises(ValidationError, match="stoped_at"):
+        RolloutReport.model_validate({**block, "stoped_at": None})
+
+
 # -- tool errors: exit 5, never a deployment failure -------------------------------------------------------------
 
 def _deploy_unless(state: Path, refuse: str) -> list[str]:
@@ -362,7 +428,7 @@ def test_a_refused_split_is_an_error_and_the_split_goes_back(stand_in: tuple[str
     verdict = rollout(profile, url, new, old, tmp_path / "r")
     assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
     assert versions.status(state)["split"] == {old: 100}
-    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    saved = saved_verdict(tmp_path / "r")
     assert saved["verdict"] == "error" and saved["log"] == "logs/rollout-split-step0.log"
     assert "quota exceeded" in (tmp_path / "r" / saved["log"]).read_text()
     assert "quota exceeded" in saved["reason"] and "not evidence" in saved["reason"]
@@ -384,8 +450,9 @@ def test_a_tool_error_rolls_the_code_back_only_when_asked(stand_in: tuple[str, P
                   "timeout_s": 30})
     verdict = rollout(profile, url, new, old, tmp_path / "r")
     assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
-    assert not verdict.rollout["split_back"]["ok"] and "a human must act" in verdict.reason
+    assert verdict.rollout.split_back and not verdict.rollout.split_back.ok and "a human must act" in verdict.reason
     assert marker.exists() == ("error" in on)  # the split back failed: the code rollback only when asked
+    saved_verdict(tmp_path / "r")
     assert versions.status(state)["split"] == {old: 100}  # the refusing platform never moved anything
 
 
@@ -401,9 +468,10 @@ def test_a_failed_snapshot_is_an_error_before_any_split(stand_in: tuple[str, Pat
                   "snapshot": [sys.executable, "-c", "import sys; sys.exit('no such database: prod')"]})
     verdict = rollout(profile, url, new, old, tmp_path / "r")
     assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
-    assert not splits.exists() and verdict.rollout["steps"] == [] and not verdict.rollback.triggered
+    assert not splits.exists() and verdict.rollout.steps == [] and not verdict.rollback.triggered
     assert "no such database" in (tmp_path / "r" / str(verdict.log)).read_text()
-    assert verdict.rollout["outcome"] == "not started" and "no traffic was moved" in verdict.reason
+    assert verdict.rollout.outcome == "not started" and "no traffic was moved" in verdict.reason
+    assert saved_verdict(tmp_path / "r")["rollout"]["steps"] == []
 
 
 def test_synthgate_crashing_mid_way_is_an_error_and_the_split_goes_back(stand_in: tuple[str, Path],
@@ -428,7 +496,7 @@ def test_synthgate_crashing_mid_way_is_an_error_and_the_split_goes_back(stand_in
     assert seen == [{new: 10, old: 90}]  # it crashed with traffic on the new version
     assert (verdict.verdict, verdict.exit_code) == ("error", 5), verdict.reason
     assert versions.status(state)["split"] == {old: 100}
-    saved = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    saved = saved_verdict(tmp_path / "r")
     assert saved["verdict"] == "error" and saved["rollout"]["outcome"] == "error"
     assert saved["rollout"]["split_back"]["ok"]
     assert "RuntimeError: progress sink went away" in (tmp_path / "r" / saved["log"]).read_text()
@@ -440,6 +508,7 @@ def test_synthgate_crashing_mid_way_is_an_error_and_the_split_goes_back(stand_in
 def _pinned_load(url: str, folder: Path, version: str) -> Any:
     """The load stage, in-process, pinned to `version` like the step-0 gate pins it."""
     from synthgate.profile.model import Profile
+    from synthgate.stage_options import StageOptions
     from synthgate.stages import StageContext, stage_runner
     from synthgate.version_pin import VersionPin
 
@@ -451,7 +520,7 @@ def _pinned_load(url: str, folder: Path, version: str) -> Any:
     path = folder / "p.yaml"
     path.write_text(yaml.safe_dump(profile.model_dump(mode="json", by_alias=True)))
     return stage_runner("load")(StageContext(profile=profile, profile_path=path, base_url=url, reports_dir=folder,
-                                             progress=lambda text: None, options={"pin": pin.to_option()}))
+                                             progress=lambda text: None, options=StageOptions(pin=pin.to_option())))
 
 
 def test_load_counts_answers_from_another_version_as_no_data(stand_in: tuple[str, Path], tmp_path: Path) -> None:
@@ -502,6 +571,7 @@ def _pinned_fuzz(url: str, folder: Path, version: str) -> Any:
     """The fuzz stage (its suite in a child process, as the gate runs it), pinned to `version` like step 0 pins it:
     the demo's campaign reads, a few seconds."""
     from synthgate.profile.model import Profile
+    from synthgate.stage_options import StageOptions
     from synthgate.stages import StageContext, stage_runner
     from synthgate.version_pin import VersionPin
 
@@ -515,7 +585,8 @@ def _pinned_fuzz(url: str, folder: Path, version: str) -> Any:
     path = folder / "p.yaml"
     path.write_text(yaml.safe_dump(profile.model_dump(mode="json", by_alias=True, exclude_none=True)))
     return stage_runner("fuzz")(StageContext(profile=profile, profile_path=path, base_url=url, reports_dir=folder,
-                                             progress=lambda text: None, options={"pin": pin.to_option(), "seed": 3}))
+                                             progress=lambda text: None,
+                                             options=StageOptions(pin=pin.to_option(), seed=3)))
 
 
 def test_fuzz_answers_from_another_version_are_no_data(stand_in: tuple[str, Path], tmp_path: Path) -> None:
