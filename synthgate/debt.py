@@ -45,12 +45,12 @@ class Debt:
         self.before: dict[tuple[str, str], set[str]] = {}
         if previous is not None:
             for stage, check in previous.all_checks():
-                self.before[(stage, check.id)] = set(check.details.get("findings") or [])
+                self.before[(stage, check.id)] = set(check.findings)
         self.rows: list[DebtCount] = []
 
     def judge(self, stage: str, check: CheckResult) -> str | None:
         """Split a failed `new_only` check's findings into new ones and debt; a line for the console, or None."""
-        findings = list(check.details.get("findings") or [])
+        findings = check.findings
         if not findings or not check.is_evidence_failure or not new_only(self.profile, stage, check):
             return None
         if self.previous is None:

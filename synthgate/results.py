@@ -144,6 +144,36 @@ class CheckResult(BaseModel):
         note = self.details.get("debt")
         return DebtNote.model_validate(note) if note else None
 
+    # the keys of `details` another module reads (the kind that writes them documents them), typed once here
+    @property
+    def findings(self) -> list[str]:
+        """A findings-style check's findings, one stable key each (hygiene, links, a11y): what `new_only` compares."""
+        found = self.details.get("findings")
+        return [str(f) for f in found] if isinstance(found, list) else []
+
+    @property
+    def load_task(self) -> str | None:
+        """The load task (`METHOD /path`) a per-task threshold check judged."""
+        task = self.details.get("task")
+        return task if isinstance(task, str) else None
+
+    @property
+    def measured(self) -> float | None:
+        """The figure a threshold check measured (a load percentile in ms, a rate)."""
+        value = self.details.get("measured")
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    @property
+    def unmeasurable(self) -> bool:
+        """True when a load threshold could not be measured at all (no requests of its kind)."""
+        return bool(self.details.get("unmeasurable"))
+
+    @property
+    def a11y_rules_failing(self) -> list[str]:
+        """The axe-core rules an accessibility check failed on."""
+        rows = self.details.get("a11y_failing")
+        return [str(r["rule"]) for r in rows if isinstance(r, dict) and r.get("rule")] if isinstance(rows, list) else []
+
     @property
     def is_flaky(self) -> bool:
         """True when this check passed only after a retry (reported apart, never fails the gate)."""

@@ -117,7 +117,7 @@ def _e2e(data: dict[str, Any], check: CheckResult, notes: list[str]) -> bool:
         notes.append(f"left out the journeys: {check.id} ({why})")
         return True
     if step == "a11y":
-        rules = [v["rule"] for v in check.details.get("a11y_failing", []) if v.get("rule")]
+        rules = check.a11y_rules_failing
         rules = rules or _AXE_RULE.findall(check.message)
         a11y = data.setdefault("e2e", {}).setdefault("a11y", {})
         ignored = a11y.setdefault("ignore_rules", [])
@@ -178,7 +178,7 @@ def _load(data: dict[str, Any], check: CheckResult, notes: list[str]) -> bool:
     load = data.get("load")
     if load is None:
         return False
-    task = check.details.get("task") or (check.id.split("[", 1)[1].rstrip("]") if "[" in check.id else None)
+    task = check.load_task or (check.id.split("[", 1)[1].rstrip("]") if "[" in check.id else None)
     if task:
         kept = [t for t in load["tasks"] if f"{t.get('method', 'GET')} {t['path']}" != task]
         if len(kept) < len(load["tasks"]):
@@ -203,9 +203,9 @@ def measured_load(data: dict[str, Any], result: StageResult, notes: list[str], h
     """Thresholds from what the trial load measured: its P95 times the headroom, a 1 % error budget."""
     load = data.get("load")
     p95 = next((c for c in result.checks if c.id == "load.p95"), None)
-    if load is None or p95 is None or not isinstance(p95.details.get("measured"), int | float):
+    measured = p95.measured if p95 is not None else None
+    if load is None or measured is None:
         return
-    measured = float(p95.details["measured"])
     limit = max(floor_ms, math.ceil(measured * headroom / 100) * 100)
     load["thresholds"] = {"p95_ms": limit, "error_rate": 0.01}
     notes[:] = [n for n in notes if not n.startswith("load: ")] + [

@@ -94,8 +94,8 @@ def run(ctx: StageContext) -> StageResult:
     if workers_check is not None:
         checks.append(workers_check)
         notes.append(workers_check.message)
-    if any(c.details.get("unmeasurable") for c in checks):
-        notes.extend(c.message for c in checks if c.details.get("unmeasurable"))
+    if any(c.unmeasurable for c in checks):
+        notes.extend(c.message for c in checks if c.unmeasurable)
     evidence = [
         str(Path(p).relative_to(ctx.reports_dir))
         for k, p in result.artefacts.items()
@@ -108,7 +108,7 @@ def run(ctx: StageContext) -> StageResult:
         if task.label in result.per_request:
             result.per_request[task.label]["thresholds"] = task.limits(cfg.thresholds)
             result.per_request[task.label]["checks"] = {
-                c.id: c.status for c in checks if c.details.get("task") == task.label}
+                c.id: c.status for c in checks if c.load_task == task.label}
     summary = LoadSummary(
         p50_ms=result.p50_ms,
         p95_ms=result.p95_ms,

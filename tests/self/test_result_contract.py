@@ -138,3 +138,13 @@ def test_unreachable_follows_probe_unreachable_for_the_login_too(tmp_path: Path)
         assert (result.kind, result.outcome) == ("error", "down")
     finally:
         auth.end()
+
+
+def test_the_details_other_modules_read_have_typed_accessors() -> None:
+    # as the writers write them: hygiene's findings, a load threshold's task and figure, axe-core's failing rules
+    check = CheckResult(id="load.p95[GET /]", status="failed", details={
+        "findings": ["nosniff GET /"], "task": "GET /", "measured": 812, "a11y_failing": [{"rule": "label"}, {}]})
+    assert check.findings == ["nosniff GET /"] and check.load_task == "GET /" and check.measured == 812.0
+    assert check.a11y_rules_failing == ["label"] and not check.unmeasurable
+    bare = CheckResult(id="x", status="passed", details={"measured": True, "findings": "not a list"})
+    assert bare.findings == [] and bare.load_task is None and bare.measured is None and bare.a11y_rules_failing == []
