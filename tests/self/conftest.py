@@ -115,10 +115,37 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return Scheduler(config, log)
 
 
+# The longest tests (measured in `make test`, 2026-12-07: 25 s and more on a worker), handed out first: a long test
+# started last would finish alone while the other workers idle. Only an order; nothing is left out.
+LONGEST_FIRST = frozenset({
+    "test_fuzz_stage.py::test_healthy_demo_passes_every_round_without_flake",
+    "test_fuzz_stage.py::test_fault_fails_the_gate_with_a_curl_that_reproduces_it",
+    "test_e2e_stage.py::test_browser_fault_fails_the_gate_naming_the_step_with_evidence",
+    "test_e2e_stage.py::test_healthy_demo_passes_smoke_and_e2e_with_one_check_per_journey_step",
+    "test_e2e_stage.py::test_user_pytest_playwright_tests_run_in_synthgates_chromium",
+    "test_e2e_stage.py::test_secrets_never_reach_traces_logs_or_reports",
+    "test_baseline_source.py::test_a_gate_compares_with_the_zipped_reports_of_the_last_run",
+    "test_secret_registry.py::test_no_secret_of_any_kind_reaches_any_artefact",
+    "test_cold_start.py::test_slow_first_calls_fail_the_gate_through_the_cold_checks_only",
+    "test_cold_start.py::test_healthy_target_passes_every_cold_check",
+    "test_demo_target.py::test_openapi_passes_schemathesis_default_checks",
+    "test_shared_state.py::test_three_locations_with_quorum_two_open_one_incident_and_send_one_alert",
+    "test_rollout.py::test_latency_regression_is_stopped_at_the_first_traffic_step",
+    "test_rollout.py::test_healthy_version_reaches_100",
+    "test_user_checks.py::test_a_conftest_provides_the_target_through_the_plugin_hook",
+    "test_load_cluster.py::test_a_killed_worker_makes_the_run_inconclusive_and_a_mismatched_worker_is_refused",
+})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the slow tests (`make check` runs the others) and the serial ones (SERIAL_FILES, SERIAL_TESTS); run
-    the tests of the installed wheel last (it is built in the background meanwhile: installed_wheel.prebuild)."""
-    items.sort(key=lambda item: bool(installed_wheel.USERS & set(getattr(item, "fixturenames", ()))))
+    """Mark the slow tests (`make check` runs the others) and the serial ones (SERIAL_FILES, SERIAL_TESTS); hand
+    out the longest first (LONGEST_FIRST); run the tests of the installed wheel last (it is built in the background
+    meanwhile: installed_wheel.prebuild)."""
+    def order(item: pytest.Item) -> tuple[bool, bool]:
+        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        return bool(installed_wheel.USERS & set(getattr(item, "fixturenames", ()))), name not in LONGEST_FIRST
+
+    items.sort(key=order)
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
