@@ -113,6 +113,15 @@ def find_reports(folder: Path, source: str) -> Path:
     return found[0].parent
 
 
+def check_local(source: str) -> None:
+    """Refuse a --baseline naming a local path that does not exist, before any stage runs (a URL is tried when
+    it is needed: the first pipeline of a project has no previous run to download)."""
+    if source in ("none", "last-pass") or source.startswith(("http://", "https://")):
+        return
+    if not Path(os.path.expanduser(source)).exists():
+        raise _error(source, "not found")
+
+
 @contextmanager
 def reports_folder(source: str) -> Iterator[Path]:
     """The previous run's reports folder named by a --baseline value (unpacked or downloaded as needed)."""

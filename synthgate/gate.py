@@ -14,6 +14,7 @@ from pathlib import Path
 from synthgate import auth, baseline, debt, reports, rollback, run_context, run_state, server_errors, version_pin
 from synthgate import deadline as _deadline
 from synthgate.accept import Acceptances
+from synthgate.baseline_source import check_local as check_baseline_source
 from synthgate.bounded import response_json
 from synthgate.checks import cold, hygiene_late, seen
 from synthgate.checks.outcome import Outcome, result_of, run_with_retries
@@ -122,6 +123,7 @@ def _gate(opts: GateOptions) -> Verdict:
     clock = time.monotonic()
     reports_dir = opts.reports_dir
     _deadline.ensure_writable(reports_dir)
+    check_baseline_source(opts.baseline or "last-pass")  # a --baseline naming nothing: exit 2 now, not after the stages
     gate_deadline = _deadline.start(opts.deadline_s or _deadline.default_deadline_s(profile, opts.stages))
     verdict = Verdict(verdict="inconclusive", exit_code=EXIT_INCONCLUSIVE, target=profile.name, base_url="",
                       started_at=started_at.isoformat(timespec="seconds"), duration_s=0.0, profile=str(path))

@@ -142,6 +142,10 @@ def test_a_gate_compares_with_the_zipped_reports_of_the_last_run(tmp_path: Path,
     assert second.returncode == 0, second.stdout + second.stderr
     baseline = read_verdict(tmp_path / "r2")["baseline"]
     assert baseline["source"] == f"saved run {archive}"
-    wrong = cli("run", "--stages", "smoke", "--baseline", str(tmp_path / "missing.zip"), "--no-rollback",
-                "--reports", str(tmp_path / "r3"))
+
+
+def test_a_baseline_naming_nothing_is_refused_before_any_stage_runs(tmp_path: Path, cli_in_process: Any) -> None:
+    wrong = cli_in_process("run", "--stages", "smoke", "--baseline", str(tmp_path / "missing.zip"), "--no-rollback",
+                           "--reports", str(tmp_path / "r3"))
     assert wrong.returncode == 2 and "missing.zip: not found" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert "stage smoke" not in wrong.stdout + wrong.stderr and not (tmp_path / "r3" / "verdict.json").exists()
