@@ -32,6 +32,7 @@ class SeenMemory:
 
     written: dict[str, set[str]] = field(default_factory=dict)  # ledger path -> answer shapes this run wrote
     source: list[str] = field(default_factory=list)  # what is sending now (a check id), innermost last
+    unwritable: set[str] = field(default_factory=set)  # ledgers a write failed on (disk full, folder gone)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -159,12 +160,17 @@ def record(item: dict[str, Any] | None) -> None:
     own = memory()
     with own.lock:
         known = own.written.setdefault(str(path), set())
-        if shape in known or len(known) >= MAX_LINES:
+        if shape in known or len(known) >= MAX_LINES or str(path) in own.unwritable:
             return
         known.add(shape)
         # one short line in append mode: concurrent writers (stage processes) never interleave within it
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+        try:
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(json.dumps(item, ensure_ascii=False) + "\n")
+        except OSError:
+            # hygiene loses this evidence, never the request it came from: a load task's request is counted and
+            # a check judges its answer whether or not the ledger could be written
+            own.unwritable.add(str(path))
 
 
 def observe(ex: Any) -> None:

@@ -158,6 +158,20 @@ def test_a_finding_judged_before_is_not_reported_again(tmp_path: Path) -> None:
         seen.close()
 
 
+def test_a_ledger_that_cannot_be_written_never_fails_the_request_it_records(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:9"
+    path = seen.begin(tmp_path, url)
+    try:
+        path.unlink()
+        path.mkdir()  # appending to it now fails, as on a full disk or a folder removed under the run
+        headers = [("Set-Cookie", "sid=1; Path=/")]
+        seen.record(seen.entry("GET", url + "/a", 200, [], headers, by="load task GET /a"))  # no exception
+        seen.record(seen.entry("GET", url + "/b", 200, [], headers, by="load task GET /b"))  # nor later
+        assert str(path) in seen.memory().unwritable
+    finally:
+        seen.close()
+
+
 @pytest.mark.slow  # a load stage (Locust in a child process)
 def test_the_load_stages_answers_are_judged_too(echo: str, tmp_path: Path) -> None:
     profile = Profile.model_validate({
