@@ -6,6 +6,8 @@ import base64
 import io
 import json
 import os
+import random
+import re
 import subprocess
 import sys
 import threading
@@ -19,7 +21,7 @@ from verdicts import read_verdict
 
 from synthgate import run_context
 from synthgate.http import to_curl
-from synthgate.redact import Redactor, mask_url, redactor
+from synthgate.redact import Redactor, _trie_pattern, mask_url, redactor
 
 URL_PASSWORD = "urlpw7Hq2canaryA"
 ENV_SECRET = "envsecret9Kx4canaryB"
@@ -217,3 +219,26 @@ def test_a_nested_gate_never_deletes_its_parents_share_file(monkeypatch: pytest.
     finally:
         parent.unshare()
     assert not path.exists()
+
+
+def test_a_secret_learned_after_the_pattern_was_built_is_redacted_the_longest_form_first() -> None:
+    registry = Redactor()
+    registry.add("long-secret-value-1", "TOKEN")
+    assert registry("a long-secret-value-1 b") == "a [REDACTED:TOKEN] b"  # the pattern is built now
+    for n in range(200):  # a run learning a cookie per request: the pattern is not rebuilt for each
+        registry.learn(f"cookie-value-{n:04d}-xyz", "COOKIE_sid")
+        assert registry(f"set cookie-value-{n:04d}-xyz") == "set [REDACTED:COOKIE_SID]"
+    registry.add("long-secret-value-1-and-more", "LONGER")  # a longer secret holding an older one
+    assert registry("x long-secret-value-1-and-more y") == "x [REDACTED:LONGER] y"
+    assert registry("x long-secret-value-1 y") == "x [REDACTED:TOKEN] y"
+
+
+def test_the_compiled_pattern_matches_as_the_longest_first_alternation_would() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        words = {"".join(rng.choice("ab.%") for _ in range(rng.randint(1, 6))) for _ in range(rng.randint(1, 12))}
+        plain = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+        trie = re.compile(_trie_pattern(words))
+        for _ in range(20):
+            text = "".join(rng.choice("ab.%c") for _ in range(rng.randint(0, 30)))
+            assert trie.sub(lambda m: f"<{m.group(0)}>", text) == plain.sub(lambda m: f"<{m.group(0)}>", text)
