@@ -115,6 +115,7 @@ def run_gate(opts: GateOptions) -> Verdict:
 
 def _gate(opts: GateOptions) -> Verdict:
     profile, path = prepare(opts)
+    check_baseline_source(opts.baseline or "last-pass")  # a --baseline naming nothing: exit 2 now, not after the stages
     if opts.pin is not None:  # in this process, and in every stage process through the stage options
         profile = profile.model_copy(update={"headers": {**profile.headers, **opts.pin.headers}})
         opts.stage_options = opts.stage_options.model_copy(update={"pin": opts.pin.to_option()})
@@ -123,7 +124,6 @@ def _gate(opts: GateOptions) -> Verdict:
     clock = time.monotonic()
     reports_dir = opts.reports_dir
     _deadline.ensure_writable(reports_dir)
-    check_baseline_source(opts.baseline or "last-pass")  # a --baseline naming nothing: exit 2 now, not after the stages
     gate_deadline = _deadline.start(opts.deadline_s or _deadline.default_deadline_s(profile, opts.stages))
     verdict = Verdict(verdict="inconclusive", exit_code=EXIT_INCONCLUSIVE, target=profile.name, base_url="",
                       started_at=started_at.isoformat(timespec="seconds"), duration_s=0.0, profile=str(path))
