@@ -70,13 +70,15 @@ def test_healthy_demo_passes_every_round_without_flake(demo_target: Any, tmp_pat
     assert len(rounds) >= 10 and set(rounds.values()) == {repeat}, rounds
     for check in result.checks:
         assert check.status == "passed", (check.id, check.message)
+        assert not check.details.get("budget_cut"), check.id
+        if check.flaky:
+            # a flaky pass may only be a latency blip of this shared machine, never a wrong answer; Hypothesis
+            # stops generating at the blip (to replay it), so such a test ran fewer examples
+            assert check.details["intermittent_properties"] == ["latency"], check.details
+            continue
         small_space = check.details["examples"] < 200 and check.id.startswith(("fuzz.get-v1-health", "fuzz.get-api-s"))
         if not check.id.startswith("fuzz.flow.") and not small_space:  # those two take no input at all
             assert check.details["examples"] >= 200, (check.id, check.details)
-        assert not check.details.get("budget_cut"), check.id
-        # a flaky pass may only be a latency blip of this shared machine, never a wrong answer
-        if check.flaky:
-            assert check.details["intermittent_properties"] == ["latency"], check.details
     assert not (ROOT / ".hypothesis").exists()  # Hypothesis kept its files out of the project
 
 
