@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from synthgate import run_context
+from synthgate.appended import lines_since
 
 if TYPE_CHECKING:
     from synthgate.profile.model import Profile
@@ -184,18 +185,8 @@ class Redactor:
             self._read_share(path)
 
     def _read_share(self, path: Path) -> None:
-        try:
-            size = path.stat().st_size
-            if size == self._offset:
-                return
-            with open(path, "rb") as handle:
-                handle.seek(self._offset)
-                data = handle.read()
-        except OSError:
-            return
-        complete = data.rfind(b"\n") + 1  # a line being written by another process waits for the next look
-        self._offset += complete
-        for line in data[:complete].splitlines():
+        lines, self._offset = lines_since(path, self._offset)
+        for line in lines:
             try:
                 name, value, *flags = json.loads(line)
             except (ValueError, TypeError):

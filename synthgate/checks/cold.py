@@ -22,13 +22,14 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from synthgate import http, run_context, run_state
+from synthgate.appended import lines_since
 from synthgate.http import TemplateError, expand, make_client, send
 from synthgate.profile.model import Profile, Request
 from synthgate.redact import redactor
@@ -115,14 +116,20 @@ def read(path: Path | None = None) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     if path is None or not path.exists():
         return out
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for sample in _samples(path.read_bytes().splitlines()):
+        out.setdefault(sample["endpoint"], sample)
+    return out
+
+
+def _samples(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """The ledger's samples among its lines (a line cut by a killed process is skipped)."""
+    for line in lines:
         try:
             sample = json.loads(line)
         except ValueError:
-            continue  # a line cut by a killed process
+            continue
         if isinstance(sample, dict) and isinstance(sample.get("endpoint"), str):
-            out.setdefault(sample["endpoint"], sample)
-    return out
+            yield sample
 
 
 def is_target(url: str) -> bool:
@@ -168,26 +175,8 @@ def _recorded_since(path: Path) -> set[str]:
     """The endpoints of the ledger lines appended since this process last read it (under the ledger's lock):
     one read of the new bytes, not the whole ledger per new endpoint (fuzz reaches hundreds)."""
     own = memory()
-    start = own.read_up_to.get(str(path), 0)
-    try:
-        with open(path, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size < start:  # begun afresh (truncated) since: read it all
-                start = 0
-            handle.seek(start)
-            data = handle.read()
-    except OSError:
-        return set()
-    complete = data.rfind(b"\n") + 1  # a line cut by a killed process is skipped, as `read` skips it
-    own.read_up_to[str(path)] = start + complete
-    out = set()
-    for line in data[:complete].splitlines():
-        try:
-            sample = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(sample, dict) and isinstance(sample.get("endpoint"), str):
-            out.add(sample["endpoint"])
-    return out
+    lines, own.read_up_to[str(path)] = lines_since(path, own.read_up_to.get(str(path), 0))
+    return {sample["endpoint"] for sample in _samples(lines)}
 
 
 def who() -> str:

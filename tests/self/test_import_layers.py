@@ -17,9 +17,9 @@ ROOT = Path(synthgate.__file__).parent
 # lowest first: a module may import modules of its own layer and of the layers before it, never after
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("synthgate", "synthgate._bundled", "synthgate.bundled", "synthgate.redact", "synthgate.bounded",
-                    "synthgate.filelock", "synthgate.procs", "synthgate.results", "synthgate.hookspecs",
-                    "synthgate.session", "synthgate.console", "synthgate.run_context", "synthgate.stage_options",
-                    "synthgate.run_state")),
+                    "synthgate.filelock", "synthgate.appended", "synthgate.procs", "synthgate.results",
+                    "synthgate.hookspecs", "synthgate.session", "synthgate.console", "synthgate.run_context",
+                    "synthgate.stage_options", "synthgate.run_state")),
     ("reports", ("synthgate.reports", "synthgate.scrub", "synthgate.e2e.evidence")),
     ("profile", ("synthgate.profile", "synthgate.fuzz.local_spec")),
     ("transport", ("synthgate.http", "synthgate.check_client", "synthgate.server_errors", "synthgate.version_pin")),
