@@ -118,5 +118,14 @@ def test_flaky_5xx_demo_fails_through_the_budget(tmp_path: Path, cli) -> None:
     verdict = read_verdict(tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     budget = _checks(verdict)["server-error-budget"]
-    assert budget["details"]["by_stage"]["load"]["server_errors"] >= 1
+    by_stage = budget["details"]["by_stage"]
+    if "load" not in by_stage:
+        # the gate's one login met the 2 % first (about one run in fifty): the gate failed fast on that 500,
+        # the load stage never ran, and the budget still counted the 500 it saw
+        login = _checks(verdict)["auth.login"]
+        assert login["status"] == "failed" and "500" in login["message"], login
+        # the login is one of the gate's own requests, counted with the preflight's
+        assert budget["details"]["counted"]["server_errors"] >= 1 and budget["status"] == "failed", budget
+        return
+    assert by_stage["load"]["server_errors"] >= 1
     assert budget["status"] == "failed" or budget["details"]["rate"] <= 0.01

