@@ -25,12 +25,15 @@ run: $(STAMP)
 
 # Two tiers: most self-tests wait on servers and child processes, so they run in 4 xdist workers; the few that
 # judge measured latency (`serial` marker) run afterwards on a quiet machine. Both always run.
+# The third-party apps (pip, from PyPI) install in the background meanwhile, under the lock their fixture takes.
 test: $(STAMP)
-	bash scripts/install-postgres.sh
+	flock .venv-thirdparty.lock bash scripts/install-thirdparty-apps.sh .venv-thirdparty \
+		>.venv-thirdparty.log 2>&1 & \
+	bash scripts/install-postgres.sh || exit 1; \
 	status=0; \
 	$(VENV)/bin/python -m pytest tests/self -q -n 4 -m "not serial" --durations=15 || status=$$?; \
 	$(VENV)/bin/python -m pytest tests/self -q -m serial --durations=5 || status=$$?; \
-	exit $$status
+	wait; exit $$status
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -43,4 +46,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .venv-thirdparty reports
+	rm -rf $(VENV) .venv-thirdparty .venv-thirdparty.log reports

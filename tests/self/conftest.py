@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,28 @@ SERIAL_TESTS = frozenset({
 # longer reads.)
 ONE_WORKER_FILES = frozenset({"test_thirdparty_apps.py", "test_ci_output.py", "test_html_report.py", "test_fuzz.py",
                               "test_detect2_faults.py", "test_e2e_diagnosis.py"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--cpu-report FILE`: where the suite's CPU goes (benchmarks/suite_cpu.py reads it)."""
+    parser.addoption("--cpu-report", default=None,
+                     help="append each test's CPU seconds (its worker's and the children it reaped) as JSON lines")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """With --cpu-report: one line per test, CPU of setup, call and teardown (children once they are reaped)."""
+    report = item.config.getoption("--cpu-report")
+    if not report:
+        yield
+        return
+    before, started = os.times(), time.monotonic()
+    yield
+    after = os.times()
+    line = {"test": item.nodeid, "cpu_s": round(sum(after[:4]) - sum(before[:4]), 2),
+            "wall_s": round(time.monotonic() - started, 2)}
+    with open(report, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
 
 
 def pytest_configure(config: pytest.Config) -> None:
