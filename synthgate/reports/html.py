@@ -200,7 +200,7 @@ def _card(stage: str, c: CheckResult, images: _Inliner) -> str:
                        + (f" (status {a.status})" if a.status is not None else "") + "</li>"
                        for a in c.attempts_detail)
         out.append(f'<h4>Attempts</h4><ol class="attempts">{rows}</ol>')
-    # what synthgate.fuzz.engine writes about a broken property: its names, and whether Hypothesis shrank it
+    # what synthgate.fuzz.report writes about a broken property: its names, and whether Hypothesis shrank it
     properties = details.pop("properties", None)
     if isinstance(properties, list) and properties:
         out.append(f'<h4>Property broken</h4><div class="property">{escape(", ".join(map(str, properties)))}</div>')

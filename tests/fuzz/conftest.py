@@ -16,7 +16,8 @@ import pytest
 
 from synthgate.checks import seen
 from synthgate.fuzz import plan
-from synthgate.fuzz.engine import FuzzEnv, hypothesis_home
+from synthgate.fuzz.engine import FuzzEnv
+from synthgate.fuzz.random_phase import hypothesis_home
 from synthgate.plugin import sg_profile_of, stage_options_of, target_url
 from synthgate.stage_options import StageOptions
 

@@ -15,8 +15,10 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from synthgate.fuzz.engine import Budget, FuzzEnv, Pacer, hypothesis_home
+from synthgate.fuzz.engine import FuzzEnv
+from synthgate.fuzz.pacing import Budget, Pacer
 from synthgate.fuzz.properties import Expectations, violations
+from synthgate.fuzz.random_phase import hypothesis_home
 from synthgate.fuzz.repro import curl_for, curl_script
 from synthgate.fuzz.strategies import UNICODE_SAMPLES, Probe, probes
 from synthgate.http import Exchange
