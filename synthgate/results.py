@@ -175,6 +175,17 @@ class CheckResult(BaseModel):
         return [str(r["rule"]) for r in rows if isinstance(r, dict) and r.get("rule")] if isinstance(rows, list) else []
 
     @property
+    def broken_properties(self) -> list[str]:
+        """The properties a fuzz check found broken (synthgate.fuzz.report writes them)."""
+        names = self.details.get("properties")
+        return [str(n) for n in names] if isinstance(names, list) else []
+
+    @property
+    def shrunk(self) -> bool:
+        """True when a fuzz check's curl is Hypothesis' minimal example (not one cut short by the time budget)."""
+        return self.details.get("shrunk") is True
+
+    @property
     def is_flaky(self) -> bool:
         """True when this check passed only after a retry (reported apart, never fails the gate)."""
         return self.flaky and self.status == "passed"

@@ -194,19 +194,17 @@ def _card(stage: str, c: CheckResult, images: _Inliner) -> str:
            f'<span class="badge failed">{escape(kind)}</span></h3>',
            f'<div class="meta">attempts: {c.attempts} · {c.duration_ms:.0f} ms</div>',
            f'<div class="message">{escape(c.message)}</div>']
-    details = dict(c.details)
+    # what synthgate.fuzz.report writes about a broken property is shown on its own, not among the details
+    details = {k: v for k, v in c.details.items() if k not in ("properties", "shrunk")}
     if len(c.attempts_detail) > 1:  # each attempt apart: a retry may fail for another reason than the first
         rows = "".join(f'<li>attempt {a.attempt}: {"ok" if a.ok else escape(a.message)}'
                        + (f" (status {a.status})" if a.status is not None else "") + "</li>"
                        for a in c.attempts_detail)
         out.append(f'<h4>Attempts</h4><ol class="attempts">{rows}</ol>')
-    # what synthgate.fuzz.report writes about a broken property: its names, and whether Hypothesis shrank it
-    properties = details.pop("properties", None)
-    if isinstance(properties, list) and properties:
-        out.append(f'<h4>Property broken</h4><div class="property">{escape(", ".join(map(str, properties)))}</div>')
-    shrunk = details.pop("shrunk", None) is True
+    if c.broken_properties:
+        out.append(f'<h4>Property broken</h4><div class="property">{escape(", ".join(c.broken_properties))}</div>')
     if c.curl:
-        title = "Reproduce the minimal failing example (shrunk)" if shrunk else "Reproduce"
+        title = "Reproduce the minimal failing example (shrunk)" if c.shrunk else "Reproduce"
         out.append(f'<h4>{title}</h4><pre class="curl"><code>{escape(c.curl)}</code></pre>')
     out += _evidence(c.evidence, images, inline=True)
     if details:
