@@ -102,7 +102,9 @@ def budget_stage(stages: list[StageResult], own: Traffic, limit: float) -> Stage
         return None
     rate = errors / sent
     passed_after = passed_after_server_error(stages)
-    parts = [f"{name} {e}/{n}" for name, (n, e) in per_stage.items() if n]
+    # the gate's own requests (preflight, login, release polls) are named too, so the parts add up to the total
+    parts = ([f"the gate's own {own.server_errors}/{own.sent}"] if own.sent else []) + [
+        f"{name} {e}/{n}" for name, (n, e) in per_stage.items() if n]
     message = (f"{errors:,} of {sent:,} requests answered 5xx ({100 * rate:.2f} %), "
                f"{'within' if rate <= limit else 'over'} the {100 * limit:g} % budget"
                f" (by stage: {', '.join(parts) or 'none'})")
@@ -115,6 +117,7 @@ def budget_stage(stages: list[StageResult], own: Traffic, limit: float) -> Stage
         id=CHECK_ID, status="passed" if ok else "failed", kind=None if ok else "assertion", message=message,
         curl=None if ok else curl, duration_ms=max(0.001, round((time.perf_counter() - started) * 1000, 3)),
         details={"counted": {"sent": sent, "server_errors": errors}, "rate": round(rate, 6), "limit": limit,
+                 "own": {"sent": own.sent, "server_errors": own.server_errors},
                  "by_stage": {name: {"sent": n, "server_errors": e} for name, (n, e) in per_stage.items()},
                  "passed_after_server_error": [f"{s}/{c.id}" for s, c in passed_after]},
     )

@@ -101,8 +101,11 @@ def test_tally_and_budget_arithmetic() -> None:
     assert stage is not None and stage.checks[0].status == "passed"  # 10 of 1,000: exactly the budget
     assert stage.checks[0].details["by_stage"] == {"smoke": {"sent": 15, "server_errors": 1},
                                                    "load": {"sent": 985, "server_errors": 9}}
-    over = budget_stage([smoke, load], Traffic(server_errors=1), 0.01)
+    over = budget_stage([smoke, load], Traffic(sent=2, server_errors=1), 0.01)
     assert over is not None and over.checks[0].status == "failed"
+    # the gate's own requests are named beside the stages', so the parts add up to the total
+    assert over.checks[0].details["own"] == {"sent": 2, "server_errors": 1}
+    assert "(by stage: the gate's own 1/2, smoke 1/15, load 9/985)" in over.checks[0].message
     assert budget_stage([skipped], Traffic(), 0.01) is None  # nothing sent: nothing to judge
 
 
@@ -125,7 +128,8 @@ def test_flaky_5xx_demo_fails_through_the_budget(tmp_path: Path, cli) -> None:
         login = _checks(verdict)["auth.login"]
         assert login["status"] == "failed" and "500" in login["message"], login
         # the login is one of the gate's own requests, counted with the preflight's
-        assert budget["details"]["counted"]["server_errors"] >= 1 and budget["status"] == "failed", budget
+        assert budget["details"]["own"]["server_errors"] >= 1 and budget["status"] == "failed", budget
+        assert "the gate's own " in budget["message"], budget["message"]
         return
     assert by_stage["load"]["server_errors"] >= 1
     assert budget["status"] == "failed" or budget["details"]["rate"] <= 0.01
