@@ -333,6 +333,10 @@ def send_raw(
     except (httpx.HTTPError, OSError) as exc:
         if watchdog.fired:
             ex.error_kind, ex.error = "error", headers_late_message(deadline_s)
+        elif isinstance(exc, httpx.ReadTimeout):
+            # the socket's read timeout: the same bound as the watchdog's in make_client's clients (a late body is
+            # BoundExceeded), so whichever fires first on a loaded machine, the message is the same
+            ex.error_kind, ex.error = "error", headers_late_message(float(client.timeout.read or deadline_s))
         else:
             ex.error_kind, ex.error = classify(exc)
     finally:

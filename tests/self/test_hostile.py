@@ -23,6 +23,8 @@ import httpx
 import pytest
 from verdicts import read_verdict
 
+from synthgate.http import BoundedClient, send_raw
+
 DEADLINE_S = 30
 MEMORY_LIMIT_KB = 1024 * 1024  # 1 GiB
 PROFILE = """\
@@ -109,6 +111,15 @@ def test_a_server_that_never_reads_is_a_failure_not_a_hang(tmp_path: Path) -> No
     assert proc.returncode == 1, proc.stdout[-1500:] + proc.stderr
     assert verdict["verdict"] == "fail" and "2 s" in _messages(verdict), _messages(verdict)
     _assert_bounded(proc, wall)
+
+
+@pytest.mark.parametrize(("deadline_s", "read_s"), [(0.5, 0.5), (5.0, 0.4)], ids=["same-bound", "read-first"])
+def test_a_read_timeout_and_the_deadline_say_the_same(deadline_s: float, read_s: float) -> None:
+    # on a loaded machine the socket's read timeout may fire before the watchdog (CI saw it): one message either way
+    with hs.serve(hs.never_reads) as port, BoundedClient(deadline_s=deadline_s, timeout=httpx.Timeout(read_s)) as c:
+        ex = send_raw(c, "GET", f"http://127.0.0.1:{port}/")
+    assert ex.response is None and ex.error_kind == "error"
+    assert ex.error == f"no complete response headers within the {read_s:g} s deadline (timeout_s)", ex.error
 
 
 def test_tls_name_mismatch_is_a_failure(tmp_path: Path) -> None:
