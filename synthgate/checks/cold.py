@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from synthgate import http, run_context, run_state
-from synthgate.appended import lines_since
+from synthgate.appended import json_objects, lines_since
 from synthgate.http import TemplateError, expand, make_client, send
 from synthgate.profile.model import Profile, Request
 from synthgate.redact import redactor
@@ -123,13 +123,7 @@ def read(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 def _samples(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
     """The ledger's samples among its lines (a line cut by a killed process is skipped)."""
-    for line in lines:
-        try:
-            sample = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(sample, dict) and isinstance(sample.get("endpoint"), str):
-            yield sample
+    return (sample for sample in json_objects(lines) if isinstance(sample.get("endpoint"), str))
 
 
 def is_target(url: str) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from synthgate import http, run_context, run_state
+from synthgate.appended import json_objects
 from synthgate.checks import cold
 from synthgate.redact import redactor
 
@@ -190,16 +191,9 @@ def read(path: Path | None = None) -> list[dict[str, Any]]:
     if path is None:
         return []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return list(json_objects(path.read_bytes().splitlines()))
     except OSError:
         return []
-    out = []
-    for line in lines:
-        with contextlib.suppress(ValueError):
-            item = json.loads(line)
-            if isinstance(item, dict):
-                out.append(item)
-    return out
 
 
 def _observe(event: http.Exchanged) -> None:

@@ -35,15 +35,17 @@ FailureKey = tuple[tuple[str, ...], str]  # (broken properties, sorted; the answ
 
 def failure_key(found: list[Violation], ex: Exchange) -> FailureKey:
     """What makes two failures the same defect, input class aside: the broken properties and the answer."""
-    answer = str(ex.status) if ex.status is not None else (ex.error_kind or "error")
-    return tuple(sorted({v.prop for v in found})), answer
+    return tuple(sorted({v.prop for v in found})), _answer(ex)
 
 
 def failure_key_of(failure: Failure) -> FailureKey:
     """`failure_key` of a recorded failure."""
-    ex = failure.exchange
-    answer = str(ex.status) if ex.status is not None else (ex.error_kind or "error")
-    return tuple(failure.properties), answer
+    return tuple(failure.properties), _answer(failure.exchange)
+
+
+def _answer(ex: Exchange) -> str:
+    """The answer part of a failure key: the status, or how the request failed."""
+    return str(ex.status) if ex.status is not None else (ex.error_kind or "error")
 
 
 def failure_kind(ex: Exchange) -> str:
