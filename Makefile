@@ -10,6 +10,11 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 
 .PHONY: run test check lint bench setup clean
 
+# Every self-test starts Python processes (gates, stage children, demo servers): with PYTHONDONTWRITEBYTECODE set
+# (some images set it) each one compiled synthgate and the test files again, and pytest re-wrote every test
+# module's asserts, about 0.3 s of CPU per process. The caches go to __pycache__ folders, which git ignores.
+unexport PYTHONDONTWRITEBYTECODE
+
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/install-browser.sh
