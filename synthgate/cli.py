@@ -271,7 +271,7 @@ def report(
 
 
 def _demo_state(state: Path | None, port: int) -> Path:
-    from synthgate.demo.server import default_state_path  # deferred: start-up speed
+    from synthgate.demo.releases import default_state_path  # deferred: start-up speed
 
     return state or default_state_path(port)
 
@@ -290,7 +290,7 @@ def demo_serve(port: PortOpt = 8000, fault: Annotated[str | None, typer.Option()
                ) -> None:
     """Serve the embedded demo target (healthy, or with --fault NAME current)."""
     from synthgate.demo.faults import FAULTS  # deferred: start-up speed
-    from synthgate.demo.server import serve
+    from synthgate.demo.serve import serve
     from synthgate.demo.tls import tls_dir_for, uses_tls
 
     if fault and fault not in FAULTS:

@@ -186,3 +186,13 @@ class ReleaseWatcher:
     def current(self) -> Release:
         """The release the state file names now (the last one read if the file is unreadable)."""
         return self._file.get()
+
+
+def default_state_path(port: int) -> Path:
+    """Where `serve` keeps the state of the target on `port` ($SYNTHGATE_DEMO_STATE overrides)."""
+    override = os.environ.get("SYNTHGATE_DEMO_STATE")
+    if override:
+        return Path(override).expanduser()
+    # per machine and user, not per home: a port is the machine's, and gates with separate homes (runners
+    # simulated on one machine) must reach the same target's releases
+    return Path(tempfile.gettempdir()) / f"synthgate-{os.getuid()}" / f"demo-{port}.json"

@@ -1,8 +1,7 @@
-"""Run the demo target: in this process (`serve`) or as a child process (`EmbeddedTarget`)."""
+"""The demo target in a child process (`EmbeddedTarget`); the child itself runs synthgate.demo.serve."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -10,7 +9,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -18,48 +16,12 @@ from types import TracebackType
 import httpx
 
 from synthgate import run_context
-from synthgate.demo.faults import FAULTS, check_fault
-from synthgate.demo.releases import init_state
-from synthgate.demo.tls import tls_dir_for, uses_tls, uvicorn_tls_args
+from synthgate.demo.faults import check_fault
+from synthgate.demo.tls import tls_dir_for, uses_tls
 
 READY_TIMEOUT_S = 15.0
 READY_PATH = "/__synthgate/ready"
 STOP_TIMEOUT_S = 5.0
-
-
-def default_state_path(port: int) -> Path:
-    """Where `serve` keeps the state of the target on `port` ($SYNTHGATE_DEMO_STATE overrides)."""
-    override = os.environ.get("SYNTHGATE_DEMO_STATE")
-    if override:
-        return Path(override).expanduser()
-    # per machine and user, not per home: a port is the machine's, and gates with separate homes (runners
-    # simulated on one machine) must reach the same target's releases
-    return Path(tempfile.gettempdir()) / f"synthgate-{os.getuid()}" / f"demo-{port}.json"
-
-
-def serve(port: int, state_path: Path | None = None, fault: str | None = None, host: str = "127.0.0.1",
-          tls: bool = False) -> None:
-    """Initialise the release state (healthy, or carrying `fault`) and serve the demo target until stopped."""
-    import uvicorn  # imported here: callers that only need default_state_path stay light
-
-    from synthgate.demo.app import create_app  # deferred with uvicorn: Starlette loads only to serve
-
-    check_fault(fault)
-    state = Path(state_path) if state_path is not None else default_state_path(port)
-    init_state(state, fault)
-    app = create_app(state)
-    # HTTPS with a CA and certificate made now (for `cert-expiring`, one that ends in 3 days)
-    ssl_args = uvicorn_tls_args(state, fault, host) if uses_tls(fault, tls) else {}
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,  # access lines would carry query strings; nothing here needs them
-        timeout_keep_alive=10,  # load generators keep connections open between requests
-        server_header=False,
-        **ssl_args,  # type: ignore[arg-type]
-    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -105,7 +67,7 @@ class EmbeddedTarget:
         cmd = [
             sys.executable,
             "-m",
-            "synthgate.demo.server",
+            "synthgate.demo.serve",
             "--port",
             str(self.port),
             "--host",
@@ -181,36 +143,3 @@ class EmbeddedTarget:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
-
-
-def watch_parent(fd: int) -> None:
-    """Exit at once when the pipe `fd` reaches EOF: the process that started us is gone."""
-
-    def wait() -> None:
-        with contextlib.suppress(OSError):
-            while os.read(fd, 1):
-                pass
-        os._exit(0)
-
-    threading.Thread(target=wait, name="parent-watch", daemon=True).start()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m synthgate.demo.server --port N [--state PATH] [--fault NAME]`."""
-    parser = argparse.ArgumentParser(prog="python -m synthgate.demo.server", description="Serve the demo target.")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--state", type=Path, default=None, help="state file (default: per-port, in ~/.local/state)")
-    parser.add_argument("--fault", choices=sorted(FAULTS), default=None, help="start with this broken release")
-    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a CA and certificate made at start")
-    parser.add_argument("--parent-fd", type=int, default=None, help="exit when this pipe closes (parent gone)")
-    args = parser.parse_args(argv)
-    if args.parent_fd is not None:
-        watch_parent(args.parent_fd)
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(args.port, args.state, args.fault, args.host, tls=args.tls)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,9 +27,11 @@ from synthgate.stages.base import StageContext
 NO_TESTS_COLLECTED = 5  # pytest's exit code when it found no test at all
 # The plugins each bundled suite uses besides synthgate's own. A child that runs only bundled checks loads just
 # these: autoloading every installed pytest plugin (Schemathesis, Locust, xdist, ...) costs ~3 s of CPU per child.
-# With the team's own checks in the run, their installed plugins load as usual. pytest-playwright gives every
-# suite its --base-url option.
-BUNDLED_PLUGINS = {"smoke": (), "e2e": (), "fuzz": ("_hypothesis_pytestplugin",), "load": ()}
+# With the team's own checks in the run, their installed plugins load as usual. The e2e suite gets --base-url from
+# pytest-playwright; the others from a plugin that only declares the option.
+BASE_URL_OPTION = "synthgate.stages.base_url_option"
+BUNDLED_PLUGINS = {"smoke": (BASE_URL_OPTION,), "e2e": ("pytest_playwright.pytest_playwright",),
+                   "fuzz": (BASE_URL_OPTION, "_hypothesis_pytestplugin"), "load": (BASE_URL_OPTION,)}
 SUITES_DIR = suites_root()  # inside the package (wheel), or the checkout's tests/ (editable install)
 
 
@@ -74,7 +76,7 @@ def run_suite(ctx: StageContext, stage: str, timeout_s: float, extra_args: list[
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if not mine:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        for plugin in ("synthgate.plugin", "pytest_playwright.pytest_playwright", *BUNDLED_PLUGINS.get(stage, ())):
+        for plugin in ("synthgate.plugin", *BUNDLED_PLUGINS.get(stage, ("pytest_playwright.pytest_playwright",))):
             args += ["-p", plugin]
     if not ctx.label:  # the verification after rollback does not add to the Allure results
         args += [*(["-p", "allure_pytest.plugin"] if not mine else []), "--alluredir",

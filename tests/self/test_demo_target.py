@@ -20,7 +20,8 @@ import pytest
 
 from synthgate.demo import releases
 from synthgate.demo.faults import FAULTS
-from synthgate.demo.server import EmbeddedTarget, default_state_path
+from synthgate.demo.releases import default_state_path
+from synthgate.demo.server import EmbeddedTarget
 
 VALID_INTAKE = {
     "user_email": "ada@example.com",
