@@ -11,5 +11,5 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PACKAGES" ]; then
 fi
 PYTHON=${PYTHON:-python3}
 test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check $PACKAGES
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-compile $PACKAGES  # compiled on first import
 printf '%s' "$PACKAGES" >"$STAMP"

@@ -35,7 +35,8 @@ def _install(wheel: Path, factory: pytest.TempPathFactory, worker_id: str) -> Pa
         bindir = home / "v" / "bin"
         if not done:
             venv.create(home / "v", with_pip=True)
-            proc = subprocess.run([str(bindir / "python"), "-m", "pip", "install", "-q",
+            # --no-compile: the tests import a fraction of the dependencies; compiling them all took 10 s of CPU
+            proc = subprocess.run([str(bindir / "python"), "-m", "pip", "install", "-q", "--no-compile",
                                    "--disable-pip-version-check", str(wheel)],
                                   capture_output=True, text=True, timeout=900, cwd=home)
             assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
