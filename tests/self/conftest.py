@@ -107,11 +107,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if not report:
         yield
         return
-    before, started = os.times(), time.monotonic()
+    before, started, at = os.times(), time.monotonic(), time.time()
     yield
     after = os.times()
     line = {"test": item.nodeid, "cpu_s": round(sum(after[:4]) - sum(before[:4]), 2),
-            "wall_s": round(time.monotonic() - started, 2)}
+            "wall_s": round(time.monotonic() - started, 2), "start": round(at, 2), "pid": os.getpid()}
     with open(report, "a", encoding="utf-8") as out:
         out.write(json.dumps(line) + "\n")
 

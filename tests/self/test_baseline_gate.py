@@ -27,7 +27,7 @@ def test_healthy_runs_raise_no_regression_and_latency_regression_fails_on_compar
     with EmbeddedTarget() as target:
         first = gate(0)
         assert first.verdict == "pass" and first.baseline is None  # no history yet
-        healthy = [gate(n) for n in range(1, 1 + soak.rounds(full=10, quick=5))]  # ten in a soak run
+        healthy = [gate(n) for n in range(1, 1 + soak.rounds(full=10, quick=3))]  # ten in a soak run
         for verdict in healthy:
             assert verdict.baseline is not None
             decisions = [m.decision for m in verdict.baseline.metrics]

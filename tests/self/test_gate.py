@@ -50,7 +50,7 @@ def test_smoke_fault_closes_gate_and_rollback_is_verified(fault: str, tmp_path: 
 
 
 def test_healthy_target_passes_gate_after_gate(tmp_path: Path) -> None:
-    gates = soak.rounds(full=20, quick=5)
+    gates = soak.rounds(full=20, quick=3)
     outcomes = []
     with EmbeddedTarget() as target:
         for n in range(gates):
