@@ -158,6 +158,7 @@ LONGEST_FIRST = frozenset({
     "test_rollout.py::test_healthy_version_reaches_100",
     "test_user_checks.py::test_a_conftest_provides_the_target_through_the_plugin_hook",
     "test_load_cluster.py::test_a_killed_worker_makes_the_run_inconclusive_and_a_mismatched_worker_is_refused",
+    "test_install.py::test_init_from_a_live_target_then_a_team_check",  # the longest of the wheel's tests (run last)
 })
 
 
