@@ -163,8 +163,16 @@ def by_test(procs: dict[Any, Proc], tests: list[dict[str, Any]]) -> dict[str, fl
             node = parent(node)
         if node is None or node.ppid not in workers:
             continue
-        for t in windows[node.ppid]:
-            if t["start"] - 1 <= proc.started <= t["start"] + t["wall_s"] + 1:
-                out[t["test"]] += proc.cpu_s
-                break
+        test = _running(windows[node.ppid], proc.started)
+        if test is not None:
+            out[test] += proc.cpu_s
     return dict(out)
+
+
+def _running(tests: list[dict[str, Any]], at: float) -> str | None:
+    """The test that ran at `at` on one worker; within a second of its window when none did (clock steps)."""
+    for slop in (0.0, 1.0):
+        for t in tests:
+            if t["start"] - slop <= at <= t["start"] + t["wall_s"] + slop:
+                return str(t["test"])
+    return None

@@ -4,8 +4,8 @@
 gates, browsers, servers and Locust processes they start). This runs both tiers exactly as `make test` does, with
 `--cpu-report` (each test's window and worker) and /proc polled throughout (proc_poll.py: every process's CPU),
 then writes RESULTS-suite-cpu.md: the machine, the date, each tier's wall time and busy CPU, the CPU by kind of
-process, and the files and tests whose processes cost the most. `--from FILE` summarises an existing report
-(per test only) instead of running the suite.
+process, and the files and tests whose processes cost the most. `--from FILE` summarises an earlier run again
+(its report, and the processes saved beside it in tiers.json) instead of running the suite.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,22 @@ def run_tiers(report: Path) -> dict[str, dict[str, Any]]:
         poller.stop()
         tiers[tier] = {"wall": time.monotonic() - started, "busy": proc_poll.machine_busy_s() - busy,
                        "procs": poller.procs}
+    # beside the report, so `--from` can summarise the same run again
+    saved = {tier: {"wall": d["wall"], "busy": d["busy"], "procs": [asdict(p) for p in d["procs"].values()]}
+             for tier, d in tiers.items()}
+    report.with_name("tiers.json").write_text(json.dumps(saved), encoding="utf-8")
     return tiers
+
+
+def load_tiers(report: Path) -> dict[str, dict[str, Any]]:
+    """The tiers a run saved beside its report (none for a report from plain `pytest --cpu-report`)."""
+    path = report.with_name("tiers.json")
+    if not path.exists():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    return {tier: {"wall": d["wall"], "busy": d["busy"],
+                   "procs": {(p["pid"], p["started"]): proc_poll.Proc(**p) for p in d["procs"]}}
+            for tier, d in saved.items()}
 
 
 def summarise(report: Path, tiers: dict[str, dict[str, Any]]) -> str:
@@ -72,8 +88,10 @@ def summarise(report: Path, tiers: dict[str, dict[str, Any]]) -> str:
         for kind, (cpu, n) in sorted(kinds.items(), key=lambda kv: -kv[1][0])[:20]:
             out.append(f"| {kind} | {cpu:.0f} | {n} | {cpu / n:.2f} | {100 * cpu / seen:.1f} % |")
         out += ["", "Per file and per test: the CPU of the processes a test's worker started while the test ran "
-                "(gates, stage children, browsers, servers; a module fixture's server counts with the test that "
-                "started it). The workers' own CPU (in-process gates, test code) is not in these tables."]
+                "(gates, stage children, browsers, servers). A process counts with the test during which it started: "
+                "a module fixture's browser counts with its first test, and the renderers it opens later with "
+                "the tests that were running then. The workers' own CPU (in-process gates, test code) is not in "
+                "these tables."]
     else:
         out += ["", f"{len(lines)} tests, {total / 60:.1f} CPU-minutes counted (each test's worker and the child "
                 "processes it reaped)."]
@@ -95,6 +113,7 @@ def main() -> int:
     tiers: dict[str, dict[str, Any]] = {}
     if args.source is not None:
         report = args.source
+        tiers = load_tiers(report)
     else:
         report = Path(tempfile.mkdtemp(prefix="synthgate-suite-cpu-")) / "cpu.jsonl"
         tiers = run_tiers(report)
