@@ -75,7 +75,7 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     from synthgate.demo.server import free_port
 
     port = free_port()
-    argv = [sys.executable, "-m", "synthgate.demo.server", "--port", str(port), "--state", str(tmp / "demo.json")]
+    argv = [sys.executable, "-m", "synthgate.demo.serve", "--port", str(port), "--state", str(tmp / "demo.json")]
     server = subprocess.Popen(pinned(SERVER_CORE, argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):

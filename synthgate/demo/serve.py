@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m synthgate.demo.serve", description="Serve the demo target.")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--state", type=Path, default=None, help="state file (default: per-port, in ~/.local/state)")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="state file (default: per port, in the temporary folder; SYNTHGATE_DEMO_STATE overrides)")
     parser.add_argument("--fault", choices=sorted(FAULTS), default=None, help="start with this broken release")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a CA and certificate made at start")
     parser.add_argument("--parent-fd", type=int, default=None, help="exit when this pipe closes (parent gone)")
