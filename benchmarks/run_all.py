@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["load_generator.py", "e2e_wall_time.py", "fuzz_rate.py", "probe_throughput.py", "store_throughput.py",
-           "soak.py"]
+SCRIPTS = ["load_generator.py", "e2e_wall_time.py", "e2e_browser_cpu.py", "fuzz_rate.py", "probe_throughput.py",
+           "store_throughput.py", "soak.py"]
 
 
 def main() -> int:

@@ -1,7 +1,10 @@
 """Finding a Chromium for the e2e stage, and the flags it is launched with.
 
 Order: `SYNTHGATE_CHROMIUM` (an explicit executable), Playwright's own Chromium when `playwright install
-chromium` has put one in its cache, then a system Chromium or Chrome on the search path.
+chromium` has put one in its cache, then a system Chromium or Chrome on the search path. A system
+`chromium-headless-shell` comes first: synthgate always runs headless, and the shell (Chromium's old headless mode,
+Debian package `chromium-headless-shell`) runs the same journeys on a third of the CPU of the full browser
+(benchmarks/RESULTS-e2e-browser.md).
 `SYNTHGATE_CHROMIUM_SEARCH_PATH` (directories, `os.pathsep`-separated) replaces the whole search, so a test
 can point discovery at an empty folder; an empty value searches nothing.
 """
@@ -26,8 +29,10 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SYSTEM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+SYSTEM_NAMES = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+                "chrome")
 WELL_KNOWN = (
+    "/usr/bin/chromium-headless-shell",
     "/usr/bin/chromium",
     "/usr/bin/chromium-browser",
     "/usr/lib/chromium/chromium",

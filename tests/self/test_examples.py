@@ -158,7 +158,7 @@ def test_dockerfile_passes_hadolint_and_builds_from_this_tree() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = dockerfile.read_text(encoding="utf-8")
     assert re.search(r"^FROM \S*(bookworm|trixie|debian)\S*", text, re.M), "expected a Debian base image"
-    assert re.search(r"apt-get install[^\n]*\bchromium\b", text)
+    assert re.search(r"apt-get install[^\n]*\bchromium(-headless-shell)?(\s|$)", text)
     assert re.search(r"pip install[^\n]* \.(\s|$)", text)
     assert re.search(r'^ENTRYPOINT \[.*"synthgate"\]', text, re.M)
     for line in re.findall(r"^COPY (.+)$", text, re.M):
