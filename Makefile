@@ -31,7 +31,9 @@ run: $(STAMP)
 	$(VENV)/bin/synthgate run
 
 # Two tiers: most self-tests wait on servers and child processes, so they run in 4 xdist workers; the few that
-# judge measured latency (`serial` marker) run afterwards on a quiet machine. Both always run.
+# judge measured latency or a deadline (`serial` marker) run afterwards on a quiet machine, in two lanes of one test
+# at a time: the latency-judging ones, and beside them the ones that mostly wait (tests/self/conftest.py). Both
+# tiers always run.
 # The third-party apps (pip, from PyPI) install in the background meanwhile, under the lock their fixture takes.
 test: $(STAMP)
 	flock .venv-thirdparty.lock bash scripts/install-thirdparty-apps.sh .venv-thirdparty \
@@ -39,7 +41,7 @@ test: $(STAMP)
 	bash scripts/install-postgres.sh || exit 1; \
 	status=0; \
 	$(VENV)/bin/python -m pytest tests/self -q -n 4 -m "not serial" --durations=15 || status=$$?; \
-	$(VENV)/bin/python -m pytest tests/self -q -m serial --durations=5 || status=$$?; \
+	$(VENV)/bin/python -m pytest tests/self -q -n 2 -m serial --durations=5 || status=$$?; \
 	wait; exit $$status
 
 check: $(STAMP)

@@ -75,14 +75,19 @@ SERIAL_FILES = frozenset({"test_load_numbers.py", "test_vitals.py", "test_e2e_sl
 SERIAL_TESTS = frozenset({
     "test_baseline_gate.py::test_healthy_runs_raise_no_regression_and_latency_regression_fails_on_comparison",
     "test_fuzz_coverage.py::test_concurrent_coverage_reports_every_distinct_failure_on_a_slow_target",
+    "test_e2e_stage.py::test_journey_variants_without_code",
+    "test_e2e_stage.py::test_healthy_target_passes_the_journeys_round_after_round",  # INP budgets, round after round
+})
+# The serial tier runs in two lanes, one xdist worker each: these mostly wait on a deadline they judge (hostile
+# servers, slow webhooks, refused files) and use little CPU, so they run beside the latency-judging ones (the other
+# lane), never beside each other. Within a lane, tests run one at a time.
+SERIAL_WAITING_TESTS = frozenset({
     "test_hostile.py::test_hostile_answers_fail_their_checks_in_bounded_time_and_memory",
     "test_hostile.py::test_the_deadline_ends_a_stage_and_marks_its_unfinished_checks",
     "test_hostile_profiles.py::test_hostile_yaml_is_refused_quickly_with_the_file_named",
     "test_hostile_profiles.py::test_alias_bomb_and_deep_nesting_through_the_cli",
     "test_detect2_hang.py::test_a_fifo_as_profile_is_refused_without_opening_it",
     "test_probe.py::test_slow_or_dead_webhooks_do_not_delay_probing",
-    "test_e2e_stage.py::test_journey_variants_without_code",
-    "test_e2e_stage.py::test_healthy_target_passes_the_journeys_round_after_round",  # INP budgets, round after round
 })
 
 
@@ -128,12 +133,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """pytest-xdist's load scheduling, with the tests of each ONE_WORKER_FILES file kept together."""
+    """pytest-xdist's load scheduling, with the tests of each ONE_WORKER_FILES file kept together, and the serial
+    tier's two lanes (SERIAL_WAITING_TESTS and the others) each on one worker."""
     from xdist.scheduler import LoadScopeScheduling
+
+    serial = config.getoption("markexpr", "") == "serial"
 
     class Scheduler(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
+            if serial:
+                name = f"{Path(path).name}::{nodeid.split('::')[-1].split('[')[0]}"
+                return "serial: waiting" if name in SERIAL_WAITING_TESTS else "serial: latency"
             return path if Path(path).name in ONE_WORKER_FILES else nodeid
 
     return Scheduler(config, log)
@@ -174,7 +185,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
-        if item.path.name in SERIAL_FILES or name in SERIAL_TESTS:
+        if item.path.name in SERIAL_FILES or name in SERIAL_TESTS | SERIAL_WAITING_TESTS:
             item.add_marker(pytest.mark.serial)
         if (item.path.name in SLOW_FILES or name in SLOW_TESTS or params.get("db_target") == "postgres"
                 or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))):
