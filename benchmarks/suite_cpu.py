@@ -28,7 +28,7 @@ import proc_poll
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-TIERS = {"parallel": ["-n", "4", "-m", "not serial"], "serial": ["-m", "serial"]}
+TIERS = {"parallel": ["-n", "4", "-m", "not serial"], "serial": ["-n", "2", "-m", "serial"]}
 
 
 def run_tiers(report: Path) -> dict[str, dict[str, Any]]:

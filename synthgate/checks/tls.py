@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
-from cryptography import x509
 
 from synthgate.checks.findings import judge
 from synthgate.checks.outcome import Outcome
@@ -116,6 +115,10 @@ def inspect(host: str, port: int, ca_bundle: str | None, timeout_s: float) -> Ce
     except ssl.SSLCertVerificationError as exc:
         code, message = exc.verify_code, exc.verify_message
         der = _peer_der(host, port, _context(None, False), timeout_s)
+    # deferred: cryptography (50 ms) loads only when a certificate is read, not in every process that imports the
+    # check registry (stage children, gates, probes), most of them against plain-HTTP targets
+    from cryptography import x509
+
     cert = x509.load_der_x509_certificate(der)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

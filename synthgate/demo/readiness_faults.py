@@ -1,5 +1,5 @@
 """The demo target's release-readiness and hygiene behaviour: HSTS and Secure cookies on HTTPS, and the faults
-`release-not-live`, `missing-nosniff`, `cookie-not-httponly`, `broken-link` (`cert-expiring` is in demo/tls.py)."""
+`release-not-live`, `missing-nosniff`, `cookie-not-httponly`, `broken-link` (`cert-expiring`: demo/tls, demo/certs)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import uvicorn
 from synthgate.demo.app import create_app
 from synthgate.demo.faults import FAULTS, check_fault
 from synthgate.demo.releases import default_state_path, init_state
-from synthgate.demo.tls import uses_tls, uvicorn_tls_args
+from synthgate.demo.tls import uses_tls
 
 
 def serve(port: int, state_path: Path | None = None, fault: str | None = None, host: str = "127.0.0.1",
@@ -29,7 +29,11 @@ def serve(port: int, state_path: Path | None = None, fault: str | None = None, h
     init_state(state, fault)
     app = create_app(state)
     # HTTPS with a CA and certificate made now (for `cert-expiring`, one that ends in 3 days)
-    ssl_args = uvicorn_tls_args(state, fault, host) if uses_tls(fault, tls) else {}
+    ssl_args: dict[str, str] = {}
+    if uses_tls(fault, tls):
+        from synthgate.demo.certs import uvicorn_tls_args  # deferred: cryptography loads only to serve HTTPS
+
+        ssl_args = uvicorn_tls_args(state, fault, host)
     uvicorn.run(
         app,
         host=host,

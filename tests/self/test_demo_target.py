@@ -375,7 +375,8 @@ def _cert_expiring(c: httpx.Client) -> None:
 
     from cryptography import x509
 
-    from synthgate.demo.tls import cert_days_for, make_tls_files
+    from synthgate.demo.certs import make_tls_files
+    from synthgate.demo.tls import cert_days_for
 
     # the certificate is made when the target starts over HTTPS (demo serve --tls, run --demo-fault cert-expiring)
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,8 +13,8 @@ from verdicts import read_verdict
 
 from synthgate import run_context
 from synthgate.checks import tls
+from synthgate.demo.certs import make_tls_files
 from synthgate.demo.server import EmbeddedTarget
-from synthgate.demo.tls import make_tls_files
 from synthgate.profile.model import Profile
 from synthgate.profile.readiness import CA_BUNDLE_ENV
 
