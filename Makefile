@@ -35,10 +35,12 @@ run: $(STAMP)
 # at a time: the latency-judging ones, and beside them the ones that mostly wait (tests/self/conftest.py). Both
 # tiers always run.
 # The third-party apps (pip, from PyPI) install in the background meanwhile, under the lock their fixture takes.
+# scripts/warm-bytecode.sh compiles what the tests' processes import once, before 4 workers would all at once.
 test: $(STAMP)
 	flock .venv-thirdparty.lock bash scripts/install-thirdparty-apps.sh .venv-thirdparty \
 		>.venv-thirdparty.log 2>&1 & \
 	bash scripts/install-postgres.sh || exit 1; \
+	bash scripts/warm-bytecode.sh $(VENV); \
 	status=0; \
 	$(VENV)/bin/python -m pytest tests/self -q -n 4 -m "not serial" --durations=15 || status=$$?; \
 	$(VENV)/bin/python -m pytest tests/self -q -n 2 -m serial --durations=5 || status=$$?; \
