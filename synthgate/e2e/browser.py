@@ -57,7 +57,8 @@ PLAYWRIGHT_LAYOUTS = (
 )
 
 INSTALL_HINT = (
-    "install one: `apt-get install chromium` (Debian/Ubuntu, as root), or "
+    "install one: `apt-get install chromium chromium-headless-shell` (Debian/Ubuntu, as root; the shell is "
+    "lighter), or "
     "`.venv/bin/python -m playwright install chromium` (needs internet), "
     "or set SYNTHGATE_CHROMIUM to a Chromium/Chrome executable"
 )
