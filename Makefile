@@ -14,7 +14,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 # (some images set it) each one compiled synthgate and the test files again, and pytest re-wrote every test
 # module's asserts, about 0.3 s of CPU per process. The caches go to __pycache__ folders, which git ignores.
 # For the same reason pip installs with --no-compile: a module is compiled when first imported, not every module
-# of every dependency up front (10 s less of set-up).
+# of every dependency up front (10 s less of set-up). Debian's browser installs beside pip (apt and pip, 20 s each).
 unexport PYTHONDONTWRITEBYTECODE
 
 setup: $(STAMP)
@@ -22,8 +22,10 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml scripts/install-browser.sh
 	@test -n "$(PYTHON)" || { echo "synthgate needs Python 3.11 or newer"; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -U pip
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-compile -e '.[dev]'
+	bash scripts/install-browser.sh --system-only >.install-browser.log 2>&1 & browser=$$!; \
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -U pip \
+	&& $(VENV)/bin/python -m pip install -q --disable-pip-version-check --no-compile -e '.[dev]'; \
+	status=$$?; wait $$browser; cat .install-browser.log; rm -f .install-browser.log; exit $$status
 	bash scripts/install-browser.sh $(VENV)
 	@touch $(STAMP)
 
