@@ -36,11 +36,13 @@ run: $(STAMP)
 # judge measured latency or a deadline (`serial` marker) run afterwards on a quiet machine, in two lanes of one test
 # at a time: the latency-judging ones, and beside them the ones that mostly wait (tests/self/conftest.py). Both
 # tiers always run.
-# The third-party apps (pip, from PyPI) install in the background meanwhile, under the lock their fixture takes.
+# The third-party apps (pip, from PyPI) install in the background from the start, under the lock their fixture
+# takes: beside synthgate's own single-threaded set-up, not in the CPU-bound parallel tier.
 # scripts/warm-bytecode.sh compiles what the tests' processes import once, before 4 workers would all at once.
-test: $(STAMP)
+test:
 	flock .venv-thirdparty.lock bash scripts/install-thirdparty-apps.sh .venv-thirdparty \
 		>.venv-thirdparty.log 2>&1 & \
+	$(MAKE) --no-print-directory setup || exit 1; \
 	bash scripts/install-postgres.sh || exit 1; \
 	bash scripts/warm-bytecode.sh $(VENV); \
 	status=0; \
