@@ -339,9 +339,12 @@ def _slow_endpoint(c: httpx.Client) -> None:
         assert c.get("/api/session").status_code == 200
         return time.perf_counter() - started
 
-    with ThreadPoolExecutor(8) as pool:  # 24 samples: 0.7^24 makes "none slow" a 1-in-5000 event
+    with ThreadPoolExecutor(8) as pool:
         times = list(pool.map(timed, range(24)))
-    assert max(times) >= 0.7 and statistics.median(times) < 0.5, times
+    # 30 % of answers are slow: 1 to 20 of 24 but for a 1-in-5000 chance (0.7^24 that none is). A median under
+    # 0.5 s failed one run in a hundred (13 slow answers of 24 happen that often)
+    slow = [t for t in times if t >= 0.7]
+    assert 1 <= len(slow) <= 20 and min(times) < 0.5, times
     assert _median_s(c, "/v1/health") < 0.2  # the other endpoints are not slowed
 
 
