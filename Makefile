@@ -14,11 +14,13 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 # (some images set it) each one compiled synthgate and the test files again, and pytest re-wrote every test
 # module's asserts, about 0.3 s of CPU per process. The caches go to __pycache__ folders, which git ignores.
 # For the same reason pip installs with --no-compile: a module is compiled when first imported, not every module
-# of every dependency up front (10 s less of set-up). Debian's browser installs beside pip (apt and pip, 20 s each).
+# of every dependency up front (10 s less of set-up).
 unexport PYTHONDONTWRITEBYTECODE
 
 setup: $(STAMP)
 
+# Debian's browser installs (apt, about 20 s on a fresh machine) in the background while pip installs synthgate
+# (about 20 s); the second install-browser.sh call only falls back to Playwright's browser if apt could not.
 $(STAMP): pyproject.toml scripts/install-browser.sh
 	@test -n "$(PYTHON)" || { echo "synthgate needs Python 3.11 or newer"; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

@@ -132,6 +132,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
+def short_name(nodeid: str) -> str:
+    """`file.py::test_name` of a test id, its parameters and class left out: how the sets above name tests."""
+    path, _, rest = nodeid.partition("::")
+    return f"{Path(path).name}::{rest.split('[', 1)[0].split('::')[-1]}"
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist's load scheduling, with the tests of each ONE_WORKER_FILES file kept together, and the serial
     tier's two lanes (SERIAL_WAITING_TESTS and the others) each on one worker."""
@@ -141,10 +147,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class Scheduler(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
             if serial:
-                name = f"{Path(path).name}::{nodeid.split('::')[-1].split('[')[0]}"
-                return "serial: waiting" if name in SERIAL_WAITING_TESTS else "serial: latency"
+                return "serial: waiting" if short_name(nodeid) in SERIAL_WAITING_TESTS else "serial: latency"
+            path = nodeid.split("::", 1)[0]
             return path if Path(path).name in ONE_WORKER_FILES else nodeid
 
     return Scheduler(config, log)
@@ -178,13 +183,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     out the longest first (LONGEST_FIRST); run the tests of the installed wheel last (it is built in the background
     meanwhile: installed_wheel.prebuild)."""
     def order(item: pytest.Item) -> tuple[bool, bool]:
-        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
-        return bool(installed_wheel.USERS & set(getattr(item, "fixturenames", ()))), name not in LONGEST_FIRST
+        uses_wheel = bool(installed_wheel.USERS & set(getattr(item, "fixturenames", ())))
+        return uses_wheel, short_name(item.nodeid) not in LONGEST_FIRST
 
     items.sort(key=order)
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        name = short_name(item.nodeid)
         if item.path.name in SERIAL_FILES or name in SERIAL_TESTS | SERIAL_WAITING_TESTS:
             item.add_marker(pytest.mark.serial)
         if (item.path.name in SLOW_FILES or name in SLOW_TESTS or params.get("db_target") == "postgres"
